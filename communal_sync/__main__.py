@@ -1,0 +1,3 @@
+from communal_sync.cli import main
+
+main()
