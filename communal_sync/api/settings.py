@@ -1,0 +1,196 @@
+"""Where the client connects and with which key: resolved once, from flags, files and env.
+
+``resolve_settings`` is a pure function of its arguments and an environment mapping, so
+the CLI calls it and tests pass a dict instead of patching ``os.environ``. The key lives
+in an ``ApiKey`` whose ``repr``/``str`` are masked: it cannot leak into a log line, an
+exception message or a traceback's rendering of locals by accident.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from communal_sync.errors import ConfigError
+
+DEFAULT_BASE_URL: Final = "https://api.getcommunal.com/api"
+DEFAULT_API_VERSION: Final = "2026-03-25"
+"""The version the client pins in ``X-Api-Version``; the server default has moved before."""
+
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+DEFAULT_READ_TIMEOUT: Final = 30.0
+
+ENV_BASE_URL: Final = "COMMUNAL_BASE_URL"
+ENV_API_KEY: Final = "COMMUNAL_API_KEY"
+
+MASK: Final = "****"
+NO_KEY_MESSAGE: Final = "Set COMMUNAL_API_KEY or pass --api-key-file PATH."
+
+_API_VERSION_PATTERN: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+# Header-safe characters only: a key with whitespace or control characters would be
+# rejected by httpx in an exception whose message could quote it.
+_KEY_PATTERN: Final = re.compile(r"[\x21-\x7e]+")
+
+
+class ApiKey:
+    """An API key whose ``repr`` and ``str`` never show it; ``reveal()`` is the one way out."""
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def reveal(self) -> str:
+        """The key itself, for the Authorization header and for redacting it from text."""
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"ApiKey('{MASK}')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._secret == self._secret
+
+    def __hash__(self) -> int:
+        return hash(("ApiKey", self._secret))
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Everything the client needs to reach the API; the key's repr is masked."""
+
+    api_key: ApiKey
+    base_url: str = DEFAULT_BASE_URL
+    api_version: str = DEFAULT_API_VERSION
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    key_source: str = field(default=ENV_API_KEY, compare=False)
+    """Where the key came from (the env var name or the file path), for messages."""
+
+
+def resolve_settings(
+    *,
+    base_url: str | None = None,
+    api_key_file: str | os.PathLike[str] | None = None,
+    api_version: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+) -> ApiSettings:
+    """Resolve the base URL, key and version from explicit values, then env, then defaults.
+
+    The key comes from ``api_key_file`` when given (an explicit flag beats the
+    environment), else from ``COMMUNAL_API_KEY``; there is deliberately no way to pass
+    the key itself on the command line, where ``ps`` and shell history would see it.
+    """
+    environ = os.environ if env is None else env
+    url = base_url or environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
+    if api_key_file is not None:
+        key, source = read_api_key_file(api_key_file), os.fspath(api_key_file)
+    else:
+        secret = environ.get(ENV_API_KEY, "").strip()
+        if not secret:
+            raise ConfigError(NO_KEY_MESSAGE)
+        key, source = _checked_key(secret, ENV_API_KEY), ENV_API_KEY
+    return ApiSettings(
+        api_key=key,
+        base_url=check_base_url(url),
+        api_version=check_api_version(api_version or DEFAULT_API_VERSION),
+        connect_timeout=_checked_timeout(connect_timeout, "connect"),
+        read_timeout=_checked_timeout(read_timeout, "read"),
+        key_source=source,
+    )
+
+
+def read_api_key_file(path: str | os.PathLike[str]) -> ApiKey:
+    """Read an API key from a file, stripped of surrounding whitespace and newlines.
+
+    A missing, unreadable or empty file is a ConfigError naming the file (never its
+    contents).
+    """
+    name = os.fspath(path)
+    try:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"The API key file {name} does not exist. Create it or set COMMUNAL_API_KEY."
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "unreadable"
+        raise ConfigError(
+            f"The API key file {name} cannot be read ({reason}). Check its permissions."
+        ) from None
+    if not secret:
+        raise ConfigError(
+            f"The API key file {name} is empty. Put the key in it or set COMMUNAL_API_KEY."
+        )
+    return _checked_key(secret, name)
+
+
+def check_base_url(url: str) -> str:
+    """Return ``url`` without a trailing slash if it is an https URL or http to loopback.
+
+    Plain http to any other host would send the bearer key in clear text, so it is refused.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"The API base URL {url!r} is not an http(s) URL. "
+            f"Use something like {DEFAULT_BASE_URL}."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "The API base URL must not contain a user name or password. "
+            "Pass the key with COMMUNAL_API_KEY or --api-key-file."
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"Refusing plain http:// to {parts.hostname}: the API key would travel "
+            "unencrypted. Use https://, or http:// only to 127.0.0.1, ::1 or localhost."
+        )
+    return url.strip().rstrip("/")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is localhost, in 127.0.0.0/8 or ::1."""
+    name = host.strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_version(version: str) -> str:
+    """Return ``version`` if it has the YYYY-MM-DD shape the X-Api-Version header takes."""
+    if not _API_VERSION_PATTERN.fullmatch(version):
+        raise ConfigError(
+            f"The API version {version!r} is not a date. "
+            f"Pass --api-version YYYY-MM-DD, for example {DEFAULT_API_VERSION}."
+        )
+    return version
+
+
+def _checked_key(secret: str, source: str) -> ApiKey:
+    if not _KEY_PATTERN.fullmatch(secret):
+        raise ConfigError(
+            f"The API key from {source} contains spaces or non-printable characters. "
+            "Copy the key again, exactly as Communal shows it."
+        )
+    return ApiKey(secret)
+
+
+def _checked_timeout(seconds: float, which: str) -> float:
+    if not seconds > 0:
+        raise ConfigError(f"The {which} timeout must be a positive number of seconds.")
+    return float(seconds)
