@@ -1,0 +1,303 @@
+"""The sandbox's ``/api``: version header, routing, bearer keys, and one handler per endpoint.
+
+Checks run in the order the real (Laravel) API runs them: the ``X-Api-Version`` header
+first (an unsupported one is a 400 even without a key), then routing (404/405), then the
+bearer key (401), then the record lookup (404), then authorization (403), then validation
+(422). Member keys may read and write only their own user, their own custom field values
+(and only where the field is ``user_editable``) and their own signups; manager keys may do
+anything the API allows. A ``locked`` custom field refuses every write with a 403.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from communal_sync.sandbox.reply import Reply
+from communal_sync.sandbox.resources import (
+    paginate,
+    render_field,
+    render_signup,
+    render_user,
+    render_user_resource,
+    render_value,
+)
+from communal_sync.sandbox.rules import (
+    Errors,
+    prepare_input,
+    summarize,
+    validate_user_update,
+    validate_value_write,
+)
+from communal_sync.sandbox.store import Caller, Record, Store
+
+DEFAULT_VERSION: Final = "2026-03-25"
+SUPPORTED_VERSIONS: Final = ("2026-02-01", "2026-03-25")
+SUNSETS: Final = {"2026-02-01": "Wed, 01 Jul 2026 00:00:00 GMT"}
+"""Deprecated versions and when they stop being served (an RFC 9110 HTTP-date)."""
+
+USER_MODEL: Final = "App\\Models\\User"
+CLEARED: Final = {"message": "Profile field cleared"}
+VALUE_MISSING: Final = "Resource missing."
+UNAUTHORIZED: Final = "This action is unauthorized."
+LOCKED: Final = "This profile field is locked."
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request to ``/api``, parsed: headers keyed in lower case, the JSON body or None."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: Any = None
+
+
+Handler = Callable[[Caller, ApiRequest, str], Reply]
+
+
+def requested_version(headers: Mapping[str, str]) -> str | None:
+    """The version a request asks for (``X-Api-Version``, else ``Api-Version``), if any."""
+    return headers.get("x-api-version") or headers.get("api-version") or None
+
+
+def bearer_key(headers: Mapping[str, str]) -> str | None:
+    """The key in ``Authorization: Bearer <key>`` (the scheme is case-insensitive)."""
+    scheme, _, key = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return key.strip() or None
+
+
+class Api:
+    """Answers ``/api`` requests from a ``Store``; the caller holds the sandbox lock."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"users/([^/]+)"), self._show_user),
+            ("PUT", re.compile(r"users/([^/]+)"), self._update_user),
+            ("GET", re.compile(r"custom_profile_fields()"), self._list_fields),
+            ("GET", re.compile(r"custom_profile_field_values()"), self._list_values),
+            ("POST", re.compile(r"custom_profile_field_values()"), self._store_value),
+            ("PUT", re.compile(r"custom_profile_field_values/([^/]+)"), self._update_value),
+            ("GET", re.compile(r"program_signups()"), self._list_signups),
+        ]
+
+    def handle(self, request: ApiRequest) -> Reply:
+        """Answer one request, with the version headers every served response carries."""
+        version = requested_version(request.headers)
+        if version is not None and version not in SUPPORTED_VERSIONS:
+            return Reply.message(
+                400, "Unsupported API version.", supported_versions=list(SUPPORTED_VERSIONS)
+            )
+        reply = self._dispatch(request)
+        served = version or DEFAULT_VERSION
+        reply.headers["X-Api-Version"] = served
+        if served in SUNSETS:
+            reply.headers["X-Api-Version-Warning"] = (
+                f"API version {served} is deprecated and will stop being served on "
+                f"{SUNSETS[served]}; send X-Api-Version: {DEFAULT_VERSION}."
+            )
+            reply.headers["Sunset"] = SUNSETS[served]
+        return reply
+
+    def _dispatch(self, request: ApiRequest) -> Reply:
+        route = request.path.removeprefix("/api").strip("/")
+        allowed: list[str] = []
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(route)
+            if match is None:
+                continue
+            if method != request.method:
+                allowed.append(method)
+                continue
+            caller = self._authenticate(request)
+            if caller is None:
+                return Reply.message(401, "Unauthenticated.")
+            return handler(caller, request, match.group(1))
+        if allowed:
+            return Reply.message(
+                405,
+                f"The {request.method} method is not supported for route api/{route}. "
+                f"Supported methods: {', '.join(allowed)}.",
+            )
+        return Reply.message(404, f"The route api/{route} could not be found.")
+
+    def _authenticate(self, request: ApiRequest) -> Caller | None:
+        key = bearer_key(request.headers)
+        return None if key is None else self.store.caller(key)
+
+    # --- users -------------------------------------------------------------------------
+
+    def _find_user(self, key: str) -> Record | None:
+        return self.store.users.get(int(key)) if key.isdigit() else None
+
+    def _show_user(self, caller: Caller, request: ApiRequest, key: str) -> Reply:
+        user = self._find_user(key)
+        if user is None:
+            return Reply.message(404, f"No query results for model [{USER_MODEL}] {key}")
+        if not caller.may_act_on(user["id"]):
+            return Reply.message(403, UNAUTHORIZED)
+        return Reply.json(200, render_user_resource(user))
+
+    def _update_user(self, caller: Caller, request: ApiRequest, key: str) -> Reply:
+        user = self._find_user(key)
+        if user is None:
+            return Reply.message(404, f"No query results for model [{USER_MODEL}] {key}")
+        if not caller.may_act_on(user["id"]):
+            return Reply.message(403, UNAUTHORIZED)
+        changes, errors = validate_user_update(prepare_input(request.body), user["id"], self.store)
+        if errors:
+            return _invalid(errors)
+        return Reply.json(200, render_user(self.store.update_user(user["id"], changes)))
+
+    # --- custom profile fields and values --------------------------------------------------
+
+    def _list_fields(self, caller: Caller, request: ApiRequest, _: str) -> Reply:
+        include_values = "values" in _includes(request.query)
+        rendered = []
+        for field in self.store.live_fields():
+            values = None
+            if include_values:
+                values = [
+                    v
+                    for v in self.store.live_values()
+                    if v["custom_profile_field_id"] == field["id"]
+                    and caller.may_act_on(v["user_id"])
+                ]
+            rendered.append(render_field(field, values))
+        return Reply.json(200, paginate(rendered, request.query))
+
+    def _list_values(self, caller: Caller, request: ApiRequest, _: str) -> Reply:
+        filters, errors = _id_filters(request.query, ("user_id", "custom_profile_field_id"))
+        if errors:
+            return _invalid(errors)
+        users = filters.get("user_id")
+        if not caller.manager:
+            if users is not None and users != {caller.user_id}:
+                return Reply.message(403, UNAUTHORIZED)
+            users = {caller.user_id} if caller.user_id is not None else set()
+        field_ids = filters.get("custom_profile_field_id")
+        embed = "customProfileField" in _includes(request.query)
+        rendered = [
+            render_value(v, self.store.fields[v["custom_profile_field_id"]] if embed else None)
+            for v in self.store.live_values()
+            if (users is None or v["user_id"] in users)
+            and (field_ids is None or v["custom_profile_field_id"] in field_ids)
+        ]
+        return Reply.json(200, paginate(rendered, request.query))
+
+    def _store_value(self, caller: Caller, request: ApiRequest, _: str) -> Reply:
+        body = prepare_input(request.body)
+        user_id, field_id, value, errors = validate_value_write(body, self.store)
+        if errors:
+            return _invalid(errors)
+        refusal = self._refuse_value_write(caller, user_id, field_id)
+        if refusal is not None:
+            return refusal
+        if value is None:
+            self.store.clear_value(user_id, field_id)
+            return Reply.json(200, CLEARED)
+        return Reply.json(200, render_value(self.store.store_value(user_id, field_id, value)))
+
+    def _update_value(self, caller: Caller, request: ApiRequest, key: str) -> Reply:
+        record = self.store.values.get(int(key)) if key.isdigit() else None
+        if record is None or record not in self.store.live_values():
+            return Reply.json(404, VALUE_MISSING)
+        body = prepare_input(request.body)
+        user_id, field_id, value, errors = validate_value_write(body, self.store)
+        if not errors:
+            errors = _mismatch(record, user_id, field_id)
+        if errors:
+            return _invalid(errors)
+        refusal = self._refuse_value_write(caller, user_id, field_id)
+        if refusal is not None:
+            return refusal
+        if value is None:
+            self.store.clear_value(user_id, field_id)
+            return Reply.json(200, CLEARED)
+        return Reply.json(200, render_value(self.store.set_value(record["id"], value)))
+
+    def _refuse_value_write(self, caller: Caller, user_id: int, field_id: int) -> Reply | None:
+        field = self.store.fields[field_id]
+        if field["locked"]:
+            return Reply.message(403, LOCKED)
+        if not caller.may_act_on(user_id) or not (caller.manager or field["user_editable"]):
+            return Reply.message(403, UNAUTHORIZED)
+        return None
+
+    # --- program signups ------------------------------------------------------------------
+
+    def _list_signups(self, caller: Caller, request: ApiRequest, _: str) -> Reply:
+        filters, errors = _id_filters(request.query, ("user_id", "program_id"))
+        if errors:
+            return _invalid(errors)
+        users = filters.get("user_id")
+        if not caller.manager:
+            if users is not None and users != {caller.user_id}:
+                return Reply.message(403, UNAUTHORIZED)
+            users = {caller.user_id} if caller.user_id is not None else set()
+        programs = filters.get("program_id")
+        text = request.query.get("filter[query]", "").strip().casefold()
+        with_trashed = request.query.get("filter[withTrashed]", "").lower() in {"1", "true"}
+        embed = "user" in _includes(request.query)
+        rendered = []
+        for signup in self.store.live_signups(with_trashed=with_trashed):
+            user = self.store.users.get(signup["user_id"]) if signup["user_id"] else None
+            if users is not None and signup["user_id"] not in users:
+                continue
+            if programs is not None and signup["program_id"] not in programs:
+                continue
+            if text and not _signup_matches(signup, user, text):
+                continue
+            rendered.append(render_signup(signup, user if embed else None))
+        return Reply.json(200, paginate(rendered, request.query))
+
+
+def _signup_matches(signup: Record, user: Record | None, text: str) -> bool:
+    """``filter[query]``: a case-insensitive substring of the user's name or email."""
+    haystack = [signup["associated_name"], signup["associated_email"]]
+    if user is not None:
+        haystack += [user["name"], user["email"]]
+    return any(text in value.casefold() for value in haystack if value)
+
+
+def _includes(query: Mapping[str, str]) -> set[str]:
+    return {part.strip() for part in query.get("include", "").split(",") if part.strip()}
+
+
+def _id_filters(
+    query: Mapping[str, str], names: tuple[str, ...]
+) -> tuple[dict[str, set[int]], Errors]:
+    """``filter[name]=1,2`` as sets of ids; a non-integer is a 422 naming the filter."""
+    filters: dict[str, set[int]] = {}
+    errors: Errors = {}
+    for name in names:
+        raw = query.get(f"filter[{name}]")
+        if raw is None or not raw.strip():
+            continue
+        parts = [part.strip() for part in raw.split(",")]
+        if not all(part.isdigit() for part in parts):
+            errors[f"filter.{name}"] = [f"The filter.{name} field must be an integer."]
+            continue
+        filters[name] = {int(part) for part in parts}
+    return filters, errors
+
+
+def _mismatch(record: Record, user_id: int, field_id: int) -> Errors:
+    errors: Errors = {}
+    if record["user_id"] != user_id:
+        errors["user_id"] = ["The user id does not match this profile field value."]
+    if record["custom_profile_field_id"] != field_id:
+        errors["custom_profile_field_id"] = [
+            "The custom profile field id does not match this profile field value."
+        ]
+    return errors
+
+
+def _invalid(errors: Errors) -> Reply:
+    return Reply.json(422, {"message": summarize(errors), "errors": errors})
