@@ -1,0 +1,50 @@
+"""What communal-sync remembers between runs, in one private SQLite file.
+
+The identity map (external key or email -> user id), snapshots (each user as our last
+successful PUT left them, and what we sent), runs (with their plans, for ``apply`` and
+resume) and the per-request journal (with before and after images, for ``revert``).
+A run takes ``acquire_lock`` first; writes from worker threads are safe.
+
+    state_path = resolve_state_path(args.state, os.environ)
+    with acquire_lock(state_path, command="push users.csv"), open_state(state_path) as state:
+        state.mark_abandoned_runs()
+        run_id = state.start_run("push", input_name=..., input_sha256=..., plan_json=...)
+        ...
+        state.record_result(run_id, operation="user:101", status="applied", ...)
+        state.finish_run(run_id, status="finished", exit_code=0, counts={...})
+"""
+
+from communal_sync.state.location import STATE_ENV_VAR, lock_path_for, resolve_state_path
+from communal_sync.state.lock import StateLock, acquire_lock
+from communal_sync.state.migrations import SCHEMA_VERSION
+from communal_sync.state.records import (
+    EndStatus,
+    IdentitySource,
+    ResultRecord,
+    ResultStatus,
+    RunKind,
+    RunRecord,
+    RunStatus,
+    Snapshot,
+)
+from communal_sync.state.store import StateStore, normalize_email_key, open_state
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATE_ENV_VAR",
+    "EndStatus",
+    "IdentitySource",
+    "ResultRecord",
+    "ResultStatus",
+    "RunKind",
+    "RunRecord",
+    "RunStatus",
+    "Snapshot",
+    "StateLock",
+    "StateStore",
+    "acquire_lock",
+    "lock_path_for",
+    "normalize_email_key",
+    "open_state",
+    "resolve_state_path",
+]

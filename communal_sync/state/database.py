@@ -1,0 +1,157 @@
+"""The SQLite connection under the state store: opening, pragmas, transactions, threads."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Self
+
+from communal_sync.errors import ConfigError
+from communal_sync.state.location import STATE_ENV_VAR, create_private_file
+from communal_sync.state.migrations import migrate
+
+BUSY_TIMEOUT_MS: Final = 10_000
+"""How long a write waits for another process (``runs`` reading, say) before giving up."""
+
+SYNCHRONOUS: Final = "FULL"
+"""Every committed result is on disk before the next request goes out: it survives a
+SIGKILL and a power cut, so a resumed run never sends a recorded create again."""
+
+CORRUPT_ERRORS: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC; the default clock of the store."""
+    return datetime.now(UTC)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed, mode 0600) and migrate the state file at ``path``.
+
+    Raises ``ConfigError`` naming the file and the fix when it is not a SQLite database,
+    is damaged, belongs to another program, or was written by a newer communal-sync.
+    """
+    create_private_file(path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as error:
+        raise _open_error(path, error) from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, path)
+    except sqlite3.Error as error:
+        conn.close()
+        raise _open_error(path, error) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_error(path: Path, error: sqlite3.Error) -> ConfigError:
+    if getattr(error, "sqlite_errorname", "") in CORRUPT_ERRORS:
+        return ConfigError(
+            f"The state file {path} is not a communal-sync state database, or it is damaged "
+            f"({error}). Move it aside (a new one is created on the next run, which then "
+            f"checks every user again), or pass --state or set {STATE_ENV_VAR} to use "
+            "another file."
+        )
+    return ConfigError(
+        f"Cannot open the state file {path}: {error}. Check that it is writable and that "
+        f"the disk has space, or pass --state with another file."
+    )
+
+
+class Database:
+    """One shared connection, serialized by a lock so worker threads can record results.
+
+    Every write is its own committed transaction unless grouped with ``transaction()``;
+    reads see everything committed so far.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, clock: Clock) -> None:
+        self._path = path
+        self._conn = conn
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @property
+    def path(self) -> Path:
+        """The state file this store reads and writes."""
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one atomic commit (for example a result and its snapshot).
+
+        Nested uses join the outermost transaction. Other threads wait until it ends, so
+        keep the block short and free of network calls.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._run("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+                self._run("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat()
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self.transaction():
+            return self._run(sql, params)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.row_factory = sqlite3.Row
+            try:
+                return list(cursor.execute(sql, params).fetchall())
+            except sqlite3.OperationalError as error:
+                raise self._use_error(error) from None
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.OperationalError as error:
+            raise self._use_error(error) from None
+
+    def _use_error(self, error: sqlite3.OperationalError) -> ConfigError:
+        return ConfigError(
+            f"Cannot use the state file {self._path}: {error}. Check that the disk has "
+            "space and the file is writable, and that no other program holds it open."
+        )

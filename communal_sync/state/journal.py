@@ -1,0 +1,264 @@
+"""Runs and their per-request results: the history behind ``runs``, ``revert`` and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final, cast
+
+from communal_sync import __version__
+from communal_sync.errors import UsageError
+from communal_sync.hashing import canonical_json
+from communal_sync.state.database import Database
+from communal_sync.state.records import (
+    EndStatus,
+    JsonObject,
+    ResultRecord,
+    ResultStatus,
+    RunKind,
+    RunRecord,
+    RunStatus,
+)
+
+DEFAULT_RUN_LIST_LIMIT: Final = 20
+
+_RUN_COLUMNS: Final = (
+    "id, kind, status, started_at, finished_at, input_name, input_sha256, exit_code, "
+    "counts_json, pid, tool_version, attempts"
+)
+
+
+class RunJournal(Database):
+    """Start, finish and list runs; record each request's outcome the moment it ends."""
+
+    def start_run(
+        self,
+        kind: RunKind,
+        *,
+        input_name: str | None = None,
+        input_sha256: str | None = None,
+        plan_json: str | None = None,
+        tool_version: str = __version__,
+    ) -> int:
+        """Record a new run as ``running`` and return its id (ids only ever increase).
+
+        ``plan_json`` is the whole plan as text, so an interrupted run can be resumed from
+        exactly what it meant to do; it can also be set later with ``set_plan``.
+        """
+        cursor = self._write(
+            "INSERT INTO runs (kind, status, started_at, input_name, input_sha256, plan_json,"
+            " pid, tool_version) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
+            (kind, self._now(), input_name, input_sha256, plan_json, os.getpid(), tool_version),
+        )
+        return int(cast(int, cursor.lastrowid))
+
+    def set_plan(self, run_id: int, plan_json: str) -> None:
+        """Store (or replace) the plan of a run, as text."""
+        self._update_run(run_id, "UPDATE runs SET plan_json = ? WHERE id = ?", (plan_json,))
+
+    def load_plan(self, run_id: int) -> str | None:
+        """Return the plan text stored with a run, or None if it has none."""
+        rows = self._query("SELECT plan_json FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise self._no_run(run_id)
+        return cast(str | None, rows[0]["plan_json"])
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: EndStatus,
+        exit_code: int,
+        counts: Mapping[str, int],
+    ) -> None:
+        """Mark a run as ended with its status, process exit code and summary counts."""
+        self._update_run(
+            run_id,
+            "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?"
+            " WHERE id = ?",
+            (status, self._now(), exit_code, canonical_json(dict(counts))),
+        )
+
+    def reopen_run(self, run_id: int) -> RunRecord:
+        """Mark a run as ``running`` again in this process, to resume it under the same id.
+
+        Results keep accumulating under the one id, so ``applied_operations`` covers every
+        attempt. ``attempts`` goes up by one.
+        """
+        self._update_run(
+            run_id,
+            "UPDATE runs SET status = 'running', finished_at = NULL, exit_code = NULL,"
+            " pid = ?, attempts = attempts + 1 WHERE id = ?",
+            (os.getpid(),),
+        )
+        return self.get_run(run_id)
+
+    def mark_abandoned_runs(self) -> list[int]:
+        """Mark runs still ``running`` as ``interrupted``; return their ids.
+
+        Call it only while holding the state lock: then no other process can be running,
+        so a ``running`` row is one whose process was killed before it could finish.
+        """
+        with self.transaction():
+            rows = self._query("SELECT id FROM runs WHERE status = 'running' ORDER BY id")
+            self._run("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        return [int(row["id"]) for row in rows]
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """Return one run; raise ``UsageError`` naming the state file when there is none."""
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))  # noqa: S608
+        if not rows:
+            raise self._no_run(run_id)
+        return _run_record(rows[0])
+
+    def list_runs(self, limit: int = DEFAULT_RUN_LIST_LIMIT) -> list[RunRecord]:
+        """Return the most recent runs, newest first."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",  # noqa: S608
+            (limit,),
+        )
+        return [_run_record(row) for row in rows]
+
+    def latest_unfinished_run(
+        self, input_sha256: str | None = None, *, kind: RunKind | None = None
+    ) -> RunRecord | None:
+        """Return the latest run (of this input and kind, when given) if it did not finish.
+
+        Only the latest counts: once a later run of the same input has finished, an older
+        interrupted one is history, not something to resume.
+        """
+        conditions: list[str] = []
+        params: list[Any] = []
+        if input_sha256 is not None:
+            conditions.append("input_sha256 = ?")
+            params.append(input_sha256)
+        if kind is not None:
+            conditions.append("kind = ?")
+            params.append(kind)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY id DESC LIMIT 1",  # noqa: S608
+            params,
+        )
+        if not rows or rows[0]["status"] == "finished":
+            return None
+        return _run_record(rows[0])
+
+    def record_result(
+        self,
+        run_id: int,
+        *,
+        operation: str,
+        status: ResultStatus,
+        user_id: int | None = None,
+        source_line: int | None = None,
+        body_hash: str | None = None,
+        http_status: int | None = None,
+        error: str | None = None,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Journal one request's outcome and commit at once; return the result's id.
+
+        Safe to call from several worker threads. Once it returns, the row survives the
+        process being killed, so a resumed run will not send that body again. ``error``
+        is shown to the user later: it must never contain the API key.
+        """
+        cursor = self._write(
+            "INSERT INTO results (run_id, user_id, operation, source_line, body_hash, status,"
+            " http_status, error, before_json, after_json, finished_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                user_id,
+                operation,
+                source_line,
+                body_hash,
+                status,
+                http_status,
+                error,
+                _json_or_none(before),
+                _json_or_none(after),
+                self._now(),
+            ),
+        )
+        return int(cast(int, cursor.lastrowid))
+
+    def applied_operations(self, run_id: int) -> set[tuple[str, str]]:
+        """Return the (operation, body hash) pairs this run already applied.
+
+        Resume skips exactly these: the same operation with a different body (the plan was
+        rebuilt and the values differ) is not skipped. A missing body hash counts as "".
+        """
+        rows = self._query(
+            "SELECT DISTINCT operation, COALESCE(body_hash, '') AS body_hash FROM results"
+            " WHERE run_id = ? AND status = 'applied'",
+            (run_id,),
+        )
+        return {(str(row["operation"]), str(row["body_hash"])) for row in rows}
+
+    def results(self, run_id: int) -> list[ResultRecord]:
+        """Return every result recorded for a run, in the order they were recorded."""
+        rows = self._query(
+            "SELECT id, run_id, user_id, operation, source_line, body_hash, status,"
+            " http_status, error, before_json, after_json, finished_at"
+            " FROM results WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return [
+            ResultRecord(
+                id=int(row["id"]),
+                run_id=int(row["run_id"]),
+                user_id=row["user_id"],
+                operation=str(row["operation"]),
+                source_line=row["source_line"],
+                body_hash=row["body_hash"],
+                status=cast(ResultStatus, row["status"]),
+                http_status=row["http_status"],
+                error=row["error"],
+                before=_object_or_none(row["before_json"]),
+                after=_object_or_none(row["after_json"]),
+                finished_at=datetime.fromisoformat(row["finished_at"]),
+            )
+            for row in rows
+        ]
+
+    def _update_run(self, run_id: int, sql: str, params: tuple[Any, ...]) -> None:
+        cursor = self._write(sql, (*params, run_id))
+        if cursor.rowcount == 0:
+            raise self._no_run(run_id)
+
+    def _no_run(self, run_id: int) -> UsageError:
+        return UsageError(
+            f"There is no run {run_id} in {self.path}; `communal-sync runs` lists them."
+        )
+
+
+def _run_record(row: sqlite3.Row) -> RunRecord:
+    finished = row["finished_at"]
+    counts = row["counts_json"]
+    return RunRecord(
+        id=int(row["id"]),
+        kind=cast(RunKind, row["kind"]),
+        status=cast(RunStatus, row["status"]),
+        started_at=datetime.fromisoformat(row["started_at"]),
+        finished_at=datetime.fromisoformat(finished) if finished else None,
+        input_name=row["input_name"],
+        input_sha256=row["input_sha256"],
+        exit_code=row["exit_code"],
+        counts={str(k): int(v) for k, v in json.loads(counts).items()} if counts else {},
+        pid=int(row["pid"]),
+        tool_version=str(row["tool_version"]),
+        attempts=int(row["attempts"]),
+    )
+
+
+def _json_or_none(value: Mapping[str, Any] | None) -> str | None:
+    return None if value is None else canonical_json(dict(value))
+
+
+def _object_or_none(text: str | None) -> JsonObject | None:
+    return None if text is None else cast(JsonObject, json.loads(text))

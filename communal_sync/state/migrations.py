@@ -1,0 +1,156 @@
+"""The state file's schema, as numbered migrations applied in order.
+
+``PRAGMA user_version`` records how many migrations a file has had. Each migration is a
+list of SQL statements applied in one transaction, so a file is always at a whole version.
+Never edit a released migration: append a new one.
+
+No table has a column for the API key or any other credential, by design: the state file
+holds personal data, not secrets, and a test checks that it stays that way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final
+
+from communal_sync.errors import ConfigError
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    # 1: identity map, snapshots, runs, per-request results.
+    (
+        """
+        CREATE TABLE identity_external (
+            external_id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('link', 'push', 'discover')),
+            updated_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX identity_external_by_user ON identity_external (user_id)",
+        """
+        CREATE TABLE identity_email (
+            email TEXT NOT NULL,
+            user_id INTEGER NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('link', 'push', 'discover')),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (email, user_id)
+        )
+        """,
+        "CREATE INDEX identity_email_by_user ON identity_email (user_id)",
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('push', 'apply', 'revert')),
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'finished', 'interrupted', 'failed')),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            input_name TEXT,
+            input_sha256 TEXT,
+            plan_json TEXT,
+            exit_code INTEGER,
+            counts_json TEXT,
+            pid INTEGER NOT NULL,
+            tool_version TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1
+        )
+        """,
+        "CREATE INDEX runs_by_input ON runs (input_sha256, id)",
+        """
+        CREATE TABLE snapshots (
+            user_id INTEGER PRIMARY KEY,
+            user_json TEXT NOT NULL,
+            pushed_json TEXT NOT NULL,
+            source_hash TEXT,
+            external_id TEXT,
+            pushed_email TEXT,
+            pushed_at TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs (id)
+        )
+        """,
+        """
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            user_id INTEGER,
+            operation TEXT NOT NULL,
+            source_line INTEGER,
+            body_hash TEXT,
+            status TEXT NOT NULL CHECK (status IN ('applied', 'failed', 'skipped', 'conflict')),
+            http_status INTEGER,
+            error TEXT,
+            before_json TEXT,
+            after_json TEXT,
+            finished_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX results_by_run ON results (run_id, operation)",
+        "CREATE INDEX results_by_user ON results (user_id)",
+    ),
+)
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+"""The version this code writes; a file with a higher ``user_version`` is refused."""
+
+OUR_TABLES: Final = frozenset(
+    {"identity_external", "identity_email", "runs", "snapshots", "results", "sqlite_sequence"}
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the file's ``PRAGMA user_version`` (0 for a new, empty file)."""
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> int:
+    """Bring the state file at ``path`` up to ``SCHEMA_VERSION``; return the version applied.
+
+    Each migration runs in its own ``BEGIN IMMEDIATE`` transaction and re-reads the version
+    inside it, so two processes opening one new file never apply a migration twice.
+    ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    version = schema_version(conn)
+    _refuse_newer(version, path)
+    if version == 0:
+        _refuse_foreign(conn, path)
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(conn)
+            _refuse_newer(version, path)
+            if version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                version += 1
+                # PRAGMA takes no parameters; version is an int we computed.
+                conn.execute(f"PRAGMA user_version = {version:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return version
+
+
+def _refuse_newer(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"The state file {path} was written by a newer communal-sync "
+            f"(schema {version}; this version reads up to {SCHEMA_VERSION}). "
+            "Upgrade communal-sync, or pass --state with another file."
+        )
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a SQLite file that holds someone else's tables rather than add ours to it."""
+    names = {
+        str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    foreign = names - OUR_TABLES
+    if foreign:
+        raise ConfigError(
+            f"The state file {path} is a SQLite database of another program "
+            f"(it has tables {', '.join(sorted(foreign))}). "
+            "Pass --state with a path for communal-sync's own file."
+        )

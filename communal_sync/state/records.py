@@ -1,0 +1,86 @@
+"""What the state store hands back: identity sources, snapshots, runs and results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+IdentitySource = Literal["link", "push", "discover"]
+"""Where an identity mapping came from: ``link FILE``, a successful PUT, or ``--discover``."""
+
+AUTHORITATIVE_SOURCES: Final[frozenset[str]] = frozenset({"link", "push"})
+"""Sources that state a user's account email as Communal has it (emails are unique there)."""
+
+RunKind = Literal["push", "apply", "revert"]
+RunStatus = Literal["running", "finished", "interrupted", "failed"]
+EndStatus = Literal["finished", "interrupted", "failed"]
+ResultStatus = Literal["applied", "failed", "skipped", "conflict"]
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One user as of our last successful PUT.
+
+    ``user`` is the full ``User`` the PUT returned (the only source of the address fields,
+    which GET does not return); ``pushed`` maps each field we ever pushed (standard
+    fields, and custom fields as ``custom:<id>``) to the last value we sent: the *base* of
+    the three-way comparison. ``source_hash`` is the canonical hash of the source row, so
+    an unchanged row can be skipped without an API call.
+    """
+
+    user_id: int
+    user: JsonObject
+    pushed: JsonObject
+    source_hash: str | None
+    external_id: str | None
+    pushed_email: str | None
+    pushed_at: datetime
+    run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One ``push``, ``apply`` or ``revert`` run; the plan itself is loaded with ``load_plan``.
+
+    ``attempts`` counts how often the run was started: a resumed run keeps its id, so its
+    results (and what must not be sent again) stay together.
+    """
+
+    id: int
+    kind: RunKind
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    input_name: str | None
+    input_sha256: str | None
+    exit_code: int | None
+    counts: dict[str, int]
+    pid: int
+    tool_version: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRecord:
+    """The outcome of one request (or a decision not to send one) in a run.
+
+    ``operation`` names what was done to whom: ``user:<id>`` for a profile PUT,
+    ``cpfv:<user id>:<field id>`` for a custom profile field value. ``before`` and
+    ``after`` are the record as it was and as the API returned it, for ``revert``.
+    """
+
+    id: int
+    run_id: int
+    user_id: int | None
+    operation: str
+    source_line: int | None
+    body_hash: str | None
+    status: ResultStatus
+    http_status: int | None
+    error: str | None
+    before: JsonObject | None
+    after: JsonObject | None
+    finished_at: datetime
