@@ -1,0 +1,85 @@
+"""The typer application, and the one place that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from communal_sync import __version__
+from communal_sync.errors import CommunalSyncError, ExitCode
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success · 1 fatal (auth, network exhausted, unreadable input, bad config) · "
+    "2 usage · 3 finished with row failures or invalid rows · 4 refused by a safety limit or a "
+    "held lock · 5 changes pending (--detailed-exitcode) · 130 interrupted."
+)
+
+app = typer.Typer(
+    name="communal-sync",
+    help="Keep Communal user profiles in step with your system of record.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def stderr_console() -> Console:
+    """A console for messages and warnings: stderr, never wrapped mid-sentence."""
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    """A console for the report itself."""
+    return Console(soft_wrap=False, highlight=False)
+
+
+def warn(message: str) -> None:
+    """Print one warning line on stderr."""
+    stderr_console().print(f"Warning: {escape(message)}")
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Run a command so that expected failures print one line and exit with their code.
+
+    ``CommunalSyncError`` carries its exit code; Ctrl-C exits 130. Anything else is a bug
+    and surfaces as typer's traceback, without local variables (so never the API key).
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except CommunalSyncError as error:
+            stderr_console().print(f"Error: {escape(str(error))}")
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            stderr_console().print("Interrupted.")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"communal-sync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Keep Communal user profiles in step with your system of record."""
+    logging.basicConfig(level=logging.WARNING, format="Warning: %(message)s")

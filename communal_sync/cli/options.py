@@ -1,0 +1,94 @@
+"""Options shared by several commands, declared once so their help text never drifts."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+import typer
+
+
+class InputFormat(enum.StrEnum):
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class OnDuplicate(enum.StrEnum):
+    error = "error"
+    first = "first"
+    last = "last"
+
+
+class ReportFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+FILE: str = typer.Argument(
+    ..., help="The export to read: a CSV, JSON or JSON Lines file, or - for standard input."
+)
+MAP: list[str] = typer.Option(
+    [],
+    "--map",
+    help='Map a column to a field, e.g. --map "Member No=external_id"; "Column=" ignores it. '
+    "Repeatable.",
+)
+CONFIG: Path | None = typer.Option(
+    None,
+    "--config",
+    help="A communal-sync.toml file (default: ./communal-sync.toml if present).",
+)
+ENCODING: str | None = typer.Option(
+    None, "--encoding", help="Read the file in this encoding instead of detecting it."
+)
+INPUT_FORMAT: InputFormat | None = typer.Option(
+    None, "--input-format", help="Read as this format instead of guessing from name and content."
+)
+ON_DUPLICATE: OnDuplicate | None = typer.Option(
+    None,
+    "--on-duplicate",
+    help="Rows sharing an email, id or external id: error (all invalid, the default), "
+    "first or last (keep one, skip the others).",
+)
+DEFAULT_REGION: str | None = typer.Option(
+    None,
+    "--default-region",
+    help="Country (two letters) for telephone numbers written without a country code.",
+)
+REPORT_FORMAT: ReportFormat = typer.Option(
+    ReportFormat.text, "--format", help="Report format on standard output."
+)
+REDACT: bool = typer.Option(
+    False, "--redact", help="Mask personal values in everything printed or written."
+)
+
+BASE_URL: str | None = typer.Option(
+    None,
+    "--base-url",
+    help="The API base URL (default: $COMMUNAL_BASE_URL, else https://api.getcommunal.com/api).",
+)
+API_KEY_FILE: Path | None = typer.Option(
+    None,
+    "--api-key-file",
+    help="Read the API key from this file instead of $COMMUNAL_API_KEY. "
+    "(There is no flag for the key itself: it would end up in shell history.)",
+)
+API_VERSION: str | None = typer.Option(
+    None, "--api-version", help="The X-Api-Version to send (default 2026-03-25)."
+)
+SANDBOX: bool = typer.Option(
+    False,
+    "--sandbox",
+    help="Run against an embedded local sandbox of the API seeded with the demo organization, "
+    "with a temporary state file unless --state is given.",
+)
+SANDBOX_SEED: Path | None = typer.Option(
+    None, "--sandbox-seed", help="Seed the embedded sandbox from this JSON file."
+)
+STATE: str | None = typer.Option(
+    None,
+    "--state",
+    help="The state file (default: $COMMUNAL_SYNC_STATE, else the user data directory).",
+)
+JSON_OUTPUT: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")
