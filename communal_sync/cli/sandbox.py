@@ -1,0 +1,84 @@
+"""``communal-sync sandbox``: a local Communal API to try things against, with faults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from communal_sync.api.settings import is_loopback_host
+from communal_sync.cli.app import app, handles_errors, stdout_console
+from communal_sync.errors import UsageError
+from communal_sync.sandbox import build_sandbox, serve_forever
+from communal_sync.sandbox.server import DEFAULT_HOST
+from communal_sync.session import DEMO_SEED
+
+HOST: str = typer.Option(DEFAULT_HOST, "--host", help="Loopback address to listen on.")
+PORT: int = typer.Option(0, "--port", min=0, max=65535, help="Port (0: any free port).")
+SEED: Path | None = typer.Option(
+    None, "--seed", help="Seed JSON file (default: the demo organization in sample_data/)."
+)
+LATENCY_MS: int = typer.Option(0, "--latency-ms", min=0, help="Delay every API response.")
+RATE_LIMIT: int | None = typer.Option(
+    None, "--rate-limit", min=1, help="Requests per second before answering 429."
+)
+ERROR_RATE: float = typer.Option(
+    0.0, "--error-rate", min=0.0, max=1.0, help="Share of API requests answered 500/502/503."
+)
+DROP_RATE: float = typer.Option(
+    0.0, "--drop-rate", min=0.0, max=1.0, help="Share of API requests dropped unanswered."
+)
+DROP_AFTER_APPLY_RATE: float = typer.Option(
+    0.0,
+    "--drop-after-apply-rate",
+    min=0.0,
+    max=1.0,
+    help="Share of API requests applied and then dropped unanswered.",
+)
+FAULT_SEED: int | None = typer.Option(
+    None, "--fault-seed", help="Seed the fault dice, for repeatable runs."
+)
+
+
+@app.command()
+@handles_errors
+def sandbox(
+    host: str = HOST,
+    port: int = PORT,
+    seed: Path | None = SEED,
+    latency_ms: int = LATENCY_MS,
+    rate_limit: int | None = RATE_LIMIT,
+    error_rate: float = ERROR_RATE,
+    drop_rate: float = DROP_RATE,
+    drop_after_apply_rate: float = DROP_AFTER_APPLY_RATE,
+    fault_seed: int | None = FAULT_SEED,
+) -> None:
+    """Run a local sandbox of the Communal API until Ctrl-C.
+
+    It keeps everything in memory. GET /_sandbox/state shows the data, GET /_sandbox/requests
+    the requests received, POST /_sandbox/faults changes faults while it runs.
+    """
+    if not is_loopback_host(host):
+        raise UsageError(f"--host {host} is not a loopback address; the sandbox stays local.")
+    server = build_sandbox(
+        host=host,
+        port=port,
+        seed=seed if seed is not None else (DEMO_SEED if DEMO_SEED.exists() else None),
+        latency_ms=latency_ms,
+        rate_limit=rate_limit,
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+        drop_after_apply_rate=drop_after_apply_rate,
+        fault_seed=fault_seed,
+    )
+    console = stdout_console()
+
+    def ready(base_url: str, manager_key: str) -> None:
+        console.print(f"Communal sandbox listening on {base_url}")
+        console.print(f"Manager key: {manager_key}")
+        console.print(
+            f"Try: COMMUNAL_API_KEY={manager_key} communal-sync user 101 --base-url {base_url}"
+        )
+        console.print("Press Ctrl-C to stop.")
+
+    serve_forever(server, on_ready=ready)
