@@ -1,0 +1,15 @@
+"""The ``communal-sync`` command line: parse, call the core, render, pick the exit code."""
+
+from __future__ import annotations
+
+# Importing the command modules registers their commands on ``app``.
+from communal_sync.cli import inspect, plan, sandbox, validate
+from communal_sync.cli.app import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "inspect", "main", "plan", "sandbox", "validate"]

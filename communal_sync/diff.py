@@ -1,0 +1,172 @@
+"""The three-way, normalization-aware field diff: what to change, what is a conflict.
+
+Pure functions only. For each field there are three values: the *source* (the file), the
+*current* value (live from Communal, from our snapshot, or unknown) and the *base* (what we
+last pushed). Cosmetic differences (email case, spacing, Unicode forms, phone formatting,
+country and date spellings) are never changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from communal_sync.fields import REQUIRED_FIELDS
+from communal_sync.normalize import (
+    clean_text,
+    email_key,
+    normalize_country,
+    normalize_date,
+    phone_key,
+)
+from communal_sync.plan import Conflict, ConflictPolicy, FieldChange, Provenance
+
+CLEAR_ALL: Final = "all"
+CURRENT_UNKNOWN_NOTE: Final = "current unknown"
+
+
+@dataclass(frozen=True)
+class CurrentValue:
+    """A field's value in Communal now, and how we know it."""
+
+    value: str | None
+    provenance: Provenance
+
+
+UNKNOWN: Final = CurrentValue(None, "unknown")
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """The diff of one record: changes to send, conflicts to report."""
+
+    changes: tuple[FieldChange, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    final: dict[str, str | None] = field(default_factory=dict)
+
+
+def comparison_key(field_name: str, value: str | None, *, region: str | None = None) -> str:
+    """The form two values of ``field_name`` are compared in; blank and None are equal."""
+    if value is None:
+        return ""
+    text = clean_text(value)
+    if not text:
+        return ""
+    if field_name == "email":
+        return email_key(text)
+    if field_name == "telephone":
+        return phone_key(text, region)
+    if field_name == "profile_country":
+        return normalize_country(text) or text.upper()
+    if field_name == "date_of_birth":
+        try:
+            return normalize_date(text, order=None) or text
+        except ValueError:
+            return text
+    return text
+
+
+def same_value(field_name: str, a: str | None, b: str | None, *, region: str | None) -> bool:
+    """Whether ``a`` and ``b`` are the same value of ``field_name``, cosmetics aside."""
+    return comparison_key(field_name, a, region=region) == comparison_key(
+        field_name, b, region=region
+    )
+
+
+def clear_allowed(field_name: str, allow_clear: Collection[str]) -> bool:
+    """Whether a blank cell may clear ``field_name``: named, or ``all``; never a required one."""
+    if field_name in REQUIRED_FIELDS:
+        return False
+    return CLEAR_ALL in allow_clear or field_name in allow_clear
+
+
+def diff_fields(
+    source: Mapping[str, str | None],
+    current: Mapping[str, CurrentValue],
+    base: Mapping[str, str | None] | None,
+    *,
+    on_conflict: ConflictPolicy = "skip",
+    allow_clear: Collection[str] = (),
+    region: str | None = None,
+) -> FieldDiff:
+    """Diff the file's values against Communal's, with our last push as the common base.
+
+    A blank source value (``None``) is "no data" and never a change unless clearing is
+    allowed for that field. A field whose current value is unknown is planned as a change
+    marked "current unknown". A field changed in Communal since our last push (current
+    differs from base) that the file also wants different is a conflict, resolved by
+    ``on_conflict``. ``final`` holds, per field, the value Communal will have afterwards
+    where known: the body builder reads the required trio from it.
+    """
+    changes: list[FieldChange] = []
+    conflicts: list[Conflict] = []
+    final: dict[str, str | None] = {}
+    for name, wanted in source.items():
+        now = current.get(name, UNKNOWN)
+        final[name] = now.value
+        if wanted is None or not clean_text(wanted):
+            if not clear_allowed(name, allow_clear):
+                continue
+            wanted = None
+        if now.provenance == "unknown":
+            changes.append(
+                FieldChange(
+                    field=name,
+                    before=None,
+                    after=wanted,
+                    provenance="unknown",
+                    note=CURRENT_UNKNOWN_NOTE,
+                )
+            )
+            final[name] = wanted
+            continue
+        if same_value(name, now.value, wanted, region=region):
+            continue
+        if (
+            base is not None
+            and name in base
+            and not same_value(name, now.value, base[name], region=region)
+        ):
+            resolution = {"skip": "skipped", "source": "source", "communal": "communal"}[
+                on_conflict
+            ]
+            conflicts.append(
+                Conflict(
+                    field=name,
+                    base=base[name],
+                    current=now.value,
+                    source=wanted,
+                    resolution=resolution,
+                )
+            )
+            if on_conflict != "source":
+                continue
+        changes.append(
+            FieldChange(field=name, before=now.value, after=wanted, provenance=now.provenance)
+        )
+        final[name] = wanted
+    return FieldDiff(changes=tuple(changes), conflicts=tuple(conflicts), final=final)
+
+
+def build_put_body(
+    diff: FieldDiff, current: Mapping[str, CurrentValue]
+) -> dict[str, str | None] | None:
+    """The ``PUT /users/{id}`` body: the required trio plus only the changed standard fields.
+
+    ``None`` when nothing changes. ``null`` appears only for an explicit, allowed clear.
+    The trio carries Communal's current value where the file does not change it, so a
+    cosmetic difference (say, email case) is never sent.
+    """
+    standard = [c for c in diff.changes if not c.field.startswith("custom:")]
+    if not standard:
+        return None
+    body: dict[str, str | None] = {}
+    for name in REQUIRED_FIELDS:
+        value = diff.final.get(name)
+        if value is None:
+            value = current.get(name, UNKNOWN).value
+        body[name] = value
+    for change in standard:
+        body[change.field] = change.after
+    return body

@@ -1,0 +1,96 @@
+"""Who each row is: a Communal user id, found without ever guessing.
+
+In order: the row's ``id`` column; its external key through the identity map; its email
+through the identity map; and, only with ``--discover``, a program-signup search that must
+find exactly one user with exactly that email. No match, or more than one candidate, is
+reported as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from communal_sync.api.models import ProgramSignup
+from communal_sync.normalize import email_key
+from communal_sync.plan import IssueKind, MatchMethod
+from communal_sync.validate import ProfileRow
+
+UNMATCHED_HINT = (
+    "Add a Communal id column, load an id map with `communal-sync link FILE`, "
+    "or pass --discover to search program signups."
+)
+
+
+class IdentityLookup(Protocol):
+    """The part of the state store matching reads."""
+
+    def lookup_external_id(self, external_id: str) -> int | None: ...
+
+    def lookup_email(self, email_key: str) -> list[int]: ...
+
+
+Discover = Callable[[str], Iterable[ProgramSignup]]
+"""Searches program signups for an email (``client.search_program_signups``)."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A row's user id and how it was found, or why there is none."""
+
+    user_id: int | None
+    method: MatchMethod | None = None
+    problem: IssueKind | None = None
+    message: str | None = None
+
+
+def match_row(
+    row: ProfileRow, identities: IdentityLookup, *, discover: Discover | None = None
+) -> Match:
+    """Find the Communal user ``row`` describes; see the module docstring for the order."""
+    if row.id is not None:
+        return Match(row.id, "id")
+    if row.external_id is not None:
+        user_id = identities.lookup_external_id(row.external_id)
+        if user_id is not None:
+            return Match(user_id, "external_id")
+    key = email_key(row.email)
+    candidates = sorted(set(identities.lookup_email(key)))
+    if len(candidates) == 1:
+        return Match(candidates[0], "email")
+    if len(candidates) > 1:
+        return _ambiguous(candidates, "the identity map")
+    if discover is not None:
+        found = sorted(set(_signup_users(discover(row.email), key)))
+        if len(found) == 1:
+            return Match(found[0], "discover")
+        if len(found) > 1:
+            return _ambiguous(found, "program signups")
+    return Match(
+        None,
+        problem="unmatched",
+        message=f"No Communal user is known for this row. {UNMATCHED_HINT}",
+    )
+
+
+def _signup_users(signups: Iterable[ProgramSignup], key: str) -> Iterable[int]:
+    """User ids of signups whose associated or account email is exactly ``key``."""
+    for signup in signups:
+        if signup.user_id is None:
+            continue
+        emails = [signup.associated_email]
+        if signup.user is not None:
+            emails.append(signup.user.email)
+        if any(e and email_key(e) == key for e in emails):
+            yield signup.user_id
+
+
+def _ambiguous(candidates: list[int], where: str) -> Match:
+    ids = ", ".join(str(c) for c in candidates)
+    return Match(
+        None,
+        problem="ambiguous",
+        message=f"This row matches more than one Communal user in {where} ({ids}); "
+        "add a Communal id column to say which.",
+    )

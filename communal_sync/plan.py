@@ -1,0 +1,177 @@
+"""The plan: exactly what a push would change, and every row it would not touch and why.
+
+A plan is data (frozen pydantic models), built by ``planner.build_plan`` and consumed by the
+dry-run report, ``plan --out`` and apply. The preview and the run share this one object, so
+what was shown is what is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT_VERSION = 1
+
+Provenance = Literal["live", "snapshot", "unknown"]
+"""Where a field's current value came from: ``GET /users/{id}``, our last PUT's response, or
+nowhere (addresses of a user we never pushed)."""
+
+MatchMethod = Literal["id", "external_id", "email", "discover"]
+ConflictPolicy = Literal["skip", "source", "communal"]
+IssueKind = Literal["invalid", "unmatched", "ambiguous", "duplicate"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FieldChange(_Frozen):
+    """One field that would change: ``after`` of ``None`` is an explicit clear."""
+
+    field: str
+    before: str | None
+    after: str | None
+    provenance: Provenance
+    note: str | None = None
+
+    @property
+    def is_clear(self) -> bool:
+        return self.after is None
+
+
+class Conflict(_Frozen):
+    """A field edited in Communal since our last push and also different in the file."""
+
+    field: str
+    base: str | None
+    current: str | None
+    source: str | None
+    resolution: Literal["skipped", "source", "communal"]
+
+
+class EmailChange(_Frozen):
+    """A known person whose email in the file differs from the one we last pushed."""
+
+    old: str
+    new: str
+
+
+class UserPlan(_Frozen):
+    """Everything planned for one Communal user, from one source row."""
+
+    user_id: int
+    line: int
+    matched_by: MatchMethod
+    name: str
+    external_id: str | None = None
+    email_change: EmailChange | None = None
+    changes: tuple[FieldChange, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    body: dict[str, str | None] | None = Field(
+        default=None, description="The PUT /users/{id} body: the required trio + changed fields."
+    )
+    updated_at: str | None = Field(
+        default=None, description="The user's updated_at when planned (apply skips on change)."
+    )
+    source_hash: str
+    pushed: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="Every field value this row asserts, recorded as the base after a push.",
+    )
+
+    @property
+    def clears(self) -> int:
+        return sum(1 for c in self.changes if c.is_clear)
+
+
+class RowIssue(_Frozen):
+    """A row that will not be pushed: invalid, unmatched, ambiguous or a skipped duplicate."""
+
+    line: int
+    kind: IssueKind
+    field: str | None = None
+    value: str | None = None
+    message: str
+
+
+class Unchanged(_Frozen):
+    """A matched row with nothing to change; ``verified`` if compared against Communal now."""
+
+    user_id: int
+    line: int
+    verified: bool
+    source_hash: str
+
+
+class InputInfo(_Frozen):
+    name: str
+    sha256: str | None
+    format: str
+    rows: int
+
+
+class PlanOptions(_Frozen):
+    on_conflict: ConflictPolicy = "skip"
+    allow_clear: tuple[str, ...] = ()
+    full_refresh: bool = False
+    discover: bool = False
+    max_changes: str | None = None
+    max_clears: int | None = None
+
+
+class Plan(_Frozen):
+    """A complete, self-describing plan; ``plan --out`` writes it, ``apply`` reads it back."""
+
+    format_version: int = PLAN_FORMAT_VERSION
+    tool_version: str
+    created_at: str
+    base_url: str
+    input: InputInfo
+    options: PlanOptions
+    users: tuple[UserPlan, ...] = ()
+    unchanged: tuple[Unchanged, ...] = ()
+    issues: tuple[RowIssue, ...] = ()
+    unmapped_columns: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    refused: str | None = None
+
+    @property
+    def to_update(self) -> tuple[UserPlan, ...]:
+        """Users with at least one change to send."""
+        return tuple(u for u in self.users if u.body is not None)
+
+    @property
+    def conflicts(self) -> int:
+        return sum(len(u.conflicts) for u in self.users)
+
+    @property
+    def clears(self) -> int:
+        return sum(u.clears for u in self.users)
+
+    def issue_count(self, kind: IssueKind) -> int:
+        """How many rows have an issue of this kind (a row with three errors counts once)."""
+        return len({i.line for i in self.issues if i.kind == kind})
+
+    @property
+    def has_row_problems(self) -> bool:
+        return any(i.kind != "duplicate" for i in self.issues)
+
+    def summary(self) -> str:
+        """The one-line summary: "12 users to update, 3 unchanged, 2 invalid, 1 conflict"."""
+        parts = [f"{len(self.to_update)} {_plural(len(self.to_update), 'user')} to update"]
+        parts.append(f"{len(self.unchanged)} unchanged")
+        kinds: tuple[IssueKind, ...] = ("invalid", "unmatched", "ambiguous", "duplicate")
+        for kind in kinds:
+            count = self.issue_count(kind)
+            if count:
+                parts.append(f"{count} {kind}")
+        if self.conflicts:
+            parts.append(f"{self.conflicts} {_plural(self.conflicts, 'conflict')}")
+        if self.clears:
+            parts.append(f"{self.clears} {_plural(self.clears, 'field')} cleared")
+        return ", ".join(parts)
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"

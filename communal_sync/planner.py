@@ -1,0 +1,296 @@
+"""Build the plan: match every valid row, learn the current record, diff, check the limits.
+
+The only module that puts the pieces together; each piece (``match``, ``current``,
+``diff``, ``limits``) is a pure function tested alone. API calls happen here and only
+for rows that can change: a row whose hash equals the one recorded at the last successful
+push of its user costs nothing (unless ``full_refresh``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, Protocol
+
+from communal_sync import __version__
+from communal_sync.api.models import ProgramSignup, User
+from communal_sync.current import current_record
+from communal_sync.diff import build_put_body, clear_allowed, diff_fields
+from communal_sync.errors import NotFound
+from communal_sync.fields import PROFILE_FIELDS
+from communal_sync.hashing import canonical_hash
+from communal_sync.intake import Intake
+from communal_sync.limits import check_limits
+from communal_sync.match import Discover, IdentityLookup, match_row
+from communal_sync.normalize import email_key
+from communal_sync.plan import (
+    EmailChange,
+    InputInfo,
+    Plan,
+    PlanOptions,
+    RowIssue,
+    Unchanged,
+    UserPlan,
+)
+from communal_sync.state.records import Snapshot
+from communal_sync.validate import ProfileRow, RowResult
+
+GET_WINDOW = 256
+"""Rows fetched together: bounds memory while keeping ``concurrency`` GETs in flight."""
+
+
+class PlanState(IdentityLookup, Protocol):
+    """The part of the state store planning reads."""
+
+    def get_snapshot(self, user_id: int) -> Snapshot | None: ...
+
+
+class UserReader(Protocol):
+    """The part of the API client planning uses."""
+
+    def get_user(self, user_id: int) -> User: ...
+
+    def search_program_signups(
+        self, query: str, *, user_id: int | None = None
+    ) -> list[ProgramSignup]: ...
+
+
+@dataclass
+class _Candidate:
+    """A matched row waiting for its current record."""
+
+    row: ProfileRow
+    user_id: int
+    method: Any
+    source: dict[str, str | None]
+    source_hash: str
+    snapshot: Snapshot | None
+    live: User | None = None
+    missing: bool = False
+
+
+@dataclass
+class _Collector:
+    users: list[UserPlan] = field(default_factory=list)
+    unchanged: list[Unchanged] = field(default_factory=list)
+    issues: list[RowIssue] = field(default_factory=list)
+    rows: int = 0
+    valid: int = 0
+    lines_by_user: dict[int, list[int]] = field(default_factory=dict)
+
+
+def build_plan(
+    intake: Intake,
+    *,
+    state: PlanState,
+    client: UserReader,
+    options: PlanOptions,
+    base_url: str,
+    input_sha256: str | None,
+    concurrency: int = 4,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Plan:
+    """Plan what pushing ``intake`` would change; read-only for Communal and the state."""
+    mapped = {f for f in intake.mapping.columns.values() if f in PROFILE_FIELDS}
+    allow_clear = set(options.allow_clear)
+    region = intake.options.default_region
+    discover: Discover | None = client.search_program_signups if options.discover else None
+    out = _Collector()
+
+    def candidates() -> Iterator[_Candidate]:
+        for result in intake.results():
+            out.rows += 1
+            candidate = _triage(result, out, state, mapped, allow_clear, discover, options)
+            if candidate is not None:
+                yield candidate
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        stream = candidates()
+        while window := list(islice(stream, GET_WINDOW)):
+            for candidate in pool.map(lambda c: _fetch(c, client), window):
+                _plan_candidate(candidate, out, options, allow_clear, region)
+
+    users, unchanged = _drop_shared_users(out)
+    plan = Plan(
+        tool_version=__version__,
+        created_at=now().isoformat(timespec="seconds"),
+        base_url=base_url,
+        input=InputInfo(
+            name=intake.source.name,
+            sha256=input_sha256,
+            format=intake.source.format,
+            rows=out.rows,
+        ),
+        options=options,
+        users=tuple(users),
+        unchanged=tuple(unchanged),
+        issues=tuple(sorted(out.issues, key=lambda i: i.line)),
+        unmapped_columns=tuple(intake.mapping.unmapped),
+        warnings=tuple(intake.warnings),
+    )
+    refusal = check_limits(plan, valid_rows=out.valid)
+    return plan.model_copy(update={"refused": refusal}) if refusal else plan
+
+
+def asserted_values(row: ProfileRow, mapped: Iterable[str]) -> dict[str, str | None]:
+    """The standard fields this row speaks for: those with a column in the file."""
+    values = row.model_dump(include=set(mapped))
+    return {name: values.get(name) for name in PROFILE_FIELDS if name in values}
+
+
+def source_hash(values: Mapping[str, str | None], clears: Sequence[str]) -> str:
+    """The fingerprint of what a row asks for, including which blanks would clear."""
+    return canonical_hash({"values": dict(values), "clears": sorted(clears)})
+
+
+def _triage(
+    result: RowResult,
+    out: _Collector,
+    state: PlanState,
+    mapped: set[str],
+    allow_clear: set[str],
+    discover: Discover | None,
+    options: PlanOptions,
+) -> _Candidate | None:
+    if result.status != "valid" or result.row is None:
+        kind = "duplicate" if result.status == "duplicate" else "invalid"
+        for error in result.errors:
+            out.issues.append(
+                RowIssue(
+                    line=error.line,
+                    kind=kind,
+                    field=error.field,
+                    value=error.value,
+                    message=error.message,
+                )
+            )
+        return None
+    out.valid += 1
+    row = result.row
+    match = match_row(row, state, discover=discover)
+    if match.user_id is None or match.method is None:
+        out.issues.append(
+            RowIssue(
+                line=row.line,
+                kind=match.problem or "unmatched",
+                field="email",
+                value=row.email,
+                message=match.message or "No match.",
+            )
+        )
+        return None
+    out.lines_by_user.setdefault(match.user_id, []).append(row.line)
+    values = asserted_values(row, mapped)
+    clears = [f for f, v in values.items() if v is None and clear_allowed(f, allow_clear)]
+    digest = source_hash(values, clears)
+    snapshot = state.get_snapshot(match.user_id)
+    if not options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
+        out.unchanged.append(
+            Unchanged(user_id=match.user_id, line=row.line, verified=False, source_hash=digest)
+        )
+        return None
+    return _Candidate(row, match.user_id, match.method, values, digest, snapshot)
+
+
+def _fetch(candidate: _Candidate, client: UserReader) -> _Candidate:
+    try:
+        candidate.live = client.get_user(candidate.user_id)
+    except NotFound:
+        candidate.missing = True
+    return candidate
+
+
+def _plan_candidate(
+    candidate: _Candidate,
+    out: _Collector,
+    options: PlanOptions,
+    allow_clear: set[str],
+    region: str | None,
+) -> None:
+    row = candidate.row
+    if candidate.missing:
+        out.issues.append(
+            RowIssue(
+                line=row.line,
+                kind="unmatched",
+                field="id",
+                value=str(candidate.user_id),
+                message=f"Communal has no user {candidate.user_id} (matched by "
+                f"{candidate.method}). Check the id, or re-link this person.",
+            )
+        )
+        return
+    snapshot = candidate.snapshot
+    current = current_record(candidate.source, candidate.live, snapshot.user if snapshot else None)
+    base = {k: v for k, v in snapshot.pushed.items() if k in PROFILE_FIELDS} if snapshot else None
+    diff = diff_fields(
+        candidate.source,
+        current,
+        base,
+        on_conflict=options.on_conflict,
+        allow_clear=allow_clear,
+        region=region,
+    )
+    body = build_put_body(diff, current)
+    email_change = None
+    if (
+        snapshot is not None
+        and snapshot.pushed_email
+        and email_key(snapshot.pushed_email) != email_key(row.email)
+    ):
+        email_change = EmailChange(old=snapshot.pushed_email, new=row.email)
+    if body is None and not diff.conflicts:
+        out.unchanged.append(
+            Unchanged(
+                user_id=candidate.user_id,
+                line=row.line,
+                verified=True,
+                source_hash=candidate.source_hash,
+            )
+        )
+        return
+    held_back = {c.field for c in diff.conflicts if c.resolution != "source"}
+    live = candidate.live
+    out.users.append(
+        UserPlan(
+            user_id=candidate.user_id,
+            line=row.line,
+            matched_by=candidate.method,
+            name=f"{row.first_name} {row.last_name}",
+            external_id=row.external_id,
+            email_change=email_change,
+            changes=diff.changes,
+            conflicts=diff.conflicts,
+            body=body,
+            updated_at=live.updated_at if live is not None else None,
+            source_hash=candidate.source_hash,
+            pushed={k: v for k, v in diff.final.items() if k not in held_back},
+        )
+    )
+
+
+def _drop_shared_users(out: _Collector) -> tuple[list[UserPlan], list[Unchanged]]:
+    """Rows that resolve to one user (say, by id and by email) are all reported, none sent."""
+    shared = {uid: lines for uid, lines in out.lines_by_user.items() if len(lines) > 1}
+    if not shared:
+        return out.users, out.unchanged
+    for uid, lines in shared.items():
+        for line in lines:
+            others = ", ".join(str(n) for n in lines if n != line)
+            out.issues.append(
+                RowIssue(
+                    line=line,
+                    kind="ambiguous",
+                    field=None,
+                    value=None,
+                    message=f"Matches the same Communal user {uid} as line(s) {others}; "
+                    "none of these rows is pushed. Keep one row per person.",
+                )
+            )
+    return (
+        [u for u in out.users if u.user_id not in shared],
+        [u for u in out.unchanged if u.user_id not in shared],
+    )
