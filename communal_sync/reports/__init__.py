@@ -1,34 +1,44 @@
 """Machine-readable reports of a plan: JSON, CSV, Markdown and HTML, picked by extension.
 
-    write_report(plan, Path("run.html"), redact=True)
+    write_report(plan, Path("plan.html"), redact=True)                 # before apply
+    write_report(plan, Path("run.html"), outcomes=result.outcomes, run_id=run_id)  # after
 
 ``render_report`` returns the text; ``write_report`` writes it privately (mode 0600) and
 atomically, so a report holding personal data is never world-readable nor half-written.
-With ``redact`` every format is rendered from ``redact_plan(plan)``: one place decides
-what is personal.
+With ``redact`` every format is rendered from ``redact_plan(plan)`` and
+``redact_run(plan, run)``: one place decides what is personal.
+
+Given ``outcomes`` (or a ``run_id``) the report is a run report: it also says what
+happened to each planned user (see ``results``). Without them it is a plan report,
+exactly as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal, get_args
 
 from communal_sync.errors import UsageError
 from communal_sync.files import private_writer
-from communal_sync.plan import Plan
-from communal_sync.reports.csv_report import neutralize_cell, render_csv
+from communal_sync.plan import Outcome, Plan
+from communal_sync.reports.csv_report import RUN_CSV_COLUMNS, neutralize_cell, render_csv
 from communal_sync.reports.html_report import render_html
 from communal_sync.reports.json_report import plan_counts, render_json
 from communal_sync.reports.markdown_report import render_markdown
-from communal_sync.reports.redaction import redact_plan
+from communal_sync.reports.redaction import redact_plan, redact_run
+from communal_sync.reports.results import RESULTS, make_run
 
 __all__ = [
     "CSV_BYTE_ORDER_MARK",
     "REPORT_FORMATS",
+    "RESULTS",
+    "RUN_CSV_COLUMNS",
     "ReportFormat",
     "neutralize_cell",
     "plan_counts",
     "redact_plan",
+    "redact_run",
     "render_report",
     "report_format",
     "write_report",
@@ -59,35 +69,56 @@ def report_format(path: Path) -> ReportFormat:
     )
 
 
-def render_report(plan: Plan, fmt: ReportFormat, *, redact: bool = False) -> str:
+def render_report(
+    plan: Plan,
+    fmt: ReportFormat,
+    *,
+    redact: bool = False,
+    outcomes: Sequence[Outcome] | None = None,
+    run_id: int | None = None,
+) -> str:
     """The report of ``plan`` in ``fmt`` as text; with ``redact``, personal values masked.
 
     Field names, user ids, line numbers, provenance and counts stay visible when
-    redacting; ``None`` stays ``None`` so a clear still reads as a clear.
+    redacting; ``None`` stays ``None`` so a clear still reads as a clear. With
+    ``outcomes`` (what ``apply`` returned) and ``run_id`` it is a run report; a planned
+    user with no outcome reads ``not_sent``, and the API's messages are scrubbed of the
+    user's values when redacting.
     """
     if fmt not in REPORT_FORMATS:
         supported = ", ".join(REPORT_FORMATS)
         raise UsageError(f"Unknown report format {fmt!r}: use one of {supported}.")
+    run = make_run(outcomes, run_id)
     shown = redact_plan(plan) if redact else plan
+    if redact and run is not None:
+        run = redact_run(plan, run)
     if fmt == "json":
-        return render_json(shown, redacted=redact)
+        return render_json(shown, redacted=redact, run=run)
     if fmt == "csv":
-        return render_csv(shown)
+        return render_csv(shown, run)
     if fmt == "md":
-        return render_markdown(shown)
-    return render_html(shown)
+        return render_markdown(shown, run)
+    return render_html(shown, run)
 
 
-def write_report(plan: Plan, path: Path, *, redact: bool = False) -> None:
+def write_report(
+    plan: Plan,
+    path: Path,
+    *,
+    redact: bool = False,
+    outcomes: Sequence[Outcome] | None = None,
+    run_id: int | None = None,
+) -> None:
     """Write the report of ``plan`` to ``path`` in the format its extension names.
 
     The file is mode 0600 and replaces any old one only once complete. CSV files start
     with a UTF-8 byte-order mark so Excel shows accented names correctly; every other
-    format is plain UTF-8.
+    format is plain UTF-8. ``outcomes`` and ``run_id`` make it a run report, as in
+    ``render_report``.
     """
     path = Path(path)
     fmt = report_format(path)
-    text = render_report(plan, fmt, redact=redact)
+    text = render_report(plan, fmt, redact=redact, outcomes=outcomes, run_id=run_id)
     with private_writer(path, newline="") as handle:
         if fmt == "csv":
             handle.write(CSV_BYTE_ORDER_MARK)

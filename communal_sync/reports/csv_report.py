@@ -6,6 +6,13 @@ what was last pushed and what was decided; for a row issue, ``after`` holds the 
 value and ``note`` the reason. ``None`` is an empty cell; ``status`` tells a clear
 ("clear") from an empty value.
 
+A run report (after apply) appends two columns, ``result, result_message``, to every row;
+a plan report has neither, so it reads exactly as before and the first nine columns mean
+the same in both. ``result`` is what happened to the row's user (applied, already,
+failed, conflict, not_sent, held_back; see ``results``) and ``result_message`` the API's
+message with its per-field errors; both are empty on row-issue and refusal rows. An
+outcome for a user the plan does not hold gets a row of its own, so none is dropped.
+
 Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula, so
 following the OWASP CSV-injection guidance every such cell (also after leading
 whitespace, or starting with a tab or carriage return) gets a leading ``'`` and every
@@ -19,6 +26,7 @@ import io
 from typing import Final
 
 from communal_sync.plan import Conflict, Plan, UserPlan
+from communal_sync.reports.results import Run, result_message
 
 CSV_COLUMNS: Final = (
     "user_id",
@@ -31,6 +39,8 @@ CSV_COLUMNS: Final = (
     "note",
     "status",
 )
+RUN_CSV_COLUMNS: Final = (*CSV_COLUMNS, "result", "result_message")
+"""A run report's columns: the plan report's, then what happened to the row's user."""
 FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
 """First characters a spreadsheet may treat as the start of a formula (OWASP)."""
 FORMULA_ESCAPE: Final = "'"
@@ -55,26 +65,32 @@ def neutralize_cell(text: str) -> str:
     return text
 
 
-def render_csv(plan: Plan) -> str:
+def render_csv(plan: Plan, run: Run | None = None) -> str:
     """The report as CSV text (RFC 4180 line endings, no byte-order mark).
 
     ``write_report`` adds the UTF-8 byte-order mark when writing a file, so that Excel
-    opens accented names correctly; text returned here is for pipes and tests.
+    opens accented names correctly; text returned here is for pipes and tests. With
+    ``run`` the rows carry the ``result`` and ``result_message`` columns.
     """
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-    writer.writerow(CSV_COLUMNS)
-    for row in _rows(plan):
+    writer.writerow(CSV_COLUMNS if run is None else RUN_CSV_COLUMNS)
+    for row in _rows(plan, run):
         writer.writerow([neutralize_cell(cell) for cell in row])
     return buffer.getvalue()
 
 
-def _rows(plan: Plan) -> list[Row]:
+def _rows(plan: Plan, run: Run | None) -> list[Row]:
+    no_result: Row = () if run is None else ("", "")
     rows: list[Row] = []
     if plan.refused:
-        rows.append(("", "", "", "", "", "", "", plan.refused, "refused"))
+        rows.append(("", "", "", "", "", "", "", plan.refused, "refused", *no_result))
     for user in plan.users:
-        rows.extend(_user_rows(user))
+        rows.extend(_with_result(_user_rows(user), user, run))
+    if run is not None:
+        for outcome in run.others(plan):
+            who = (str(outcome.user_id), str(outcome.line))
+            rows.append((*who, "", "", "", "", "", "", "", outcome.status, result_message(outcome)))
     for issue in plan.issues:
         rows.append(
             (
@@ -87,9 +103,20 @@ def _rows(plan: Plan) -> list[Row]:
                 "",
                 issue.message,
                 issue.kind,
+                *no_result,
             )
         )
     return rows
+
+
+def _with_result(rows: list[Row], user: UserPlan, run: Run | None) -> list[Row]:
+    """``rows`` with the user's result appended; in a run, at least one row per user."""
+    if run is None:
+        return rows
+    if not rows:
+        rows = [(str(user.user_id), str(user.line), user.name, "", "", "", "", "", "")]
+    result = (run.result_of(user), result_message(run.outcome_of(user)))
+    return [(*row, *result) for row in rows]
 
 
 def _user_rows(user: UserPlan) -> list[Row]:

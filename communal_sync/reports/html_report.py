@@ -11,7 +11,9 @@ from html import escape
 from typing import Final
 
 from communal_sync.plan import Plan
+from communal_sync.reports.results import Run
 from communal_sync.reports.tables import (
+    RUN_TITLE,
     TITLE,
     Cell,
     Table,
@@ -19,6 +21,8 @@ from communal_sync.reports.tables import (
     conflict_table,
     issue_table,
     plan_facts,
+    result_table,
+    run_facts,
     user_facts,
     user_heading,
 )
@@ -41,8 +45,13 @@ th { background: #f6f8fa; }
 """.strip()
 
 
-def render_html(plan: Plan) -> str:
-    """The report as a complete HTML5 document (UTF-8), ending in a newline."""
+def render_html(plan: Plan, run: Run | None = None) -> str:
+    """The report as a complete HTML5 document (UTF-8), ending in a newline.
+
+    With ``run`` it is a run report, with the same additions as the Markdown one.
+    """
+    title = TITLE if run is None else RUN_TITLE
+    facts = plan_facts(plan) + ([] if run is None else run_facts(plan, run))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -50,15 +59,15 @@ def render_html(plan: Plan) -> str:
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(TITLE)}: {escape(plan.input.name)}</title>",
+        f"<title>{escape(title)}: {escape(plan.input.name)}</title>",
         f"<style>\n{STYLE}\n</style>",
         "</head>",
         "<body>",
-        f"<h1>{escape(TITLE)}</h1>",
+        f"<h1>{escape(title)}</h1>",
         f'<p class="summary">{escape(plan.summary())}</p>',
         "<dl>",
     ]
-    for label, text in plan_facts(plan):
+    for label, text in facts:
         parts.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
     parts.append("</dl>")
     if plan.refused:
@@ -67,11 +76,13 @@ def render_html(plan: Plan) -> str:
         parts += ["<h2>Warnings</h2>", '<ul class="warnings">']
         parts += [f"<li>{escape(warning)}</li>" for warning in plan.warnings]
         parts.append("</ul>")
+    if run is not None:
+        parts += ["<h2>Results</h2>", _table(result_table(plan, run), empty="No user to send.")]
     parts.append("<h2>Changes</h2>")
     if not plan.users:
         parts.append("<p>No user to update.</p>")
     for user in plan.users:
-        parts.append(f"<h3>{escape(user_heading(user))}</h3>")
+        parts.append(f"<h3>{escape(user_heading(user, run))}</h3>")
         parts.append(f"<p>{escape(' '.join(user_facts(user)))}</p>")
         parts.append(_table(change_table(user), empty="No field changes."))
     parts += ["<h2>Conflicts</h2>", _table(conflict_table(plan), empty="No conflicts.")]

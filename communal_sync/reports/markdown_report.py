@@ -1,4 +1,4 @@
-"""The Markdown report: title, summary, refusal, a table per user, conflicts, issues.
+"""The Markdown report: title, summary, refusal, results, a table per user, conflicts, issues.
 
 Every value is escaped: Markdown punctuation (pipes, backticks, emphasis, links, HTML
 angle brackets) gets a backslash, and a line break inside a value becomes ``<br>`` so a
@@ -12,7 +12,9 @@ import re
 from typing import Final
 
 from communal_sync.plan import Plan
+from communal_sync.reports.results import Run
 from communal_sync.reports.tables import (
+    RUN_TITLE,
     TITLE,
     Cell,
     Table,
@@ -20,6 +22,8 @@ from communal_sync.reports.tables import (
     conflict_table,
     issue_table,
     plan_facts,
+    result_table,
+    run_facts,
     user_facts,
     user_heading,
 )
@@ -56,10 +60,16 @@ def _escape_block_start(match: re.Match[str]) -> str:
     return indent + "\\" + marker
 
 
-def render_markdown(plan: Plan) -> str:
-    """The report as a Markdown document ending in a newline."""
-    lines = [f"# {TITLE}", "", f"**{escape_markdown(plan.summary())}**", ""]
-    lines += [f"- {label}: {escape_markdown(text)}" for label, text in plan_facts(plan)]
+def render_markdown(plan: Plan, run: Run | None = None) -> str:
+    """The report as a Markdown document ending in a newline.
+
+    With ``run`` it is a run report: the run id and results in the header, a "Results"
+    section before the changes, and each user's heading ends with its result.
+    """
+    title = TITLE if run is None else RUN_TITLE
+    facts = plan_facts(plan) + ([] if run is None else run_facts(plan, run))
+    lines = [f"# {title}", "", f"**{escape_markdown(plan.summary())}**", ""]
+    lines += [f"- {label}: {escape_markdown(text)}" for label, text in facts]
     lines.append("")
     if plan.refused:
         lines += [f"> **Refused:** {escape_markdown(plan.refused)}", ""]
@@ -67,11 +77,14 @@ def render_markdown(plan: Plan) -> str:
         lines += ["## Warnings", ""]
         lines += [f"- {escape_markdown(w, line_start=True)}" for w in plan.warnings]
         lines.append("")
+    if run is not None:
+        lines += ["## Results", ""]
+        lines += _table(result_table(plan, run), empty="No user to send.")
     lines += ["## Changes", ""]
     if not plan.users:
         lines += ["No user to update.", ""]
     for user in plan.users:
-        lines += [f"### {escape_markdown(user_heading(user))}", ""]
+        lines += [f"### {escape_markdown(user_heading(user, run))}", ""]
         lines += [escape_markdown(" ".join(user_facts(user))), ""]
         lines += _table(change_table(user), empty="No field changes.")
     lines += ["## Conflicts", ""]

@@ -5,6 +5,10 @@ personal: values (before, after, base, current, source, emails, names, external 
 body and pushed values, invalid values). Field names, user ids, line numbers, provenance,
 counts and the tool's own messages stay readable. Row hashes (``source_hash``) stay too:
 they are digests of whole rows, not values, and runs are compared by them.
+
+Outcomes of a run carry the API's words, which may quote a value ("ada@example.org has
+already been taken"): ``redact_run`` masks every value of the outcome's user wherever a
+message or per-field error quotes it, the way issue messages are scrubbed.
 """
 
 from __future__ import annotations
@@ -12,8 +16,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from communal_sync.plan import Conflict, EmailChange, FieldChange, Plan, RowIssue, UserPlan
+from communal_sync.plan import (
+    Conflict,
+    EmailChange,
+    FieldChange,
+    Outcome,
+    Plan,
+    RowIssue,
+    UserPlan,
+)
 from communal_sync.redact import REDACTED, redact_value
+from communal_sync.reports.results import Run
 
 
 def redact_plan(plan: Plan) -> Plan:
@@ -28,6 +41,45 @@ def redact_plan(plan: Plan) -> Plan:
             "issues": tuple(_redact_issue(issue) for issue in plan.issues),
         }
     )
+
+
+def redact_run(plan: Plan, run: Run) -> Run:
+    """Return ``run`` with its user's values masked in every outcome message and field error.
+
+    ``plan`` must be the unredacted plan: it holds the values to look for. An outcome for
+    a user the plan does not hold has no known values, so its texts are masked whole.
+    Field names, statuses and HTTP statuses stay readable.
+    """
+    users = {user.user_id: user for user in plan.users}
+    return Run(
+        run_id=run.run_id,
+        outcomes=tuple(_redact_outcome(o, users.get(o.user_id)) for o in run.outcomes),
+    )
+
+
+def _redact_outcome(outcome: Outcome, user: UserPlan | None) -> Outcome:
+    def scrub(text: str) -> str:
+        return REDACTED if user is None else _scrub(text, _user_values(user))
+
+    message = None if outcome.message is None else scrub(outcome.message)
+    field_errors = {
+        name: [scrub(text) for text in texts] for name, texts in outcome.field_errors.items()
+    }
+    return outcome.model_copy(update={"message": message, "field_errors": field_errors})
+
+
+def _user_values(user: UserPlan) -> tuple[str | None, ...]:
+    """Every personal value the plan holds for ``user``: any of them may be quoted back."""
+    values: list[str | None] = [user.name, user.external_id]
+    if user.email_change is not None:
+        values += [user.email_change.old, user.email_change.new]
+    for change in user.changes:
+        values += [change.before, change.after]
+    for conflict in user.conflicts:
+        values += [conflict.base, conflict.current, conflict.source]
+    values += (user.body or {}).values()
+    values += user.pushed.values()
+    return tuple(values)
 
 
 def _mask(value: str | None) -> str | None:

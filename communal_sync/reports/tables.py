@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from communal_sync.plan import Conflict, FieldChange, Plan, UserPlan
+from communal_sync.plan import Conflict, FieldChange, Outcome, Plan, UserPlan
+from communal_sync.reports.results import RESULT_TEXT, Run, field_error_lines
 
 TITLE: Final = "communal-sync plan"
+RUN_TITLE: Final = "communal-sync run"
 EMPTY: Final = "—"
 CLEARED: Final = "(cleared)"
 UNKNOWN: Final = "(unknown)"
@@ -121,9 +123,50 @@ def issue_table(plan: Plan) -> Table:
     return table
 
 
-def user_heading(user: UserPlan) -> str:
-    """The heading above a user's changes: "User 42: Ada Lovelace"."""
-    return f"User {user.user_id}: {user.name}"
+def result_table(plan: Plan, run: Run) -> Table:
+    """What happened to each planned user, then any other outcome the run reported.
+
+    Columns: user | line | result | HTTP status | message | field errors (the API's
+    per-field errors, one "field: message" per line).
+    """
+    table = Table(("user", "line", "result", "HTTP status", "message", "field errors"))
+    for user in plan.users:
+        outcome = run.outcome_of(user)
+        result = RESULT_TEXT[run.result_of(user)]
+        table.rows.append(_result_row(user.user_id, user.line, result, outcome))
+    for outcome in run.others(plan):
+        result = RESULT_TEXT[outcome.status]
+        table.rows.append(_result_row(outcome.user_id, outcome.line, result, outcome))
+    return table
+
+
+def _result_row(user_id: int, line: int, result: str, outcome: Outcome | None) -> tuple[Cell, ...]:
+    status = outcome.http_status if outcome is not None else None
+    message = outcome.message if outcome is not None else None
+    errors = field_error_lines(outcome) if outcome is not None else []
+    return (
+        text_cell(str(user_id)),
+        text_cell(str(line)),
+        text_cell(result),
+        text_cell(None if status is None else str(status)),
+        text_cell(message),
+        text_cell("\n".join(errors)),
+    )
+
+
+def user_heading(user: UserPlan, run: Run | None = None) -> str:
+    """The heading above a user's changes: "User 42: Ada Lovelace", plus " — failed" in a run."""
+    heading = f"User {user.user_id}: {user.name}"
+    if run is None:
+        return heading
+    return f"{heading} — {RESULT_TEXT[run.result_of(user)]}"
+
+
+def run_facts(plan: Plan, run: Run) -> list[tuple[str, str]]:
+    """Label and text for a run report's header: the run id (if known) and its results."""
+    facts = [] if run.run_id is None else [("Run", str(run.run_id))]
+    facts.append(("Results", run.summary(plan)))
+    return facts
 
 
 def user_facts(user: UserPlan) -> list[str]:
