@@ -134,10 +134,7 @@ def _checked(text: str, year: int, month: int, day: int, last: dt.date) -> str:
     try:
         value = dt.date(year, month, day)
     except ValueError:
-        raise DateError(
-            f"This is not a real date (year {year}, month {month}, day {day}): "
-            "check the day and the month."
-        ) from None
+        raise DateError("This is not a real date: check the day and the month.") from None
     if year < EARLIEST_YEAR:
         raise DateError(f"The date is before {EARLIEST_YEAR}: check the year.")
     if value > last:

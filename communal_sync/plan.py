@@ -74,7 +74,9 @@ class UserPlan(_Frozen):
     updated_at: str | None = Field(
         default=None, description="The user's updated_at when planned (apply skips on change)."
     )
-    source_hash: str
+    source_hash: str | None = Field(
+        description="The source row's hash, recorded after a push (None: check again next time)."
+    )
     pushed: dict[str, str | None] = Field(
         default_factory=dict,
         description="Every field value this row asserts, recorded as the base after a push.",
@@ -96,12 +98,33 @@ class RowIssue(_Frozen):
 
 
 class Unchanged(_Frozen):
-    """A matched row with nothing to change; ``verified`` if compared against Communal now."""
+    """A matched row with nothing to change; ``verified`` if compared against Communal now.
+
+    A verified row carries what it asserts (``pushed``), so a push can remember it as the
+    base and skip the row for free next time.
+    """
 
     user_id: int
     line: int
     verified: bool
     source_hash: str
+    email: str | None = None
+    external_id: str | None = None
+    pushed: dict[str, str | None] | None = None
+
+
+OutcomeStatus = Literal["applied", "failed", "conflict", "already"]
+
+
+class Outcome(_Frozen):
+    """What happened to one planned user when the plan was applied."""
+
+    user_id: int
+    line: int
+    status: OutcomeStatus
+    message: str | None = None
+    http_status: int | None = None
+    field_errors: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class InputInfo(_Frozen):

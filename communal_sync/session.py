@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from communal_sync.api.client import CommunalClient
 from communal_sync.api.settings import (
@@ -25,6 +26,7 @@ from communal_sync.api.settings import (
 from communal_sync.errors import ConfigError
 from communal_sync.sandbox import Sandbox, load_seed
 from communal_sync.state.location import resolve_state_path
+from communal_sync.throttle import Throttle
 
 DEMO_SEED = Path(__file__).resolve().parent.parent / "sample_data" / "organization.json"
 """The demo organization the embedded sandbox starts with (present in a source checkout)."""
@@ -53,9 +55,16 @@ class Session:
 
 @contextlib.contextmanager
 def open_session(
-    options: ApiOptions, *, state: str | None, env: Mapping[str, str]
+    options: ApiOptions,
+    *,
+    state: str | None,
+    env: Mapping[str, str],
+    throttle: Throttle | None = None,
 ) -> Iterator[Session]:
-    """Resolve settings (or start the sandbox), open the client, and close both after."""
+    """Resolve settings (or start the sandbox), open the client, and close both after.
+
+    With a ``throttle``, every request waits for its turn and every 429 slows the run.
+    """
     with contextlib.ExitStack() as stack:
         sandbox: Sandbox | None = None
         if options.sandbox:
@@ -78,7 +87,10 @@ def open_session(
                 env=env,
             )
             state_path = resolve_state_path(state, env)
-        client = stack.enter_context(CommunalClient.from_settings(settings))
+        hooks: dict[str, Any] = {}
+        if throttle is not None:
+            hooks = {"before_request": throttle.wait, "on_rate_limited": throttle.throttled}
+        client = stack.enter_context(CommunalClient.from_settings(settings, **hooks))
         yield Session(client=client, settings=settings, state_path=state_path, sandbox=sandbox)
 
 

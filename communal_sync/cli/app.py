@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from communal_sync import __version__
+from communal_sync.cli import events
 from communal_sync.errors import CommunalSyncError, ExitCode
 
 EXIT_CODES_HELP = (
@@ -44,8 +46,19 @@ def stdout_console() -> Console:
 
 
 def warn(message: str) -> None:
-    """Print one warning line on stderr."""
-    stderr_console().print(f"Warning: {escape(message)}")
+    """Print one warning line on stderr (an event in ``--log-format json``)."""
+    if events.json_mode():
+        events.emit("warning", message=message)
+    else:
+        stderr_console().print(f"Warning: {escape(message)}")
+
+
+def fail(message: str) -> None:
+    """Print one error line on stderr (an event in ``--log-format json``)."""
+    if events.json_mode():
+        events.emit("error", message=message)
+    else:
+        stderr_console().print(f"Error: {escape(message)}")
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -60,13 +73,26 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except CommunalSyncError as error:
-            stderr_console().print(f"Error: {escape(str(error))}")
+            fail(str(error))
+            events.emit("exit", code=error.exit_code)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            stderr_console().print("Interrupted.")
+            fail("Interrupted.")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
     return wrapper
+
+
+class _WarningHandler(logging.Handler):
+    """Library warnings (say, an API version deprecation) shown like our own warnings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
+class LogFormatChoice(enum.StrEnum):
+    text = "text"
+    json = "json"
 
 
 def _version(value: bool) -> None:
@@ -75,11 +101,21 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+VERSION: bool = typer.Option(
+    False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+)
+LOG_FORMAT: LogFormatChoice = typer.Option(
+    LogFormatChoice.text,
+    "--log-format",
+    help="json: one JSON event per line on stderr (for cron and log shippers).",
+)
+
+
 @app.callback()
 def root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-    ),
+    version: bool = VERSION,
+    log_format: LogFormatChoice = LOG_FORMAT,
 ) -> None:
     """Keep Communal user profiles in step with your system of record."""
-    logging.basicConfig(level=logging.WARNING, format="Warning: %(message)s")
+    events.configure(log_format.value)
+    logging.basicConfig(level=logging.WARNING, handlers=[_WarningHandler()], force=True)

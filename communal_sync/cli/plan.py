@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -21,7 +23,7 @@ from communal_sync.plan import Plan, PlanOptions
 from communal_sync.planner import build_plan
 from communal_sync.reports import write_report
 from communal_sync.session import ApiOptions, Session, open_session
-from communal_sync.state import open_state
+from communal_sync.state import StateStore, open_state
 
 DEFAULT_CONCURRENCY = 4
 
@@ -108,21 +110,77 @@ def _plan_options(
     )
 
 
-def make_plan(request: PlanRequest, session: Session, intake: Intake) -> Plan:
+def build_request(
+    *,
+    file: str,
+    on_conflict: OnConflict,
+    allow_clear: list[str],
+    full_refresh: bool,
+    discover: bool,
+    max_changes: str | None,
+    max_clears: int | None,
+    concurrency: int,
+    map_items: list[str],
+    config: Path | None,
+    encoding: str | None,
+    input_format: opt.InputFormat | None,
+    on_duplicate: opt.OnDuplicate | None,
+    default_region: str | None,
+    base_url: str | None,
+    api_key_file: Path | None,
+    api_version: str | None,
+    sandbox: bool,
+    sandbox_seed: Path | None,
+    state: str | None,
+) -> PlanRequest:
+    """Gather the options ``plan`` and ``push`` share into one request."""
+    return PlanRequest(
+        file=file,
+        intake=IntakeOptions(
+            encoding=encoding,
+            input_format=input_format.value if input_format else None,
+            map_items=map_items,
+            config_path=config,
+            on_duplicate=on_duplicate.value if on_duplicate else None,
+            default_region=default_region,
+        ),
+        api=ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed),
+        state=state,
+        options=_plan_options(
+            on_conflict, allow_clear, full_refresh, discover, max_changes, max_clears
+        ),
+        concurrency=concurrency,
+    )
+
+
+def request_from(arguments: dict[str, Any]) -> PlanRequest:
+    """``build_request`` from a command's ``locals()``: the shared options, by name.
+
+    ``plan`` and ``push`` declare the same options (typer needs them in each signature);
+    this keeps the gathering in one place.
+    """
+    names = inspect.signature(build_request).parameters
+    return build_request(**{k: v for k, v in arguments.items() if k in names})
+
+
+def input_sha256(file: str) -> str | None:
+    """The export's sha256, recorded in the plan (``None`` for standard input)."""
+    return None if file == "-" else file_sha256(Path(file))
+
+
+def make_plan(request: PlanRequest, session: Session, intake: Intake, state: StateStore) -> Plan:
     """Build the plan for ``request`` over an open session (read-only everywhere)."""
     for message in intake.warnings:
         warn(message)
-    sha = None if request.file == "-" else file_sha256(Path(request.file))
-    with open_state(session.state_path) as state:
-        return build_plan(
-            intake,
-            state=state,
-            client=session.client,
-            options=request.options,
-            base_url=session.settings.base_url,
-            input_sha256=sha,
-            concurrency=request.concurrency,
-        )
+    return build_plan(
+        intake,
+        state=state,
+        client=session.client,
+        options=request.options,
+        base_url=session.settings.base_url,
+        input_sha256=input_sha256(request.file),
+        concurrency=request.concurrency,
+    )
 
 
 def plan_exit_code(plan: Plan, *, detailed: bool) -> int:
@@ -172,26 +230,13 @@ def plan_command(
     state: str | None = opt.STATE,
 ) -> None:
     """Show exactly what a push would change, and why; change nothing."""
-    request = PlanRequest(
-        file=file,
-        intake=IntakeOptions(
-            encoding=encoding,
-            input_format=input_format.value if input_format else None,
-            map_items=map_items,
-            config_path=config,
-            on_duplicate=on_duplicate.value if on_duplicate else None,
-            default_region=default_region,
-        ),
-        api=ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed),
-        state=state,
-        options=_plan_options(
-            on_conflict, allow_clear, full_refresh, discover, max_changes, max_clears
-        ),
-        concurrency=concurrency,
-    )
+    request = request_from(locals())
     intake = open_intake(request.file, request.intake)
-    with open_session(request.api, state=request.state, env=os.environ) as session:
-        plan = make_plan(request, session, intake)
+    with (
+        open_session(request.api, state=request.state, env=os.environ) as session,
+        open_state(session.state_path) as store,
+    ):
+        plan = make_plan(request, session, intake, store)
     show_plan(plan, report=report, redact=redact)
     if out is not None:
         write_private_text(out, plan.model_dump_json(indent=2) + "\n")

@@ -1,0 +1,346 @@
+"""Apply a plan: send each user's PUT once, journal every outcome at once, stop cleanly.
+
+Workers share one client and one ``Throttle``. Every finished request is written to the
+state journal before the next is taken, together with the user's new snapshot and
+identity, so a run killed at any point resumes without sending anything twice: an
+operation already journalled as applied is skipped, and (when ``verify`` is on) a user
+whose record changed since planning is skipped as a conflict, unless Communal already
+holds exactly what we meant to send (a PUT that landed just before a crash).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from communal_sync.api.models import User
+from communal_sync.diff import same_value
+from communal_sync.errors import (
+    ApiError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+    UnexpectedResponse,
+)
+from communal_sync.hashing import canonical_hash
+from communal_sync.plan import Outcome, Plan, UserPlan
+from communal_sync.state import StateStore
+
+FORBIDDEN_STREAK_LIMIT: Final = 3
+"""403s in a row, with no success yet, that mean the key cannot update other users."""
+UNREACHABLE_STREAK_LIMIT: Final = 8
+"""Requests in a row that exhausted their retries on network/5xx errors before giving up."""
+
+
+class UserWriter(Protocol):
+    """The part of the API client apply uses."""
+
+    def get_user(self, user_id: int) -> User: ...
+
+    def update_user(self, user_id: int, body: dict[str, str | None]) -> User: ...
+
+
+@dataclass
+class ApplyResult:
+    """The outcomes of a run, and why it stopped early if it did."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    fatal: ApiError | None = None
+    interrupted: bool = False
+    pending: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """Outcomes by status, plus users left unsent (``pending``)."""
+        tally = Counter(o.status for o in self.outcomes)
+        return {
+            **{s: tally.get(s, 0) for s in ("applied", "already", "failed", "conflict")},
+            "pending": self.pending,
+        }
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status in ("failed", "conflict")]
+
+
+def operation_key(user_id: int) -> str:
+    """The journal's name for a profile PUT to ``user_id``."""
+    return f"user:{user_id}"
+
+
+def before_image(user: UserPlan) -> dict[str, Any]:
+    """The values the PUT overwrites, for ``revert``; unknown ones are listed as such."""
+    return {
+        "fields": {c.field: c.before for c in user.changes if c.provenance != "unknown"},
+        "unknown": [c.field for c in user.changes if c.provenance == "unknown"],
+        "updated_at": user.updated_at,
+    }
+
+
+@dataclass
+class _Streaks:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    succeeded: bool = False
+    forbidden: int = 0
+    unreachable: int = 0
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    client: UserWriter,
+    store: StateStore,
+    run_id: int,
+    concurrency: int = 4,
+    verify: bool = False,
+    stop: threading.Event | None = None,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    region: str | None = None,
+) -> ApplyResult:
+    """Send the plan's PUTs with ``concurrency`` workers; journal each outcome at once.
+
+    ``verify`` re-reads each user first and skips, as a conflict, anyone whose
+    ``updated_at`` moved since planning (``apply plan.json`` and ``--resume``). A 401, a
+    400 version error, 403 on every user or a network that stays down stops the run
+    (``fatal``): requests in flight finish and are journalled, nothing new is sent.
+    Setting ``stop`` (Ctrl-C) does the same and marks the result ``interrupted``.
+    """
+    stop = stop or threading.Event()
+    done = store.applied_operations(run_id)
+    result = ApplyResult()
+    streaks = _Streaks()
+    lock = threading.Lock()
+
+    def work(user: UserPlan) -> Outcome | None:
+        if stop.is_set():
+            return None
+        body = user.body or {}
+        if (operation_key(user.user_id), canonical_hash(body)) in done:
+            return Outcome(
+                user_id=user.user_id,
+                line=user.line,
+                status="already",
+                message="Applied by an earlier attempt.",
+            )
+        try:
+            outcome = _apply_one(user, body, client, store, run_id, verify, region)
+        except ApiError as error:
+            if _is_fatal(error, streaks):
+                with lock:
+                    result.fatal = result.fatal or error
+                stop.set()
+            outcome = _record_failure(user, body, error, store, run_id)
+        else:
+            with streaks.lock:
+                streaks.succeeded = streaks.succeeded or outcome.status == "applied"
+                streaks.unreachable = 0
+                streaks.forbidden = 0
+        return outcome
+
+    todo = list(plan.to_update)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        _run_bounded(pool, work, todo, concurrency, stop, result, on_outcome)
+    result.pending = len(todo) - len(result.outcomes)
+    result.interrupted = stop.is_set() and result.fatal is None and result.pending > 0
+    return result
+
+
+def _run_bounded(
+    pool: ThreadPoolExecutor,
+    work: Callable[[UserPlan], Outcome | None],
+    todo: Iterable[UserPlan],
+    concurrency: int,
+    stop: threading.Event,
+    result: ApplyResult,
+    on_outcome: Callable[[Outcome], None],
+) -> None:
+    """Keep at most ``concurrency`` users in flight; on Ctrl-C stop taking new ones and
+    let those in flight finish (and be journalled) before returning."""
+    pending: set[Future[Outcome | None]] = set()
+    queue = iter(todo)
+    try:
+        while True:
+            while not stop.is_set() and len(pending) < concurrency:
+                user = next(queue, None)
+                if user is None:
+                    break
+                pending.add(pool.submit(work, user))
+            if not pending:
+                return
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            _collect(finished, result, on_outcome)
+    except KeyboardInterrupt:
+        stop.set()
+        finished, _ = wait(pending)
+        _collect(finished, result, on_outcome)
+
+
+def _collect(
+    finished: Iterable[Future[Outcome | None]],
+    result: ApplyResult,
+    on_outcome: Callable[[Outcome], None],
+) -> None:
+    for future in finished:
+        outcome = future.result()
+        if outcome is not None:
+            result.outcomes.append(outcome)
+            on_outcome(outcome)
+
+
+def _apply_one(
+    user: UserPlan,
+    body: dict[str, str | None],
+    client: UserWriter,
+    store: StateStore,
+    run_id: int,
+    verify: bool,
+    region: str | None,
+) -> Outcome:
+    if verify:
+        live = client.get_user(user.user_id)
+        if live.updated_at != user.updated_at:
+            if _already_holds(live, body, region):
+                _record_success(user, body, live, store, run_id, note="found already applied")
+                return Outcome(
+                    user_id=user.user_id,
+                    line=user.line,
+                    status="applied",
+                    message="Communal already held these values.",
+                )
+            message = (
+                "Changed in Communal since the plan was made (updated_at "
+                f"{user.updated_at} -> {live.updated_at}); not sent. Plan again to see why."
+            )
+            store.record_result(
+                run_id,
+                operation=operation_key(user.user_id),
+                status="conflict",
+                user_id=user.user_id,
+                source_line=user.line,
+                body_hash=canonical_hash(body),
+                error=message,
+                before=before_image(user),
+            )
+            return Outcome(user_id=user.user_id, line=user.line, status="conflict", message=message)
+    updated = client.update_user(user.user_id, body)
+    _record_success(user, body, updated, store, run_id)
+    return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
+
+
+def _already_holds(live: User, body: dict[str, str | None], region: str | None) -> bool:
+    """Whether the live record already has every body value GET can show us."""
+    values = live.raw()
+    shown = [name for name in body if name in live.provided_fields()]
+    if len(shown) < len(body):
+        return False
+    return all(same_value(name, values.get(name), body[name], region=region) for name in shown)
+
+
+def _record_success(
+    user: UserPlan,
+    body: dict[str, str | None],
+    updated: User,
+    store: StateStore,
+    run_id: int,
+    *,
+    note: str | None = None,
+) -> None:
+    """Journal the result, the new snapshot and the identity, in one transaction."""
+    previous = store.get_snapshot(user.user_id)
+    merged = dict(previous.user) if previous else {}
+    merged.update(updated.raw())
+    held_back = any(c.resolution == "skipped" for c in user.conflicts)
+    email = body.get("email")
+    with store.transaction():
+        store.record_result(
+            run_id,
+            operation=operation_key(user.user_id),
+            status="applied",
+            user_id=user.user_id,
+            source_line=user.line,
+            body_hash=canonical_hash(body),
+            http_status=200,
+            error=note,
+            before=before_image(user),
+            after=updated.raw(),
+        )
+        store.save_snapshot(
+            user.user_id,
+            user=merged,
+            pushed=user.pushed,
+            source_hash=None if held_back else user.source_hash,
+            external_id=user.external_id,
+            pushed_email=email,
+            run_id=run_id,
+        )
+        store.link(user.user_id, email_key=email, external_id=user.external_id, source="push")
+
+
+def _record_failure(
+    user: UserPlan, body: dict[str, str | None], error: ApiError, store: StateStore, run_id: int
+) -> Outcome:
+    fields = error.errors if isinstance(error, Rejected) else {}
+    store.record_result(
+        run_id,
+        operation=operation_key(user.user_id),
+        status="failed",
+        user_id=user.user_id,
+        source_line=user.line,
+        body_hash=canonical_hash(body),
+        http_status=error.status,
+        error=str(error),
+        before=before_image(user),
+    )
+    return Outcome(
+        user_id=user.user_id,
+        line=user.line,
+        status="failed",
+        message=str(error),
+        http_status=error.status,
+        field_errors=fields,
+    )
+
+
+def _is_fatal(error: ApiError, streaks: _Streaks) -> bool:
+    """Whether ``error`` means no further request can succeed, so the run must stop."""
+    if isinstance(error, Rejected | NotFound | UnexpectedResponse):
+        return False
+    with streaks.lock:
+        if isinstance(error, Forbidden):
+            streaks.forbidden += 1
+            return not streaks.succeeded and streaks.forbidden >= FORBIDDEN_STREAK_LIMIT
+        if isinstance(error, TransportError | ServerError | RateLimited):
+            streaks.unreachable += 1
+            return streaks.unreachable >= UNREACHABLE_STREAK_LIMIT
+    return True
+
+
+def remember_unchanged(plan: Plan, store: StateStore, run_id: int) -> int:
+    """Record verified-unchanged rows' hashes, so the next run skips them without a call."""
+    count = 0
+    for row in plan.unchanged:
+        if not row.verified or row.pushed is None:
+            continue
+        previous = store.get_snapshot(row.user_id)
+        with store.transaction():
+            store.save_snapshot(
+                row.user_id,
+                user=previous.user if previous else {},
+                pushed=row.pushed,
+                source_hash=row.source_hash,
+                external_id=row.external_id,
+                pushed_email=row.email,
+                run_id=run_id,
+            )
+            if row.email or row.external_id:
+                store.link(
+                    row.user_id, email_key=row.email, external_id=row.external_id, source="push"
+                )
+        count += 1
+    return count
