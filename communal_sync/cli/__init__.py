@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on ``app``.
-from communal_sync.cli import inspect, plan, sandbox, validate
+from communal_sync.cli import history, inspect, link, plan, push, sandbox, validate
 from communal_sync.cli.app import app
 
 
@@ -12,4 +12,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "inspect", "main", "plan", "sandbox", "validate"]
+__all__ = ["app", "history", "inspect", "link", "main", "plan", "push", "sandbox", "validate"]
