@@ -98,7 +98,7 @@ def check_status(
     if status == 403:
         raise Forbidden(
             f"The API key may not access {subject} (403).{said} "
-            "Updating other users needs a manager key.",
+            "A member key can only read and update its own user: use a manager key.",
             status=403,
         )
     if status == 404:

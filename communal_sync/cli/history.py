@@ -200,6 +200,7 @@ def apply_command(
 
     Run it again after an interruption: what was done is not sent again.
     """
+    opt.refuse_raw_with_redact("--failed-out", failed_out, redact)
     plan = load_plan_file(plan_file)
     check_input_unchanged(plan)
     api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)

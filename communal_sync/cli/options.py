@@ -7,6 +7,17 @@ from pathlib import Path
 
 import typer
 
+from communal_sync.errors import UsageError
+
+
+def refuse_raw_with_redact(flag: str, path: Path | None, redact: bool) -> None:
+    """``--errors-out``/``--failed-out`` copy rows verbatim, which ``--redact`` forbids."""
+    if path is not None and redact:
+        raise UsageError(
+            f"{flag} writes the rows exactly as they came in, so it cannot be combined "
+            "with --redact; drop one of them."
+        )
+
 
 class InputFormat(enum.StrEnum):
     csv = "csv"
@@ -26,11 +37,14 @@ class ReportFormat(enum.StrEnum):
 
 
 FILE: str = typer.Argument(
-    ..., help="The export to read: a CSV, JSON or JSON Lines file, or - for standard input."
+    ...,
+    metavar="FILE",
+    help="The export to read: a CSV, JSON or JSON Lines file, or - for standard input.",
 )
 MAP: list[str] = typer.Option(
     [],
     "--map",
+    metavar="COLUMN=FIELD",
     help='Map a column to a field, e.g. --map "Member No=external_id"; "Column=" ignores it. '
     "Repeatable.",
 )

@@ -85,6 +85,7 @@ def push(
     --dry-run shows the plan and sends nothing. Not on a terminal, --yes is required.
     """
     request = request_from(locals())
+    opt.refuse_raw_with_redact("--failed-out", failed_out, redact)
     intake = open_intake(request.file, request.intake)
     throttle = Throttle()
     with open_session(request.api, state=request.state, env=os.environ, throttle=throttle) as s:

@@ -24,7 +24,8 @@ ERROR_COLUMN = "error"
 ERRORS_OUT: Path | None = typer.Option(
     None,
     "--errors-out",
-    help="Write the invalid rows, as they came in plus an 'error' column, to this CSV.",
+    help="Write the invalid rows, as they came in plus an 'error' column, to this CSV "
+    "(unredacted, so it is not allowed with --redact).",
 )
 
 
@@ -46,6 +47,7 @@ def validate(
 
     Exit 0 when every row is valid, 3 when some are invalid, 1 when the file cannot be read.
     """
+    opt.refuse_raw_with_redact("--errors-out", errors_out, redact)
     intake = open_intake(
         file,
         IntakeOptions(
