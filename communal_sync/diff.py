@@ -39,11 +39,19 @@ UNKNOWN: Final = CurrentValue(None, "unknown")
 
 @dataclass(frozen=True)
 class FieldDiff:
-    """The diff of one record: changes to send, conflicts to report."""
+    """The diff of one record: changes to send, conflicts to report.
+
+    ``final`` is each field's value in Communal afterwards where known (the body builder
+    reads the required trio from it). ``asserted`` is what the row sets or confirms, to be
+    recorded as the base after a push: it leaves out fields the row leaves to Communal (a
+    blank cell, a conflict not resolved for the file, an edit made only in Communal), so
+    their base stays what we last sent.
+    """
 
     changes: tuple[FieldChange, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     final: dict[str, str | None] = field(default_factory=dict)
+    asserted: dict[str, str | None] = field(default_factory=dict)
 
 
 def comparison_key(field_name: str, value: str | None, *, region: str | None = None) -> str:
@@ -95,13 +103,14 @@ def diff_fields(
     A blank source value (``None``) is "no data" and never a change unless clearing is
     allowed for that field. A field whose current value is unknown is planned as a change
     marked "current unknown". A field changed in Communal since our last push (current
-    differs from base) that the file also wants different is a conflict, resolved by
-    ``on_conflict``. ``final`` holds, per field, the value Communal will have afterwards
-    where known: the body builder reads the required trio from it.
+    differs from base) that the file also changed (source differs from base) is a conflict,
+    resolved by ``on_conflict``; one the file did not change is Communal's edit, and stands.
+    See ``FieldDiff`` for ``final`` and ``asserted``.
     """
     changes: list[FieldChange] = []
     conflicts: list[Conflict] = []
     final: dict[str, str | None] = {}
+    asserted: dict[str, str | None] = {}
     for name, wanted in source.items():
         now = current.get(name, UNKNOWN)
         final[name] = now.value
@@ -119,15 +128,18 @@ def diff_fields(
                     note=CURRENT_UNKNOWN_NOTE,
                 )
             )
-            final[name] = wanted
+            final[name] = asserted[name] = wanted
             continue
         if same_value(name, now.value, wanted, region=region):
+            asserted[name] = now.value
             continue
         if (
             base is not None
             and name in base
             and not same_value(name, now.value, base[name], region=region)
         ):
+            if same_value(name, wanted, base[name], region=region):
+                continue
             resolution = {"skip": "skipped", "source": "source", "communal": "communal"}[
                 on_conflict
             ]
@@ -145,8 +157,10 @@ def diff_fields(
         changes.append(
             FieldChange(field=name, before=now.value, after=wanted, provenance=now.provenance)
         )
-        final[name] = wanted
-    return FieldDiff(changes=tuple(changes), conflicts=tuple(conflicts), final=final)
+        final[name] = asserted[name] = wanted
+    return FieldDiff(
+        changes=tuple(changes), conflicts=tuple(conflicts), final=final, asserted=asserted
+    )
 
 
 def build_put_body(

@@ -44,13 +44,17 @@ def check_limits(plan: Plan, *, valid_rows: int) -> str | None:
         if changed > allowed:
             of_what = f" ({limit:g}% of {matched} matched users)" if percent else ""
             return (
-                f"{changed} users would change, more than --max-changes "
+                f"{_count(changed, 'user')} would change, more than --max-changes "
                 f"{plan.options.max_changes}{of_what}. Check the export; raise the limit "
                 "if this is intended."
             )
     if plan.options.max_clears is not None and plan.clears > plan.options.max_clears:
         return (
-            f"{plan.clears} fields would be cleared, more than --max-clears "
+            f"{_count(plan.clears, 'field')} would be cleared, more than --max-clears "
             f"{plan.options.max_clears}. Check the export; raise the limit if this is intended."
         )
     return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

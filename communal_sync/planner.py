@@ -8,11 +8,11 @@ push of its user costs nothing (unless ``full_refresh``).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any, Protocol
 
 from communal_sync import __version__
@@ -38,8 +38,10 @@ from communal_sync.plan import (
 from communal_sync.state.records import Snapshot
 from communal_sync.validate import ProfileRow, RowResult
 
-GET_WINDOW = 256
-"""Rows fetched together: bounds memory while keeping ``concurrency`` GETs in flight."""
+GET_LOOKAHEAD = 2
+"""GETs queued per worker ahead of the row being planned: keeps every worker busy while
+bounding memory, and what is still sent after a fatal error (a revoked key, an unsupported
+version) to about twice ``concurrency``."""
 
 
 class PlanState(IdentityLookup, Protocol):
@@ -107,11 +109,19 @@ def build_plan(
             if candidate is not None:
                 yield candidate
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        stream = candidates()
-        while window := list(islice(stream, GET_WINDOW)):
-            for candidate in pool.map(lambda c: _fetch(c, client), window):
-                _plan_candidate(candidate, out, options, allow_clear, region)
+    workers = max(1, concurrency)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[_Candidate]] = deque()
+        try:
+            for candidate in candidates():
+                pending.append(pool.submit(_fetch, candidate, client))
+                if len(pending) >= GET_LOOKAHEAD * workers:
+                    _plan_candidate(pending.popleft().result(), out, options, allow_clear, region)
+            while pending:
+                _plan_candidate(pending.popleft().result(), out, options, allow_clear, region)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
     users, unchanged = _drop_shared_users(out)
     plan = Plan(
@@ -249,10 +259,12 @@ def _plan_candidate(
                 line=row.line,
                 verified=True,
                 source_hash=candidate.source_hash,
+                email=row.email,
+                external_id=row.external_id,
+                pushed={k: v for k, v in candidate.source.items() if v is not None},
             )
         )
         return
-    held_back = {c.field for c in diff.conflicts if c.resolution != "source"}
     live = candidate.live
     out.users.append(
         UserPlan(
@@ -267,7 +279,7 @@ def _plan_candidate(
             body=body,
             updated_at=live.updated_at if live is not None else None,
             source_hash=candidate.source_hash,
-            pushed={k: v for k, v in diff.final.items() if k not in held_back},
+            pushed=diff.asserted,
         )
     )
 

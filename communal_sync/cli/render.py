@@ -28,13 +28,19 @@ def _value(value: str | None, redact: bool, *, empty: str = EMPTY) -> Text:
 
 def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
     """Print the plan: refusal first, then the summary, each user's changes, and the rows
-    that will not be pushed."""
+    that will not be pushed.
+
+    The refusal, summary and unmapped-columns lines are never wrapped, so a log of a
+    nightly run keeps each on one line whatever the terminal width.
+    """
     if plan.refused:
-        console.print(f"Refused: {escape(plan.refused)}")
-    console.print(f"Plan for {escape(plan.input.name)}: {escape(plan.summary())}")
+        console.print(f"Refused: {escape(plan.refused)}", soft_wrap=True)
+    console.print(f"Plan for {escape(plan.input.name)}: {escape(plan.summary())}", soft_wrap=True)
     if plan.unmapped_columns:
         columns = escape(", ".join(repr(c) for c in plan.unmapped_columns))
-        console.print(f"Columns not mapped to any Communal field (ignored): {columns}")
+        console.print(
+            f"Columns not mapped to any Communal field (ignored): {columns}", soft_wrap=True
+        )
     for user in plan.users:
         console.print(_user_table(user, redact))
     for kind, title in ISSUE_TITLES.items():

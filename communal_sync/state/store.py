@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from communal_sync.hashing import canonical_json
+from communal_sync.normalize import email_key
 from communal_sync.state.database import Clock, connect, utc_now
 from communal_sync.state.journal import RunJournal
 from communal_sync.state.records import (
@@ -29,8 +30,12 @@ def open_state(path: Path, *, clock: Clock = utc_now) -> StateStore:
 
 
 def normalize_email_key(email: str) -> str:
-    """Return the form an email is stored and looked up under: trimmed and lower-cased."""
-    return email.strip().lower()
+    """Return the form an email is stored and looked up under: ``normalize.email_key``.
+
+    The same key the planner and the duplicate check use, so "STRASSE@x.org" and
+    "straße@x.org" are one address everywhere.
+    """
+    return email_key(email)
 
 
 class StateStore(RunJournal):
