@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from communal_sync.api import retry
+from communal_sync.sandbox import Sandbox
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO_ROOT / "sample_data"
@@ -24,3 +28,52 @@ def _stable_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iter
         monkeypatch.delenv(name, raising=False)
     with retry.testing():
         yield
+
+
+@dataclass
+class CliResult:
+    """What a command run printed and returned."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
+    """Run the real ``communal-sync`` command in-process and capture its output."""
+    from typer.testing import CliRunner
+
+    from communal_sync.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    """``cli("validate", "file.csv")`` runs the real CLI; see ``run_cli``."""
+    return run_cli
+
+
+@pytest.fixture
+def demo_seed() -> dict[str, Any]:
+    """The demo organization (sample_data/organization.json) as a dict, fresh per test."""
+    return cast(dict[str, Any], json.loads((SAMPLE_DATA / "organization.json").read_text()))
+
+
+@pytest.fixture
+def sandbox(demo_seed: dict[str, Any]) -> Iterator[Sandbox]:
+    """A running sandbox on a loopback port, seeded with the demo organization."""
+    with Sandbox(demo_seed) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    """Environment for a CLI run against ``sandbox`` with its manager key."""
+    return {
+        "COMMUNAL_BASE_URL": sandbox.base_url,
+        "COMMUNAL_API_KEY": sandbox.manager_key,
+        "COMMUNAL_SYNC_STATE": str(tmp_path / "state" / "state.db"),
+    }
