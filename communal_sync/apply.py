@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from communal_sync.api.models import User
+from communal_sync.api.models import CustomProfileFieldValue, User
+from communal_sync.apply_custom import write_custom_values
 from communal_sync.diff import same_value
 from communal_sync.errors import (
     ApiError,
@@ -45,6 +46,16 @@ class UserWriter(Protocol):
     def get_user(self, user_id: int) -> User: ...
 
     def update_user(self, user_id: int, body: dict[str, str | None]) -> User: ...
+
+    def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
+
+    def create_custom_profile_field_value(
+        self, user_id: int, field_id: int, value: str | None
+    ) -> CustomProfileFieldValue | None: ...
+
+    def update_custom_profile_field_value(
+        self, value_id: int, user_id: int, field_id: int, value: str | None
+    ) -> CustomProfileFieldValue | None: ...
 
 
 @dataclass
@@ -121,15 +132,8 @@ def apply_plan(
         if stop.is_set():
             return None
         body = user.body or {}
-        if (operation_key(user.user_id), canonical_hash(body)) in done:
-            return Outcome(
-                user_id=user.user_id,
-                line=user.line,
-                status="already",
-                message="Applied by an earlier attempt.",
-            )
         try:
-            outcome = _apply_one(user, body, client, store, run_id, verify, region)
+            outcome = _apply_user(user, client, store, run_id, done, verify, region)
         except ApiError as error:
             if _is_fatal(error, streaks):
                 with lock:
@@ -193,6 +197,74 @@ def _collect(
             on_outcome(outcome)
 
 
+def _apply_user(
+    user: UserPlan,
+    client: UserWriter,
+    store: StateStore,
+    run_id: int,
+    done: Set[tuple[str, str]],
+    verify: bool,
+    region: str | None,
+) -> Outcome:
+    """The profile PUT, then the custom field writes; each skipped if already journalled."""
+    sent = False
+    put_done = (operation_key(user.user_id), canonical_hash(user.body or {})) in done
+    if user.body is not None and not put_done:
+        outcome = _apply_one(
+            user,
+            user.body,
+            client,
+            store,
+            run_id,
+            verify,
+            region,
+            final=not user.custom_writes,
+        )
+        if outcome.status == "conflict" or not user.custom_writes:
+            return outcome
+        sent = outcome.status == "applied"
+    if user.custom_writes:
+        written, failures, count = write_custom_values(
+            user, client, store, run_id, done=done, recheck=verify
+        )
+        if failures:
+            return Outcome(
+                user_id=user.user_id,
+                line=user.line,
+                status="failed",
+                message="; ".join(failures),
+            )
+        _finish_custom(user, written, store, run_id)
+        sent = sent or count > 0
+    if sent:
+        return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
+    return Outcome(
+        user_id=user.user_id,
+        line=user.line,
+        status="already",
+        message="Applied by an earlier attempt.",
+    )
+
+
+def _finish_custom(
+    user: UserPlan, written: dict[str, str | None], store: StateStore, run_id: int
+) -> None:
+    """After every write of a user landed: remember the values and the row's hash."""
+    previous = store.get_snapshot(user.user_id)
+    held_back = any(c.resolution == "skipped" for c in user.conflicts)
+    pushed = {k: v for k, v in user.pushed.items() if k in written or not k.startswith("custom:")}
+    store.save_snapshot(
+        user.user_id,
+        user=previous.user if previous else {},
+        pushed=pushed,
+        source_hash=None if held_back else user.source_hash,
+        external_id=user.external_id,
+        pushed_email=(user.body or {}).get("email")
+        or (previous.pushed_email if previous else None),
+        run_id=run_id,
+    )
+
+
 def _apply_one(
     user: UserPlan,
     body: dict[str, str | None],
@@ -201,17 +273,23 @@ def _apply_one(
     run_id: int,
     verify: bool,
     region: str | None,
+    *,
+    final: bool = True,
 ) -> Outcome:
     if verify:
         live = client.get_user(user.user_id)
         if live.updated_at != user.updated_at:
             if _already_holds(live, body, region):
-                _record_success(user, body, live, store, run_id, note="found already applied")
+                # Journalled as applied (so resume skips it and revert can undo it), but
+                # reported as "already": this attempt did not change anything.
+                _record_success(
+                    user, body, live, store, run_id, note="found already applied", final=final
+                )
                 return Outcome(
                     user_id=user.user_id,
                     line=user.line,
-                    status="applied",
-                    message="Communal already held these values.",
+                    status="already",
+                    message="Communal already held these values; nothing was sent.",
                 )
             message = (
                 "Changed in Communal since the plan was made (updated_at "
@@ -229,7 +307,7 @@ def _apply_one(
             )
             return Outcome(user_id=user.user_id, line=user.line, status="conflict", message=message)
     updated = client.update_user(user.user_id, body)
-    _record_success(user, body, updated, store, run_id)
+    _record_success(user, body, updated, store, run_id, final=final)
     return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
 
 
@@ -250,12 +328,17 @@ def _record_success(
     run_id: int,
     *,
     note: str | None = None,
+    final: bool = True,
 ) -> None:
-    """Journal the result, the new snapshot and the identity, in one transaction."""
+    """Journal the result, the new snapshot and the identity, in one transaction.
+
+    The row's hash is remembered only when this is the user's last write (``final``):
+    a row whose custom values are still to be written must not look unchanged next time.
+    """
     previous = store.get_snapshot(user.user_id)
     merged = dict(previous.user) if previous else {}
     merged.update(updated.raw())
-    held_back = any(c.resolution == "skipped" for c in user.conflicts)
+    held_back = any(c.resolution == "skipped" for c in user.conflicts) or not final
     email = body.get("email")
     with store.transaction():
         store.record_result(
@@ -273,7 +356,7 @@ def _record_success(
         store.save_snapshot(
             user.user_id,
             user=merged,
-            pushed=user.pushed,
+            pushed={k: v for k, v in user.pushed.items() if not k.startswith("custom:")},
             source_hash=None if held_back else user.source_hash,
             external_id=user.external_id,
             pushed_email=email,

@@ -8,6 +8,7 @@
     date_order = "dmy"        # read 03/04/2001 as day/month; unset: ambiguous dates are invalid
     on_duplicate = "error"    # error | first | last
     encoding = "utf-8"        # optional; otherwise detected
+    custom_fields = true      # map headers named like a custom field; false turns them off
 
 Every key is checked (``extra="forbid"``): a typo is an error naming the key and the file,
 never a setting silently ignored. A new section is one more field on ``Config``.
@@ -45,6 +46,8 @@ class Defaults(_Section):
     date_order: DateOrder | None = None
     on_duplicate: OnDuplicate = DEFAULT_ON_DUPLICATE
     encoding: str | None = None
+    custom_fields: bool | None = None
+    """true: also map headers named like a custom field; false: ignore custom fields."""
 
     @field_validator("default_region")
     @classmethod

@@ -57,6 +57,22 @@ class EmailChange(_Frozen):
     new: str
 
 
+class CustomWrite(_Frozen):
+    """One custom profile field value to write: create, update, or (value None) clear."""
+
+    field: str = Field(description="The plan's key for it: custom:<name as mapped>.")
+    field_id: int
+    name: str
+    value_id: int | None = Field(default=None, description="The existing value record, if any.")
+    value: str | None
+
+    @property
+    def operation(self) -> Literal["create", "update", "clear"]:
+        if self.value is None:
+            return "clear"
+        return "create" if self.value_id is None else "update"
+
+
 class UserPlan(_Frozen):
     """Everything planned for one Communal user, from one source row."""
 
@@ -71,6 +87,7 @@ class UserPlan(_Frozen):
     body: dict[str, str | None] | None = Field(
         default=None, description="The PUT /users/{id} body: the required trio + changed fields."
     )
+    custom_writes: tuple[CustomWrite, ...] = ()
     updated_at: str | None = Field(
         default=None, description="The user's updated_at when planned (apply skips on change)."
     )
@@ -136,6 +153,7 @@ class InputInfo(_Frozen):
 
 class PlanOptions(_Frozen):
     on_conflict: ConflictPolicy = "skip"
+    custom_fields: Literal["mapped", "headers", "off"] = "mapped"
     allow_clear: tuple[str, ...] = ()
     full_refresh: bool = False
     discover: bool = False
@@ -161,8 +179,8 @@ class Plan(_Frozen):
 
     @property
     def to_update(self) -> tuple[UserPlan, ...]:
-        """Users with at least one change to send."""
-        return tuple(u for u in self.users if u.body is not None)
+        """Users with at least one change to send (a profile PUT or a custom field write)."""
+        return tuple(u for u in self.users if u.body is not None or u.custom_writes)
 
     @property
     def conflicts(self) -> int:

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from communal_sync import __version__
-from communal_sync.api.models import ProgramSignup, User
+from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, User
 from communal_sync.current import current_record
+from communal_sync.custom_fields import NO_CUSTOM_FIELDS, CustomFields, custom_source
 from communal_sync.diff import build_put_body, clear_allowed, diff_fields
 from communal_sync.errors import NotFound
 from communal_sync.fields import PROFILE_FIELDS
@@ -55,6 +56,8 @@ class UserReader(Protocol):
 
     def get_user(self, user_id: int) -> User: ...
 
+    def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
+
     def search_program_signups(
         self, query: str, *, user_id: int | None = None
     ) -> list[ProgramSignup]: ...
@@ -71,7 +74,22 @@ class _Candidate:
     source_hash: str
     snapshot: Snapshot | None
     live: User | None = None
+    custom_values: list[CustomProfileFieldValue] | None = None
     missing: bool = False
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every row of one plan is planned with."""
+
+    state: PlanState
+    client: UserReader
+    options: PlanOptions
+    mapped: set[str]
+    allow_clear: set[str]
+    region: str | None
+    discover: Discover | None
+    custom: CustomFields
 
 
 @dataclass
@@ -93,19 +111,30 @@ def build_plan(
     base_url: str,
     input_sha256: str | None,
     concurrency: int = 4,
+    custom: CustomFields = NO_CUSTOM_FIELDS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Plan:
-    """Plan what pushing ``intake`` would change; read-only for Communal and the state."""
-    mapped = {f for f in intake.mapping.columns.values() if f in PROFILE_FIELDS}
-    allow_clear = set(options.allow_clear)
-    region = intake.options.default_region
-    discover: Discover | None = client.search_program_signups if options.discover else None
+    """Plan what pushing ``intake`` would change; read-only for Communal and the state.
+
+    ``custom`` are the resolved custom profile fields (``custom_fields.prepare``); with
+    none, no custom-field request is made.
+    """
+    ctx = _Context(
+        state=state,
+        client=client,
+        options=options,
+        mapped={f for f in intake.mapping.columns.values() if f in PROFILE_FIELDS},
+        allow_clear=set(options.allow_clear),
+        region=intake.options.default_region,
+        discover=client.search_program_signups if options.discover else None,
+        custom=custom,
+    )
     out = _Collector()
 
     def candidates() -> Iterator[_Candidate]:
         for result in intake.results():
             out.rows += 1
-            candidate = _triage(result, out, state, mapped, allow_clear, discover, options)
+            candidate = _triage(result, out, ctx)
             if candidate is not None:
                 yield candidate
 
@@ -114,11 +143,11 @@ def build_plan(
         pending: deque[Future[_Candidate]] = deque()
         try:
             for candidate in candidates():
-                pending.append(pool.submit(_fetch, candidate, client))
+                pending.append(pool.submit(_fetch, candidate, ctx))
                 if len(pending) >= GET_LOOKAHEAD * workers:
-                    _plan_candidate(pending.popleft().result(), out, options, allow_clear, region)
+                    _plan_candidate(pending.popleft().result(), out, ctx)
             while pending:
-                _plan_candidate(pending.popleft().result(), out, options, allow_clear, region)
+                _plan_candidate(pending.popleft().result(), out, ctx)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -139,7 +168,7 @@ def build_plan(
         unchanged=tuple(unchanged),
         issues=tuple(sorted(out.issues, key=lambda i: i.line)),
         unmapped_columns=tuple(intake.mapping.unmapped),
-        warnings=tuple(intake.warnings),
+        warnings=tuple(intake.warnings) + custom.warnings(),
     )
     refusal = check_limits(plan, valid_rows=out.valid)
     return plan.model_copy(update={"refused": refusal}) if refusal else plan
@@ -156,15 +185,7 @@ def source_hash(values: Mapping[str, str | None], clears: Sequence[str]) -> str:
     return canonical_hash({"values": dict(values), "clears": sorted(clears)})
 
 
-def _triage(
-    result: RowResult,
-    out: _Collector,
-    state: PlanState,
-    mapped: set[str],
-    allow_clear: set[str],
-    discover: Discover | None,
-    options: PlanOptions,
-) -> _Candidate | None:
+def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | None:
     if result.status != "valid" or result.row is None:
         kind = "duplicate" if result.status == "duplicate" else "invalid"
         for error in result.errors:
@@ -180,7 +201,7 @@ def _triage(
         return None
     out.valid += 1
     row = result.row
-    match = match_row(row, state, discover=discover)
+    match = match_row(row, ctx.state, discover=ctx.discover)
     if match.user_id is None or match.method is None:
         out.issues.append(
             RowIssue(
@@ -193,11 +214,12 @@ def _triage(
         )
         return None
     out.lines_by_user.setdefault(match.user_id, []).append(row.line)
-    values = asserted_values(row, mapped)
-    clears = [f for f, v in values.items() if v is None and clear_allowed(f, allow_clear)]
+    values = asserted_values(row, ctx.mapped)
+    values.update(custom_source(row.custom, ctx.custom))
+    clears = [f for f, v in values.items() if v is None and clear_allowed(f, ctx.allow_clear)]
     digest = source_hash(values, clears)
-    snapshot = state.get_snapshot(match.user_id)
-    if not options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
+    snapshot = ctx.state.get_snapshot(match.user_id)
+    if not ctx.options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
         out.unchanged.append(
             Unchanged(user_id=match.user_id, line=row.line, verified=False, source_hash=digest)
         )
@@ -205,21 +227,18 @@ def _triage(
     return _Candidate(row, match.user_id, match.method, values, digest, snapshot)
 
 
-def _fetch(candidate: _Candidate, client: UserReader) -> _Candidate:
+def _fetch(candidate: _Candidate, ctx: _Context) -> _Candidate:
     try:
-        candidate.live = client.get_user(candidate.user_id)
+        candidate.live = ctx.client.get_user(candidate.user_id)
     except NotFound:
         candidate.missing = True
+        return candidate
+    if ctx.custom.active:
+        candidate.custom_values = ctx.client.list_custom_profile_field_values(candidate.user_id)
     return candidate
 
 
-def _plan_candidate(
-    candidate: _Candidate,
-    out: _Collector,
-    options: PlanOptions,
-    allow_clear: set[str],
-    region: str | None,
-) -> None:
+def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> None:
     row = candidate.row
     if candidate.missing:
         out.issues.append(
@@ -235,16 +254,20 @@ def _plan_candidate(
         return
     snapshot = candidate.snapshot
     current = current_record(candidate.source, candidate.live, snapshot.user if snapshot else None)
-    base = {k: v for k, v in snapshot.pushed.items() if k in PROFILE_FIELDS} if snapshot else None
+    custom_current, value_ids = ctx.custom.current(candidate.custom_values or [])
+    current.update(custom_current)
+    known = set(PROFILE_FIELDS) | set(ctx.custom.writable)
+    base = {k: v for k, v in snapshot.pushed.items() if k in known} if snapshot else None
     diff = diff_fields(
         candidate.source,
         current,
         base,
-        on_conflict=options.on_conflict,
-        allow_clear=allow_clear,
-        region=region,
+        on_conflict=ctx.options.on_conflict,
+        allow_clear=ctx.allow_clear,
+        region=ctx.region,
     )
     body = build_put_body(diff, current)
+    writes = ctx.custom.writes(diff.changes, value_ids)
     email_change = None
     if (
         snapshot is not None
@@ -252,7 +275,7 @@ def _plan_candidate(
         and email_key(snapshot.pushed_email) != email_key(row.email)
     ):
         email_change = EmailChange(old=snapshot.pushed_email, new=row.email)
-    if body is None and not diff.conflicts:
+    if body is None and not writes and not diff.conflicts:
         out.unchanged.append(
             Unchanged(
                 user_id=candidate.user_id,
@@ -277,6 +300,7 @@ def _plan_candidate(
             changes=diff.changes,
             conflicts=diff.conflicts,
             body=body,
+            custom_writes=writes,
             updated_at=live.updated_at if live is not None else None,
             source_hash=candidate.source_hash,
             pushed=diff.asserted,

@@ -14,6 +14,7 @@ import typer
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.render import render_plan
+from communal_sync.custom_fields import prepare_custom_fields
 from communal_sync.errors import ExitCode, UsageError
 from communal_sync.files import write_private_text
 from communal_sync.hashing import file_sha256
@@ -63,6 +64,13 @@ MAX_CLEARS: int | None = typer.Option(
 CONCURRENCY: int = typer.Option(
     DEFAULT_CONCURRENCY, "--concurrency", min=1, max=32, help="Requests in flight at once."
 )
+CUSTOM_FIELDS: bool | None = typer.Option(
+    None,
+    "--custom-fields/--no-custom-fields",
+    help="--custom-fields also maps columns named like a Communal custom profile field; "
+    "--no-custom-fields ignores custom fields entirely. Default: only columns mapped as "
+    "custom:<name>.",
+)
 REPORT: Path | None = typer.Option(
     None, "--report", help="Also write the report to this file: .json, .csv, .md or .html."
 )
@@ -86,6 +94,7 @@ class PlanRequest:
     state: str | None
     options: PlanOptions
     concurrency: int
+    custom_fields: bool | None = None
 
 
 def _plan_options(
@@ -120,6 +129,7 @@ def build_request(
     max_changes: str | None,
     max_clears: int | None,
     concurrency: int,
+    custom_fields: bool | None,
     map_items: list[str],
     config: Path | None,
     encoding: str | None,
@@ -148,8 +158,11 @@ def build_request(
         state=state,
         options=_plan_options(
             on_conflict, allow_clear, full_refresh, discover, max_changes, max_clears
+        ).model_copy(
+            update={"custom_fields": {None: "mapped", True: "headers", False: "off"}[custom_fields]}
         ),
         concurrency=concurrency,
+        custom_fields=custom_fields,
     )
 
 
@@ -172,6 +185,12 @@ def make_plan(request: PlanRequest, session: Session, intake: Intake, state: Sta
     """Build the plan for ``request`` over an open session (read-only everywhere)."""
     for message in intake.warnings:
         warn(message)
+    mode = request.options.custom_fields
+    if request.custom_fields is None and intake.config.defaults.custom_fields is not None:
+        mode = "headers" if intake.config.defaults.custom_fields else "off"
+    intake.mapping, custom = prepare_custom_fields(intake.mapping, session.client, mode)
+    for message in custom.warnings():
+        warn(message)
     return build_plan(
         intake,
         state=state,
@@ -180,6 +199,7 @@ def make_plan(request: PlanRequest, session: Session, intake: Intake, state: Sta
         base_url=session.settings.base_url,
         input_sha256=input_sha256(request.file),
         concurrency=request.concurrency,
+        custom=custom,
     )
 
 
@@ -216,6 +236,7 @@ def plan_command(
     max_changes: str | None = MAX_CHANGES,
     max_clears: int | None = MAX_CLEARS,
     concurrency: int = CONCURRENCY,
+    custom_fields: bool | None = CUSTOM_FIELDS,
     map_items: list[str] = opt.MAP,
     config: Path | None = opt.CONFIG,
     encoding: str | None = opt.ENCODING,

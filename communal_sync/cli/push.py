@@ -15,6 +15,7 @@ from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.plan import (
     ALLOW_CLEAR,
     CONCURRENCY,
+    CUSTOM_FIELDS,
     DETAILED_EXITCODE,
     DISCOVER,
     FULL_REFRESH,
@@ -67,6 +68,7 @@ def push(
     max_changes: str | None = MAX_CHANGES,
     max_clears: int | None = MAX_CLEARS,
     concurrency: int = CONCURRENCY,
+    custom_fields: bool | None = CUSTOM_FIELDS,
     map_items: list[str] = opt.MAP,
     config: Path | None = opt.CONFIG,
     encoding: str | None = opt.ENCODING,

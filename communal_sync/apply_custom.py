@@ -1,0 +1,146 @@
+"""Writing one user's custom profile field values, each journalled like a profile PUT.
+
+A create (``POST``) is not idempotent, so a run that may already have sent one (a resume,
+an ``apply`` of a saved plan) first re-reads the user's values: a value that is already
+there is recognized or updated in place, never created twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import Any, Protocol
+
+from communal_sync.api.models import CustomProfileFieldValue
+from communal_sync.errors import NotFound, Rejected, UnexpectedResponse
+from communal_sync.hashing import canonical_hash
+from communal_sync.plan import CustomWrite, UserPlan
+from communal_sync.state import StateStore
+
+RECOVERABLE = (Rejected, NotFound, UnexpectedResponse)
+"""Errors that fail one value only; anything else stops the user (and may stop the run)."""
+
+
+class CustomValueWriter(Protocol):
+    """The part of the API client custom-field writes use."""
+
+    def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
+
+    def create_custom_profile_field_value(
+        self, user_id: int, field_id: int, value: str | None
+    ) -> CustomProfileFieldValue | None: ...
+
+    def update_custom_profile_field_value(
+        self, value_id: int, user_id: int, field_id: int, value: str | None
+    ) -> CustomProfileFieldValue | None: ...
+
+
+def custom_operation_key(user_id: int, field_id: int) -> str:
+    """The journal's name for writing one custom field value of one user."""
+    return f"cpfv:{user_id}:{field_id}"
+
+
+def custom_body(user_id: int, write: CustomWrite) -> dict[str, Any]:
+    """The request body of a write (an empty value clears, as the API documents)."""
+    return {"user_id": user_id, "custom_profile_field_id": write.field_id, "value": write.value}
+
+
+def write_custom_values(
+    user: UserPlan,
+    client: CustomValueWriter,
+    store: StateStore,
+    run_id: int,
+    *,
+    done: Set[tuple[str, str]],
+    recheck: bool,
+) -> tuple[dict[str, str | None], list[str], int]:
+    """Send ``user``'s custom writes not yet journalled as applied.
+
+    Returns the values now in Communal (plan key -> value), one message per failed write,
+    and how many writes this call sent. ``recheck`` re-reads the user's values before the
+    first write.
+    """
+    written: dict[str, str | None] = {}
+    failures: list[str] = []
+    sent = 0
+    existing: dict[int, CustomProfileFieldValue] | None = None
+    for write in user.custom_writes:
+        key = (custom_operation_key(user.user_id, write.field_id), _hash(user.user_id, write))
+        if key in done:
+            written[write.field] = write.value
+            continue
+        if recheck and existing is None:
+            existing = {
+                v.custom_profile_field_id: v
+                for v in client.list_custom_profile_field_values(user.user_id)
+                if v.custom_profile_field_id is not None
+            }
+        current = existing.get(write.field_id) if existing is not None else None
+        try:
+            after = _send(user.user_id, write, current, client)
+        except RECOVERABLE as error:
+            _journal(store, run_id, user, write, "failed", error=str(error), status=error.status)
+            failures.append(f"{write.field}: {error}")
+            continue
+        _journal(store, run_id, user, write, "applied", after=after, status=200)
+        written[write.field] = write.value
+        sent += 1
+    return written, failures, sent
+
+
+def _send(
+    user_id: int,
+    write: CustomWrite,
+    current: CustomProfileFieldValue | None,
+    client: CustomValueWriter,
+) -> dict[str, Any]:
+    """Carry out one write; with a re-read ``current``, never create a second value."""
+    if current is not None and (current.value or None) == write.value:
+        return {"value": write.value, "value_id": current.id, "note": "already in Communal"}
+    value_id = current.id if current is not None else write.value_id
+    if write.value is None:
+        if value_id is None:
+            return {"value": None, "value_id": None, "note": "nothing to clear"}
+        client.update_custom_profile_field_value(value_id, user_id, write.field_id, "")
+        return {"value": None, "value_id": None}
+    if value_id is None:
+        created = client.create_custom_profile_field_value(user_id, write.field_id, write.value)
+        return {"value": write.value, "value_id": created.id if created else None}
+    updated = client.update_custom_profile_field_value(
+        value_id, user_id, write.field_id, write.value
+    )
+    return {"value": write.value, "value_id": updated.id if updated else value_id}
+
+
+def _journal(
+    store: StateStore,
+    run_id: int,
+    user: UserPlan,
+    write: CustomWrite,
+    outcome: str,
+    *,
+    after: dict[str, Any] | None = None,
+    error: str | None = None,
+    status: int | None = None,
+) -> None:
+    before = next((c.before for c in user.changes if c.field == write.field), None)
+    store.record_result(
+        run_id,
+        operation=custom_operation_key(user.user_id, write.field_id),
+        status=outcome,  # type: ignore[arg-type]
+        user_id=user.user_id,
+        source_line=user.line,
+        body_hash=_hash(user.user_id, write),
+        http_status=status,
+        error=error,
+        before={
+            "field": write.field,
+            "field_id": write.field_id,
+            "value": before,
+            "value_id": write.value_id,
+        },
+        after=after,
+    )
+
+
+def _hash(user_id: int, write: CustomWrite) -> str:
+    return canonical_hash(custom_body(user_id, write))

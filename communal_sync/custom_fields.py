@@ -1,0 +1,188 @@
+"""Custom profile fields: resolve ``custom:<name>`` columns against Communal's definitions.
+
+Organizations keep data beyond names and addresses in custom profile fields. A column
+mapped as ``custom:<name>`` (by ``--map``, the config, or a header that matches a
+definition's name when ``--custom-fields`` is on) is resolved here by name, ignoring case,
+before anything is planned: an unknown name stops the run and lists the names that exist,
+so a typo never writes nowhere. A ``locked`` field is reported and never written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from communal_sync.api.models import CustomProfileField, CustomProfileFieldValue
+from communal_sync.diff import CurrentValue
+from communal_sync.errors import ConfigError
+from communal_sync.fields import CUSTOM_PREFIX, custom_name, is_custom
+from communal_sync.mapping import ColumnMapping
+from communal_sync.normalize import clean_text
+from communal_sync.plan import CustomWrite, FieldChange
+
+CustomFieldMode = Literal["mapped", "headers", "off"]
+
+
+@dataclass(frozen=True)
+class CustomFields:
+    """The custom fields a run touches: plan key ``custom:<name>`` -> definition."""
+
+    writable: dict[str, CustomProfileField]
+    locked: dict[str, CustomProfileField]
+
+    @property
+    def active(self) -> bool:
+        """Whether any custom field is in play (if not, no custom request is made at all)."""
+        return bool(self.writable)
+
+    def current(
+        self, values: Iterable[CustomProfileFieldValue]
+    ) -> tuple[dict[str, CurrentValue], dict[str, int]]:
+        """A user's live custom values by plan key, and their value record ids.
+
+        A field the user has no value for is live and empty: the list is complete.
+        """
+        by_id = {d.id: key for key, d in self.writable.items()}
+        record: dict[str, CurrentValue] = {
+            key: CurrentValue(None, "live") for key in by_id.values()
+        }
+        ids: dict[str, int] = {}
+        for value in values:
+            key = by_id.get(value.custom_profile_field_id or -1)
+            if key is None:
+                continue
+            record[key] = CurrentValue(value.value or None, "live")
+            ids[key] = value.id
+        return record, ids
+
+    def writes(
+        self, changes: Iterable[FieldChange], value_ids: Mapping[str, int]
+    ) -> tuple[CustomWrite, ...]:
+        """The value writes that carry out the custom-field ``changes``."""
+        planned: list[CustomWrite] = []
+        for change in changes:
+            definition = self.writable.get(change.field)
+            if definition is None:
+                continue
+            value_id = value_ids.get(change.field)
+            if change.after is None and value_id is None:
+                continue  # nothing stored, nothing to clear
+            planned.append(
+                CustomWrite(
+                    field=change.field,
+                    field_id=definition.id,
+                    name=definition.name or custom_name(change.field),
+                    value_id=value_id,
+                    value=change.after,
+                )
+            )
+        return tuple(planned)
+
+    def warnings(self) -> tuple[str, ...]:
+        """One line per locked field the file has a column for."""
+        return tuple(
+            f"Custom field {d.name!r} is locked in Communal: its column is read but never written."
+            for d in self.locked.values()
+        )
+
+
+NO_CUSTOM_FIELDS = CustomFields(writable={}, locked={})
+
+
+class DefinitionReader(Protocol):
+    """The part of the API client custom-field resolution uses."""
+
+    def list_custom_profile_fields(self) -> list[CustomProfileField]: ...
+
+
+def prepare_custom_fields(
+    mapping: ColumnMapping, client: DefinitionReader, mode: CustomFieldMode
+) -> tuple[ColumnMapping, CustomFields]:
+    """Settle which columns are custom fields and resolve them, with one request at most.
+
+    ``mapped`` (the default) uses the columns mapped as ``custom:<name>``; ``headers`` also
+    maps columns named like a definition; ``off`` ignores custom fields entirely. When no
+    column is a custom field, no request is made.
+    """
+    if mode == "off":
+        dropped = [c for c, f in mapping.columns.items() if is_custom(f)]
+        if not dropped:
+            return mapping, NO_CUSTOM_FIELDS
+        columns = {c: f for c, f in mapping.columns.items() if not is_custom(f)}
+        ignored = [*mapping.ignored, *dropped]
+        return dataclasses.replace(mapping, columns=columns, ignored=ignored), NO_CUSTOM_FIELDS
+    if mode == "mapped" and not custom_keys(mapping):
+        return mapping, NO_CUSTOM_FIELDS
+    definitions = client.list_custom_profile_fields()
+    if mode == "headers":
+        mapping = adopt_custom_headers(mapping, definitions)
+    return mapping, resolve_custom_fields(custom_keys(mapping), definitions)
+
+
+def custom_keys(mapping: ColumnMapping) -> list[str]:
+    """The ``custom:<name>`` fields the mapping feeds, in column order."""
+    return [field for field in mapping.columns.values() if is_custom(field)]
+
+
+def adopt_custom_headers(
+    mapping: ColumnMapping, definitions: Sequence[CustomProfileField]
+) -> ColumnMapping:
+    """Map each unmapped column whose header is a definition's name to that custom field."""
+    names = {_key(d.name or ""): d.name for d in definitions if d.name}
+    adopted = {c: CUSTOM_PREFIX + str(names[_key(c)]) for c in mapping.unmapped if _key(c) in names}
+    if not adopted:
+        return mapping
+    return dataclasses.replace(
+        mapping,
+        columns={**mapping.columns, **adopted},
+        unmapped=[c for c in mapping.unmapped if c not in adopted],
+    )
+
+
+def resolve_custom_fields(
+    keys: Iterable[str], definitions: Sequence[CustomProfileField]
+) -> CustomFields:
+    """Resolve ``custom:<name>`` keys to definitions by name, ignoring case.
+
+    Raises ``ConfigError`` naming every unknown or ambiguous name and listing the fields
+    that exist, before anything is planned or written.
+    """
+    by_name: dict[str, list[CustomProfileField]] = {}
+    for definition in definitions:
+        if definition.name and not definition.deleted_at:
+            by_name.setdefault(_key(definition.name), []).append(definition)
+    writable: dict[str, CustomProfileField] = {}
+    locked: dict[str, CustomProfileField] = {}
+    problems: list[str] = []
+    for key in keys:
+        found = by_name.get(_key(custom_name(key)), [])
+        if len(found) != 1:
+            what = "is not a custom profile field" if not found else "names several fields"
+            problems.append(f"{custom_name(key)!r} {what}")
+        elif found[0].locked:
+            locked[key] = found[0]
+        else:
+            writable[key] = found[0]
+    if problems:
+        existing = ", ".join(sorted(repr(d.name) for d in definitions if d.name)) or "none"
+        raise ConfigError(
+            f"{'; '.join(problems)} in Communal. The custom fields there are: {existing}. "
+            'Fix the name in --map "Column=custom:<name>" or the config file.'
+        )
+    return CustomFields(writable=writable, locked=locked)
+
+
+def custom_source(values: Mapping[str, str | None], fields: CustomFields) -> dict[str, str | None]:
+    """A row's custom values for the writable fields, trimmed; blank is ``None``."""
+    result: dict[str, str | None] = {}
+    for key in fields.writable:
+        raw = values.get(custom_name(key))
+        text = clean_text(raw) if raw is not None else ""
+        result[key] = text or None
+    return result
+
+
+def _key(name: str) -> str:
+    return clean_text(name).casefold()
