@@ -15,10 +15,10 @@ from typing import Any
 
 from communal_sync import __version__
 from communal_sync.current import current_record
-from communal_sync.diff import FieldDiff, build_put_body, diff_fields
+from communal_sync.diff import CurrentValue, FieldDiff, build_put_body, diff_fields
 from communal_sync.errors import NotFound, UsageError
-from communal_sync.fields import PROFILE_FIELDS
-from communal_sync.plan import InputInfo, Plan, PlanOptions, RowIssue, UserPlan
+from communal_sync.fields import PROFILE_FIELDS, custom_name
+from communal_sync.plan import CustomWrite, InputInfo, Plan, PlanOptions, RowIssue, UserPlan
 from communal_sync.planner import UserReader
 from communal_sync.state import StateStore
 from communal_sync.state.records import ResultRecord
@@ -41,52 +41,82 @@ def build_revert_plan(
     users: list[UserPlan] = []
     issues: list[RowIssue] = []
     warnings: list[str] = []
-    for result in _last_per_user(applied):
-        assert result.user_id is not None
-        before = result.before or {}
-        restore: dict[str, str | None] = dict(before.get("fields", {}))
+    for user_id, results in _latest_by_user(applied).items():
+        profile = next((r for r in results if r.operation.startswith("user:")), None)
+        customs = [r for r in results if r.operation.startswith("cpfv:")]
+        before = (profile.before if profile else None) or {}
         if unknown := before.get("unknown", []):
             warnings.append(
-                f"User {result.user_id}: {', '.join(unknown)} had no known value before run "
+                f"User {user_id}: {', '.join(unknown)} had no known value before run "
                 f"{run_id} (GET does not return addresses), so cannot be restored."
             )
-        restore = {k: v for k, v in restore.items() if k in PROFILE_FIELDS}
+        written = _as_text((profile.after if profile else None) or {})
+        restore = {k: v for k, v in before.get("fields", {}).items() if k in PROFILE_FIELDS}
+        base = {k: written.get(k) for k in restore}
+        definitions: dict[str, tuple[int, str]] = {}
+        for result in customs:
+            was, wrote = result.before or {}, result.after or {}
+            key = str(was.get("field"))
+            restore[key], base[key] = was.get("value"), wrote.get("value")
+            definitions[key] = (int(was["field_id"]), custom_name(key))
         if not restore:
             continue
+        line = (profile or results[0]).source_line or 0
         try:
-            live = client.get_user(result.user_id)
+            live = client.get_user(user_id)
         except NotFound:
             issues.append(
                 RowIssue(
-                    line=result.source_line or 0,
+                    line=line,
                     kind="unmatched",
                     field="id",
-                    value=str(result.user_id),
-                    message=f"Communal no longer has user {result.user_id}.",
+                    value=str(user_id),
+                    message=f"Communal no longer has user {user_id}.",
                 )
             )
             continue
-        snapshot = store.get_snapshot(result.user_id)
-        wanted = {**_trio(live.raw()), **restore}
-        current = current_record(wanted, live, snapshot.user if snapshot else None)
-        written = _as_text(result.after or {})
-        base = {k: written.get(k) for k in restore}
+        snapshot = store.get_snapshot(user_id)
+        current = current_record(
+            {**_trio(live.raw()), **restore}, live, snapshot.user if snapshot else None
+        )
+        value_ids: dict[str, int] = {}
+        if definitions:
+            by_field = {fid: key for key, (fid, _) in definitions.items()}
+            for key in definitions:
+                current[key] = CurrentValue(None, "live")
+            for value in client.list_custom_profile_field_values(user_id):
+                owner = by_field.get(value.custom_profile_field_id or -1)
+                if owner is not None:
+                    current[owner] = CurrentValue(value.value or None, "live")
+                    value_ids[owner] = value.id
         clears = [k for k, v in restore.items() if v in (None, "")]
         diff = diff_fields(
             restore, current, base, on_conflict="skip", allow_clear=clears, region=region
         )
         body = build_put_body(diff, current)
-        if body is None and not diff.conflicts:
+        writes = tuple(
+            CustomWrite(
+                field=c.field,
+                field_id=definitions[c.field][0],
+                name=definitions[c.field][1],
+                value_id=value_ids.get(c.field),
+                value=c.after,
+            )
+            for c in diff.changes
+            if c.field in definitions and (c.after is not None or c.field in value_ids)
+        )
+        if body is None and not writes and not diff.conflicts:
             continue
         users.append(
             UserPlan(
-                user_id=result.user_id,
-                line=result.source_line or 0,
+                user_id=user_id,
+                line=line,
                 matched_by="id",
                 name=f"{live.first_name or ''} {live.last_name or ''}".strip(),
                 changes=diff.changes,
                 conflicts=diff.conflicts,
                 body=body,
+                custom_writes=writes,
                 updated_at=live.updated_at,
                 source_hash=None,
                 pushed={k: v for k, v in restore.items() if not _held(k, diff)},
@@ -106,13 +136,16 @@ def build_revert_plan(
     )
 
 
-def _last_per_user(results: list[ResultRecord]) -> list[ResultRecord]:
-    """One result per user: a resumed run may have journalled a user more than once."""
-    latest: dict[int, ResultRecord] = {}
+def _latest_by_user(results: list[ResultRecord]) -> dict[int, list[ResultRecord]]:
+    """Per user, the last applied result of each operation (a resumed run may repeat one)."""
+    latest: dict[str, ResultRecord] = {}
     for result in results:
+        latest[result.operation] = result
+    grouped: dict[int, list[ResultRecord]] = {}
+    for result in latest.values():
         assert result.user_id is not None
-        latest[result.user_id] = result
-    return [latest[k] for k in sorted(latest)]
+        grouped.setdefault(result.user_id, []).append(result)
+    return dict(sorted(grouped.items()))
 
 
 def _trio(values: dict[str, Any]) -> dict[str, str | None]:
