@@ -142,15 +142,16 @@ def check_base_url(url: str) -> str:
     Plain http to any other host would send the bearer key in clear text, so it is refused.
     """
     parts = urlsplit(url.strip())
+    if "@" in url:
+        # Refuse before quoting anything: the part before "@" may be a key.
+        raise ConfigError(
+            "The API base URL must not contain a user name or password. "
+            "Pass the key with COMMUNAL_API_KEY or --api-key-file."
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"The API base URL {url!r} is not an http(s) URL. "
             f"Use something like {DEFAULT_BASE_URL}."
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            "The API base URL must not contain a user name or password. "
-            "Pass the key with COMMUNAL_API_KEY or --api-key-file."
         )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(
