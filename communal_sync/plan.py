@@ -19,7 +19,7 @@ nowhere (addresses of a user we never pushed)."""
 
 MatchMethod = Literal["id", "external_id", "email", "discover"]
 ConflictPolicy = Literal["skip", "source", "communal"]
-IssueKind = Literal["invalid", "unmatched", "ambiguous", "duplicate"]
+IssueKind = Literal["invalid", "unmatched", "ambiguous", "duplicate", "unreachable"]
 
 
 class _Frozen(BaseModel):
@@ -202,7 +202,13 @@ class Plan(_Frozen):
         """The one-line summary: "12 users to update, 3 unchanged, 2 invalid, 1 conflict"."""
         parts = [f"{len(self.to_update)} {_plural(len(self.to_update), 'user')} to update"]
         parts.append(f"{len(self.unchanged)} unchanged")
-        kinds: tuple[IssueKind, ...] = ("invalid", "unmatched", "ambiguous", "duplicate")
+        kinds: tuple[IssueKind, ...] = (
+            "invalid",
+            "unmatched",
+            "ambiguous",
+            "duplicate",
+            "unreachable",
+        )
         for kind in kinds:
             count = self.issue_count(kind)
             if count:

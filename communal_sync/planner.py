@@ -20,7 +20,14 @@ from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, Use
 from communal_sync.current import current_record
 from communal_sync.custom_fields import NO_CUSTOM_FIELDS, CustomFields, custom_source
 from communal_sync.diff import build_put_body, clear_allowed, diff_fields
-from communal_sync.errors import NotFound
+from communal_sync.errors import (
+    ApiError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    UnexpectedResponse,
+)
 from communal_sync.fields import PROFILE_FIELDS
 from communal_sync.hashing import canonical_hash
 from communal_sync.intake import Intake
@@ -38,6 +45,9 @@ from communal_sync.plan import (
 )
 from communal_sync.state.records import Snapshot
 from communal_sync.validate import ProfileRow, RowResult
+
+UNREACHABLE_STREAK_LIMIT = 8
+"""Rows in a row whose reads failed after retries: then the API is down, and planning stops."""
 
 GET_LOOKAHEAD = 2
 """GETs queued per worker ahead of the row being planned: keeps every worker busy while
@@ -76,6 +86,7 @@ class _Candidate:
     live: User | None = None
     custom_values: list[CustomProfileFieldValue] | None = None
     missing: bool = False
+    unreachable: ApiError | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ class _Collector:
     rows: int = 0
     valid: int = 0
     lines_by_user: dict[int, list[int]] = field(default_factory=dict)
+    unreachable_streak: int = 0
 
 
 def build_plan(
@@ -228,18 +240,41 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | N
 
 
 def _fetch(candidate: _Candidate, ctx: _Context) -> _Candidate:
+    """Read the user (and custom values); a row whose reads keep failing is reported alone.
+
+    Retries are spent inside the client; errors that no later request could escape (a
+    401, an unsupported version) propagate and stop the plan.
+    """
     try:
         candidate.live = ctx.client.get_user(candidate.user_id)
+        if ctx.custom.active:
+            candidate.custom_values = ctx.client.list_custom_profile_field_values(candidate.user_id)
     except NotFound:
         candidate.missing = True
-        return candidate
-    if ctx.custom.active:
-        candidate.custom_values = ctx.client.list_custom_profile_field_values(candidate.user_id)
+    except (ServerError, TransportError, RateLimited, UnexpectedResponse) as error:
+        candidate.unreachable = error
     return candidate
 
 
 def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> None:
     row = candidate.row
+    if candidate.unreachable is None:
+        out.unreachable_streak = 0
+    else:
+        out.unreachable_streak += 1
+        if out.unreachable_streak >= UNREACHABLE_STREAK_LIMIT:
+            raise candidate.unreachable  # the API is down, not this one user
+        out.issues.append(
+            RowIssue(
+                line=row.line,
+                kind="unreachable",
+                field="id",
+                value=str(candidate.user_id),
+                message=f"Could not read user {candidate.user_id} from Communal: "
+                f"{candidate.unreachable} The row was not planned; run again.",
+            )
+        )
+        return
     if candidate.missing:
         out.issues.append(
             RowIssue(

@@ -22,7 +22,7 @@ from communal_sync.hashing import canonical_hash, file_sha256
 from communal_sync.plan import PLAN_FORMAT_VERSION, Plan
 from communal_sync.revert import build_revert_plan
 from communal_sync.session import ApiOptions, open_session
-from communal_sync.state import acquire_lock, open_state, resolve_state_path
+from communal_sync.state import StateStore, acquire_lock, open_state, resolve_state_path
 from communal_sync.throttle import Throttle
 
 RUN_ID_SHOW: int = typer.Argument(..., help="The run id, from `communal-sync runs`.")
@@ -44,7 +44,9 @@ def runs(
     """List recent runs: when, the file, the counts and the exit code."""
     if ctx.invoked_subcommand is not None:
         return
-    with open_state(resolve_state_path(state, os.environ)) as store:
+    path = resolve_state_path(state, os.environ)
+    with open_state(path) as store:
+        _settle_abandoned_runs(path, store)
         records = store.list_runs(limit)
     rows: list[dict[str, Any]] = [
         {
@@ -77,6 +79,15 @@ def runs(
             "" if r.exit_code is None else str(r.exit_code),
         )
     stdout_console().print(table)
+
+
+def _settle_abandoned_runs(path: Path, store: StateStore) -> None:
+    """Mark runs whose process died (kill -9) as interrupted, unless a run is live now."""
+    try:
+        with acquire_lock(path, command="runs"):
+            store.mark_abandoned_runs()
+    except RefusedError:
+        pass  # a run is in progress: its 'running' is true
 
 
 @runs_app.command("show")

@@ -165,7 +165,7 @@ def run_plan(
     """Apply ``plan`` under a journalled run and return the exit code."""
     if plan.refused:
         return ExitCode.REFUSED
-    if plan.to_update and run_id is None and not confirm_or_refuse(plan, yes=yes):
+    if plan.to_update and not confirm_or_refuse(plan, yes=yes):
         stdout_console().print("Nothing was sent.")
         return ExitCode.OK
     if run_id is None:

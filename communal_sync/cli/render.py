@@ -16,6 +16,7 @@ UNKNOWN = "(unknown)"
 ISSUE_TITLES = {
     "invalid": "Invalid rows (not pushed)",
     "unmatched": "Unmatched rows (not pushed)",
+    "unreachable": "Rows whose Communal record could not be read (not pushed; run again)",
     "ambiguous": "Ambiguous rows (not pushed)",
     "duplicate": "Duplicate rows skipped",
 }

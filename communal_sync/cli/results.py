@@ -32,7 +32,7 @@ def run_summary(plan: Plan, result: ApplyResult, run_id: int) -> str:
         if counts[status]:
             label = "not sent" if status == "pending" else status
             parts.append(f"{counts[status]} {label}")
-    kinds: tuple[IssueKind, ...] = ("invalid", "unmatched", "ambiguous")
+    kinds: tuple[IssueKind, ...] = ("invalid", "unmatched", "ambiguous", "unreachable")
     for kind in kinds:
         if n := plan.issue_count(kind):
             parts.append(f"{n} {kind}")

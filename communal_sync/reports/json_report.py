@@ -23,6 +23,7 @@ def plan_counts(plan: Plan) -> dict[str, int]:
         "unchanged": len(plan.unchanged),
         "invalid": plan.issue_count("invalid"),
         "unmatched": plan.issue_count("unmatched"),
+        "unreachable": plan.issue_count("unreachable"),
         "ambiguous": plan.issue_count("ambiguous"),
         "duplicate": plan.issue_count("duplicate"),
         "conflicts": plan.conflicts,
