@@ -38,6 +38,13 @@ class ExitCode:
     INTERRUPTED = 130
 
 
+def printable(name: str) -> str:
+    """``name`` with control characters escaped, so a message stays on one line."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+
+
 class CommunalSyncError(Exception):
     """Base of every expected failure; ``str()`` is the message shown to the user."""
 
@@ -66,7 +73,7 @@ class InputError(CommunalSyncError):
     def _render(self) -> str:
         where = ""
         if self.file is not None:
-            where = self.file
+            where = printable(self.file)
             if self.line is not None:
                 where += f", line {self.line}"
             if self.field is not None:

@@ -469,14 +469,6 @@ def test_missing_column_error_stays_short_for_a_million_columns(cli: Cli, large_
     assert len(outcome.stderr) < 2_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=_bug(
-        "cli/validate.py:_render_text",
-        "puts whole values in the Problems table: a 300 KB name prints about 1 MB, and the "
-        "100 MB name of big_field_name.csv runs for minutes in 2 GB of memory",
-    ),
-)
 def test_text_report_shortens_a_huge_invalid_value(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "huge_name.csv"
     path.write_text(f"First Name,Last Name,Email\n{'x' * 300_000},Lee,ana.lee@example.org\n")
@@ -488,14 +480,6 @@ def test_text_report_shortens_a_huge_invalid_value(cli: Cli, tmp_path: Path) -> 
     assert len(result.stdout) < 20_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=_bug(
-        "cli/validate.py:_tee_invalid",
-        "writes --errors-out cells such as =HYPERLINK(...) and +cmd|... unchanged, while "
-        "DESIGN §3 says CSV output is safe against formula injection (reports prefix a ')",
-    ),
-)
 def test_errors_out_neutralizes_formula_cells(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "errors.csv"
 
@@ -510,13 +494,6 @@ def test_errors_out_neutralizes_formula_cells(cli: Cli, tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=_bug(
-        "errors.py:InputError._render",
-        "prints the file name raw: a name holding a newline splits the error over two lines",
-    ),
-)
 def test_error_for_a_file_name_with_a_newline_is_one_line(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "export\nfinal.csv"
 

@@ -15,7 +15,7 @@ from communal_sync.errors import CommunalSyncError
 from communal_sync.files import private_writer
 from communal_sync.plan import IssueKind, Plan
 from communal_sync.redact import redact_value
-from communal_sync.reports import write_report
+from communal_sync.reports import neutralize_cell, write_report
 from communal_sync.sources import STDIN_NAME, open_source
 
 ERROR_COLUMN = "error"
@@ -106,4 +106,5 @@ def write_failed_rows(plan: Plan, result: ApplyResult, path: Path) -> None:
         writer.writeheader()
         for row in source.rows():
             if row.line in reasons:
-                writer.writerow({**row.values, ERROR_COLUMN: "; ".join(reasons[row.line])})
+                cells = {**row.values, ERROR_COLUMN: "; ".join(reasons[row.line])}
+                writer.writerow({k: neutralize_cell(v) for k, v in cells.items()})

@@ -18,14 +18,18 @@ from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
 from communal_sync.intake import IntakeOptions, open_intake
 from communal_sync.redact import REDACTED, redact_value
+from communal_sync.reports import neutralize_cell
 from communal_sync.validate import RowResult, ValidationSummary, summarize
 
 ERROR_COLUMN = "error"
+SHOWN_VALUE_CHARS = 200
+"""Longer values are cut in reports: a 100 MB cell must not become a 100 MB table."""
 ERRORS_OUT: Path | None = typer.Option(
     None,
     "--errors-out",
     help="Write the invalid rows, as they came in plus an 'error' column, to this CSV "
-    "(unredacted, so it is not allowed with --redact).",
+    "(unredacted, so not with --redact; cells a spreadsheet would run as formulas get a "
+    "leading ').",
 )
 
 
@@ -88,10 +92,18 @@ def _tee_invalid(results: Any, headers: list[str], handle: IO[str]) -> Any:
                     handle, fieldnames=[*headers, *extra, ERROR_COLUMN], extrasaction="ignore"
                 )
                 writer.writeheader()
-            writer.writerow({**result.source.values, ERROR_COLUMN: _reasons(result)})
+            row = {**result.source.values, ERROR_COLUMN: _reasons(result)}
+            writer.writerow({k: neutralize_cell(v) for k, v in row.items()})
         yield result
     if writer is None:
         csv.writer(handle).writerow([*headers, ERROR_COLUMN])
+
+
+def shorten(value: str | None) -> str | None:
+    """A value as shown in a report: whole up to a point, then cut with its length noted."""
+    if value is None or len(value) <= SHOWN_VALUE_CHARS:
+        return value
+    return f"{value[:SHOWN_VALUE_CHARS]}… ({len(value)} characters)"
 
 
 def _reasons(result: RowResult) -> str:
@@ -109,7 +121,7 @@ def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[s
             {
                 "line": e.line,
                 "field": e.field,
-                "value": redact_value(e.value, redact),
+                "value": shorten(redact_value(e.value, redact)),
                 "message": e.message,
             }
             for e in summary.errors
@@ -138,6 +150,6 @@ def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
     table.add_column("value", overflow="fold")
     table.add_column("reason", overflow="fold")
     for error in summary.errors:
-        value = REDACTED if redact and error.value else (error.value or "")
+        value = REDACTED if redact and error.value else (shorten(error.value) or "")
         table.add_row(str(error.line), Text(error.field or ""), Text(value), Text(error.message))
     console.print(table)
