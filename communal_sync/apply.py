@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Collection, Iterable, Set
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -32,7 +32,7 @@ from communal_sync.errors import (
 )
 from communal_sync.hashing import canonical_hash
 from communal_sync.plan import Outcome, Plan, UserPlan
-from communal_sync.state import StateStore
+from communal_sync.state import Snapshot, StateStore
 
 FORBIDDEN_STREAK_LIMIT: Final = 3
 """403s in a row, with no success yet, that mean the key cannot update other users."""
@@ -252,17 +252,32 @@ def _finish_custom(
     """After every write of a user landed: remember the values and the row's hash."""
     previous = store.get_snapshot(user.user_id)
     held_back = any(c.resolution == "skipped" for c in user.conflicts)
-    pushed = {k: v for k, v in user.pushed.items() if k in written or not k.startswith("custom:")}
     store.save_snapshot(
         user.user_id,
         user=previous.user if previous else {},
-        pushed=pushed,
+        pushed=pushed_base(user, previous, landed=written),
         source_hash=None if held_back else user.source_hash,
         external_id=user.external_id,
         pushed_email=(user.body or {}).get("email")
         or (previous.pushed_email if previous else None),
         run_id=run_id,
     )
+
+
+def pushed_base(
+    user: UserPlan, previous: Snapshot | None, *, landed: Collection[str]
+) -> dict[str, str | None]:
+    """What the row asserts, to remember as the base of the next three-way diff.
+
+    A custom value whose write has not landed (yet) keeps its previous base; every other
+    asserted field, custom ones that already held the file's value included, is recorded,
+    so a later edit made only in Communal is recognized as such and left alone.
+    """
+    pending = {w.field for w in user.custom_writes} - set(landed)
+    base = {k: v for k, v in user.pushed.items() if k not in pending}
+    if previous is not None:
+        base.update({k: previous.pushed[k] for k in pending if k in previous.pushed})
+    return base
 
 
 def _apply_one(
@@ -356,7 +371,7 @@ def _record_success(
         store.save_snapshot(
             user.user_id,
             user=merged,
-            pushed={k: v for k, v in user.pushed.items() if not k.startswith("custom:")},
+            pushed=pushed_base(user, previous, landed=()),
             source_hash=None if held_back else user.source_hash,
             external_id=user.external_id,
             pushed_email=email,

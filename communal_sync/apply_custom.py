@@ -18,6 +18,8 @@ from communal_sync.state import StateStore
 
 RECOVERABLE = (Rejected, NotFound, UnexpectedResponse)
 """Errors that fail one value only; anything else stops the user (and may stop the run)."""
+NOTHING_SENT = "note"
+"""The key ``_send`` puts in its result when no request was needed (so none is counted)."""
 
 
 class CustomValueWriter(Protocol):
@@ -83,7 +85,8 @@ def write_custom_values(
             continue
         _journal(store, run_id, user, write, "applied", after=after, status=200)
         written[write.field] = write.value
-        sent += 1
+        if NOTHING_SENT not in after:
+            sent += 1
     return written, failures, sent
 
 
@@ -95,11 +98,11 @@ def _send(
 ) -> dict[str, Any]:
     """Carry out one write; with a re-read ``current``, never create a second value."""
     if current is not None and (current.value or None) == write.value:
-        return {"value": write.value, "value_id": current.id, "note": "already in Communal"}
+        return {"value": write.value, "value_id": current.id, NOTHING_SENT: "already in Communal"}
     value_id = current.id if current is not None else write.value_id
     if write.value is None:
         if value_id is None:
-            return {"value": None, "value_id": None, "note": "nothing to clear"}
+            return {"value": None, "value_id": None, NOTHING_SENT: "nothing to clear"}
         client.update_custom_profile_field_value(value_id, user_id, write.field_id, "")
         return {"value": None, "value_id": None}
     if value_id is None:

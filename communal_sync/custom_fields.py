@@ -166,7 +166,8 @@ def resolve_custom_fields(
         else:
             writable[key] = found[0]
     if problems:
-        existing = ", ".join(sorted(repr(d.name) for d in definitions if d.name)) or "none"
+        live = {d.name for d in definitions if d.name and not d.deleted_at}
+        existing = ", ".join(sorted(repr(name) for name in live)) or "none"
         raise ConfigError(
             f"{'; '.join(problems)} in Communal. The custom fields there are: {existing}. "
             'Fix the name in --map "Column=custom:<name>" or the config file.'

@@ -201,6 +201,7 @@ def test_json_report_has_summary_counts_and_the_whole_plan() -> None:
         "unchanged": 1,
         "invalid": 1,
         "unmatched": 1,
+        "unreachable": 0,
         "ambiguous": 0,
         "duplicate": 0,
         "conflicts": 1,

@@ -195,7 +195,7 @@ def make_plan(request: PlanRequest, session: Session, intake: Intake, state: Sta
         intake,
         state=state,
         client=session.client,
-        options=request.options,
+        options=request.options.model_copy(update={"custom_fields": mode}),
         base_url=session.settings.base_url,
         input_sha256=input_sha256(request.file),
         concurrency=request.concurrency,

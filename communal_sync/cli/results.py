@@ -15,7 +15,7 @@ from communal_sync.errors import CommunalSyncError
 from communal_sync.files import private_writer
 from communal_sync.plan import IssueKind, Plan
 from communal_sync.redact import redact_value
-from communal_sync.reports import neutralize_cell, write_report
+from communal_sync.reports import neutralize_data_cell, write_report
 from communal_sync.sources import STDIN_NAME, open_source
 
 ERROR_COLUMN = "error"
@@ -24,7 +24,7 @@ ERROR_COLUMN = "error"
 def run_summary(plan: Plan, result: ApplyResult, run_id: int) -> str:
     """One line: what the run did, then the rows it did not touch."""
     counts = result.counts()
-    parts = [f"{counts['applied']} users updated"]
+    parts = [f"{counts['applied']} {'user' if counts['applied'] == 1 else 'users'} updated"]
     if counts["already"]:
         parts.append(f"{counts['already']} already applied")
     parts.append(f"{len(plan.unchanged)} unchanged")
@@ -107,4 +107,4 @@ def write_failed_rows(plan: Plan, result: ApplyResult, path: Path) -> None:
         for row in source.rows():
             if row.line in reasons:
                 cells = {**row.values, ERROR_COLUMN: "; ".join(reasons[row.line])}
-                writer.writerow({k: neutralize_cell(v) for k, v in cells.items()})
+                writer.writerow({k: neutralize_data_cell(v) for k, v in cells.items()})

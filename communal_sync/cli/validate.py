@@ -18,7 +18,7 @@ from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
 from communal_sync.intake import IntakeOptions, open_intake
 from communal_sync.redact import REDACTED, redact_value
-from communal_sync.reports import neutralize_cell
+from communal_sync.reports import neutralize_data_cell
 from communal_sync.validate import RowResult, ValidationSummary, summarize
 
 ERROR_COLUMN = "error"
@@ -93,7 +93,7 @@ def _tee_invalid(results: Any, headers: list[str], handle: IO[str]) -> Any:
                 )
                 writer.writeheader()
             row = {**result.source.values, ERROR_COLUMN: _reasons(result)}
-            writer.writerow({k: neutralize_cell(v) for k, v in row.items()})
+            writer.writerow({k: neutralize_data_cell(v) for k, v in row.items()})
         yield result
     if writer is None:
         csv.writer(handle).writerow([*headers, ERROR_COLUMN])

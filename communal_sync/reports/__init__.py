@@ -22,7 +22,12 @@ from typing import Final, Literal, get_args
 from communal_sync.errors import UsageError
 from communal_sync.files import private_writer
 from communal_sync.plan import Outcome, Plan
-from communal_sync.reports.csv_report import RUN_CSV_COLUMNS, neutralize_cell, render_csv
+from communal_sync.reports.csv_report import (
+    RUN_CSV_COLUMNS,
+    neutralize_cell,
+    neutralize_data_cell,
+    render_csv,
+)
 from communal_sync.reports.html_report import render_html
 from communal_sync.reports.json_report import plan_counts, render_json
 from communal_sync.reports.markdown_report import render_markdown
@@ -36,6 +41,7 @@ __all__ = [
     "RUN_CSV_COLUMNS",
     "ReportFormat",
     "neutralize_cell",
+    "neutralize_data_cell",
     "plan_counts",
     "redact_plan",
     "redact_run",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Final
 
 from communal_sync.plan import Conflict, Plan, UserPlan
@@ -63,6 +64,22 @@ def neutralize_cell(text: str) -> str:
     if text.startswith(FORMULA_TRIGGERS) or stripped.startswith(FORMULA_TRIGGERS):
         return FORMULA_ESCAPE + text
     return text
+
+
+_FORMULA_BODY: Final = re.compile(r"[A-Za-z!|\"'=(]")
+
+
+def neutralize_data_cell(text: str) -> str:
+    """Like ``neutralize_cell``, for files of source rows meant to be fixed and fed back.
+
+    A leading ``+`` or ``-`` is left alone when what follows cannot run anything (a phone
+    number such as "+1 416 555 0101", a negative number), so the data survives the round
+    trip; ``=``, ``@``, tab, CR, and ``+``/``-`` before letters or a call are escaped.
+    """
+    stripped = text.lstrip()
+    if stripped[:1] in ("+", "-") and not _FORMULA_BODY.search(stripped):
+        return text
+    return neutralize_cell(text)
 
 
 def render_csv(plan: Plan, run: Run | None = None) -> str:
