@@ -37,7 +37,8 @@ from communal_sync.state import Snapshot, StateStore
 FORBIDDEN_STREAK_LIMIT: Final = 3
 """403s in a row, with no success yet, that mean the key cannot update other users."""
 UNREACHABLE_STREAK_LIMIT: Final = 8
-"""Requests in a row that exhausted their retries on network/5xx errors before giving up."""
+"""Requests in a row that exhausted their retries on network/5xx errors, or got an answer
+that is not the API's (HTML, truncated JSON), before the run gives up."""
 
 
 class UserWriter(Protocol):
@@ -407,13 +408,13 @@ def _record_failure(
 
 def _is_fatal(error: ApiError, streaks: _Streaks) -> bool:
     """Whether ``error`` means no further request can succeed, so the run must stop."""
-    if isinstance(error, Rejected | NotFound | UnexpectedResponse):
+    if isinstance(error, Rejected | NotFound):
         return False
     with streaks.lock:
         if isinstance(error, Forbidden):
             streaks.forbidden += 1
             return not streaks.succeeded and streaks.forbidden >= FORBIDDEN_STREAK_LIMIT
-        if isinstance(error, TransportError | ServerError | RateLimited):
+        if isinstance(error, TransportError | ServerError | RateLimited | UnexpectedResponse):
             streaks.unreachable += 1
             return streaks.unreachable >= UNREACHABLE_STREAK_LIMIT
     return True

@@ -28,6 +28,8 @@ DEFAULT_READ_TIMEOUT: Final = 30.0
 
 ENV_BASE_URL: Final = "COMMUNAL_BASE_URL"
 ENV_API_KEY: Final = "COMMUNAL_API_KEY"
+ENV_TIMEOUT: Final = "COMMUNAL_TIMEOUT"
+"""Seconds to wait for a response (the read timeout); the connect timeout is at most this."""
 
 MASK: Final = "****"
 NO_KEY_MESSAGE: Final = "Set COMMUNAL_API_KEY or pass --api-key-file PATH."
@@ -93,6 +95,14 @@ def resolve_settings(
     the key itself on the command line, where ``ps`` and shell history would see it.
     """
     environ = os.environ if env is None else env
+    if timeout_text := environ.get(ENV_TIMEOUT, "").strip():
+        try:
+            read_timeout = float(timeout_text)
+        except ValueError:
+            raise ConfigError(
+                f"{ENV_TIMEOUT}={timeout_text!r} is not a number of seconds; use e.g. 30."
+            ) from None
+        connect_timeout = min(connect_timeout, read_timeout)
     url = base_url or environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
     if api_key_file is not None:
         key, source = read_api_key_file(api_key_file), os.fspath(api_key_file)
