@@ -13,6 +13,8 @@ from communal_sync.redact import redact_value
 EMPTY = "(empty)"
 CLEARED = "(cleared)"
 UNKNOWN = "(unknown)"
+PER_USER_TABLES = 25
+"""Up to this many users get a table each (with their name); more share one table."""
 ISSUE_TITLES = {
     "invalid": "Invalid rows (not pushed)",
     "unmatched": "Unmatched rows (not pushed)",
@@ -42,11 +44,24 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
         console.print(
             f"Columns not mapped to any Communal field (ignored): {columns}", soft_wrap=True
         )
-    for user in plan.users:
-        console.print(_user_table(user, redact))
+    if len(plan.users) > PER_USER_TABLES:
+        console.print(_changes_lines(plan.users, redact), soft_wrap=True, end="")
+    else:
+        for user in plan.users:
+            console.print(_user_table(user, redact))
     for kind, title in ISSUE_TITLES.items():
         issues = [i for i in plan.issues if i.kind == kind]
         if not issues:
+            continue
+        if len(issues) > PER_USER_TABLES * 8:
+            console.print(title, soft_wrap=True)
+            lines = Text()
+            for issue in issues:
+                value = _value(issue.value, redact, empty="")
+                lines.append(f"line {issue.line} {issue.field or ''} ")
+                lines.append_text(value)
+                lines.append(f": {issue.message}\n")
+            console.print(lines, soft_wrap=True, end="")
             continue
         table = Table(title=title, title_justify="left")
         for column in ("line", "field", "value", "reason"):
@@ -61,6 +76,43 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
         console.print(table)
 
 
+def _user_rows(user: UserPlan, redact: bool) -> list[tuple[Text, Text, Text, Text]]:
+    """One row per field that changes or conflicts: field, now, after, where from."""
+    rows: list[tuple[Text, Text, Text, Text]] = []
+    if user.email_change is not None:
+        rows.append(
+            (
+                Text("email (identity)"),
+                _value(user.email_change.old, redact),
+                _value(user.email_change.new, redact),
+                Text("last push"),
+            )
+        )
+    for change in user.changes:
+        known = change.provenance != "unknown"
+        rows.append(
+            (
+                Text(change.field),
+                _value(change.before, redact) if known else Text(UNKNOWN),
+                _value(change.after, redact, empty=CLEARED),
+                Text(change.provenance),
+            )
+        )
+    for conflict in user.conflicts:
+        rows.append(
+            (
+                Text(conflict.field),
+                _value(conflict.current, redact),
+                _value(conflict.source, redact),
+                Text(
+                    f"CONFLICT: {conflict.resolution} (last pushed "
+                    f"{redact_value(conflict.base, redact) or EMPTY})"
+                ),
+            )
+        )
+    return rows
+
+
 def _user_table(user: UserPlan, redact: bool) -> Table:
     name = redact_value(user.name, redact) or ""
     title = f"User {user.user_id} ({name}, line {user.line}, matched by {user.matched_by})"
@@ -69,26 +121,24 @@ def _user_table(user: UserPlan, redact: bool) -> Table:
     table.add_column("now", overflow="fold")
     table.add_column("→", overflow="fold")
     table.add_column("from")
-    if user.email_change is not None:
-        table.add_row(
-            "email (identity)",
-            _value(user.email_change.old, redact),
-            _value(user.email_change.new, redact),
-            "last push",
-        )
-    for change in user.changes:
-        after = _value(change.after, redact, empty=CLEARED)
-        known = change.provenance != "unknown"
-        before = _value(change.before, redact) if known else Text(UNKNOWN)
-        table.add_row(Text(change.field), before, after, change.provenance)
-    for conflict in user.conflicts:
-        table.add_row(
-            Text(conflict.field),
-            _value(conflict.current, redact),
-            _value(conflict.source, redact),
-            Text(
-                f"CONFLICT: {conflict.resolution} (last pushed "
-                f"{redact_value(conflict.base, redact) or EMPTY})"
-            ),
-        )
+    for row in _user_rows(user, redact):
+        table.add_row(*row)
     return table
+
+
+def _changes_lines(users: tuple[UserPlan, ...], redact: bool) -> Text:
+    """Every user's changes as plain lines, one per field: past a few dozen users a table
+    per user costs more than the API calls (about 9 ms each), and reads no better."""
+    text = Text()
+    for user in users:
+        for field_name, now, after, source in _user_rows(user, redact):
+            text.append(f"user {user.user_id} (line {user.line}) ")
+            text.append_text(field_name)
+            text.append(": ")
+            text.append_text(now)
+            text.append(" → ")
+            text.append_text(after)
+            text.append("  [")
+            text.append_text(source)
+            text.append("]\n")
+    return text
