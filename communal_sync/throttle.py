@@ -2,9 +2,13 @@
 
 Without it, each worker that meets a 429 backs off alone while the others keep hammering.
 The throttle starts unpaced. On the first 429 it learns a rate from what the server
-accepted in the last seconds and paces every request through a token bucket; each further
-429 cuts the rate (multiplicative decrease), and each quiet second raises it a little
-(additive increase), so the run settles just under the server's limit.
+accepted over its window (requests sent in the last ``Retry-After`` seconds, at least one
+second: a fixed-window limiter's window is about that long) and paces every request
+through a token bucket; each further 429 cuts the rate (multiplicative decrease), and each
+quiet second raises it a little (additive increase), so the run settles just under the
+server's limit. Idle time (the plan being shown between the planning GETs and the PUTs)
+earns no increase: a jump after it would overshoot, and every 429 costs the worker that
+drew it a whole ``Retry-After`` of waiting.
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ from typing import Final
 
 from communal_sync.api import retry
 
-DECREASE: Final = 0.85
+DECREASE: Final = 0.9
 """Rate kept after a 429."""
 INCREASE_PER_SECOND: Final = 0.03
 """Share of the rate added back for each second without a 429."""
+MAX_QUIET_CREDIT: Final = 2.0
+"""Seconds of quiet one raise counts at most, so an idle spell is no licence to burst."""
 MIN_RATE: Final = 0.5
 """Requests per second the pace never goes below."""
-WINDOW_SECONDS: Final = 2.0
-"""How far back accepted requests are counted to learn the first rate."""
+MIN_WINDOW_SECONDS: Final = 1.0
+"""The shortest span requests are counted over to learn the first rate."""
+MAX_WINDOW_SECONDS: Final = 60.0
+"""The longest: Laravel's throttle counts per minute at most."""
 
 
 class Throttle:
@@ -55,10 +63,10 @@ class Throttle:
         """Block until this request's turn under the current pace (never in tests)."""
         with self._lock:
             now = self._clock()
-            self._recent.append(now)
-            while self._recent and self._recent[0] < now - WINDOW_SECONDS:
-                self._recent.popleft()
             if self._rate is None:
+                self._recent.append(now)
+                while self._recent and self._recent[0] < now - MAX_WINDOW_SECONDS:
+                    self._recent.popleft()
                 return
             self._raise(now)
             slot = max(self._next_slot, now)
@@ -68,13 +76,13 @@ class Throttle:
             self._sleep(delay)
 
     def throttled(self, retry_after: float | None) -> None:
-        """A 429 arrived: slow the whole run down, at most once per pacing interval."""
+        """A 429 arrived: slow the whole run down, at most once a second."""
         with self._lock:
             self.rate_limited += 1
             now = self._clock()
             if self._rate is None:
-                seen = len(self._recent) / WINDOW_SECONDS
-                self._rate = max(MIN_RATE, seen * DECREASE)
+                self._rate = max(MIN_RATE, self._learned_rate(now, retry_after) * DECREASE)
+                self._recent.clear()
             elif now - self._last_cut >= 1.0:
                 self._rate = max(MIN_RATE, self._rate * DECREASE)
             else:
@@ -84,9 +92,22 @@ class Throttle:
             pause = retry_after or 0.0
             self._next_slot = max(self._next_slot, now + min(pause, 1.0 / self._rate))
 
+    def _learned_rate(self, now: float, retry_after: float | None) -> float:
+        """Requests sent over the server's likely window, per second.
+
+        A fixed-window limiter answers ``Retry-After`` = time left in its window, so the
+        window is at least that long: counting over it (not over a fixed span) gives the
+        right rate both for a burst at start-up, where everything was sent in a fraction
+        of a second, and for a per-minute limit with a long ``Retry-After``.
+        """
+        span = min(MAX_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, retry_after or 0.0))
+        sent = sum(1 for moment in self._recent if moment >= now - span)
+        return sent / span
+
     def _raise(self, now: float) -> None:
         assert self._rate is not None
         quiet = now - max(self._last_cut, self._last_raise)
-        if quiet >= 1.0:
-            self._rate *= 1.0 + INCREASE_PER_SECOND * quiet
-            self._last_raise = now
+        if quiet < 1.0:
+            return
+        self._last_raise = now
+        self._rate *= 1.0 + INCREASE_PER_SECOND * min(quiet, MAX_QUIET_CREDIT)

@@ -55,6 +55,9 @@ class Store:
             {"key": DEFAULT_MANAGER_KEY, "user_id": None, "manager": True}
         ]
         self.users: dict[int, Record] = {u["id"]: u for u in dumped["users"]}
+        self._owners: dict[str, set[int]] = {}
+        for user in self.users.values():
+            self._owners.setdefault(user["email"].casefold(), set()).add(user["id"])
         self.fields: dict[int, Record] = {f["id"]: f for f in dumped["custom_profile_fields"]}
         self.values: dict[int, Record] = {v["id"]: v for v in dumped["custom_profile_field_values"]}
         self.signups: dict[int, Record] = {s["id"]: s for s in dumped["program_signups"]}
@@ -93,16 +96,14 @@ class Store:
 
     def email_taken(self, email: str, *, except_user: int) -> bool:
         """Whether another user already has ``email``, compared case-insensitively."""
-        wanted = email.casefold()
-        return any(
-            user["email"].casefold() == wanted
-            for user_id, user in self.users.items()
-            if user_id != except_user
-        )
+        return bool(self._owners.get(email.casefold(), set()) - {except_user})
 
     def update_user(self, user_id: int, changes: Record) -> Record:
         """Apply validated profile changes; ``name`` follows first/last, ``updated_at`` moves."""
         user = self.users[user_id]
+        if "email" in changes:
+            self._owners.get(user["email"].casefold(), set()).discard(user_id)
+            self._owners.setdefault(changes["email"].casefold(), set()).add(user_id)
         user.update(changes)
         user["name"] = full_name(user["first_name"], user["last_name"])
         user["updated_at"] = self.now()
