@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
 from communal_sync.config import load_config
-from communal_sync.errors import ConfigError, InputError
-from communal_sync.mapping import parse_map_option, resolve_field
+from communal_sync.errors import InputError
+from communal_sync.mapping import parse_map_option, resolve_overrides
 from communal_sync.normalize import clean_text, email_key, is_valid_email, normalize_email
 from communal_sync.profile_row import RowError
 from communal_sync.sources import Source, SourceRow, open_source
@@ -131,7 +131,7 @@ def map_link_columns(
     unknown field, and InputError when two columns feed one link field, no column is the
     id, or no column is an email or external id.
     """
-    chosen = _match_overrides(headers, overrides, source_name)
+    chosen = resolve_overrides(headers, overrides, source_name)
     claimed = set(chosen.values())
     by_field: dict[str, list[str]] = {}
     unmapped: list[str] = []
@@ -338,32 +338,6 @@ def find_contradictions(entries: Iterable[LinkEntry]) -> list[RowError]:
             for e in rows
         )
     return problems
-
-
-def _match_overrides(
-    headers: Sequence[str], overrides: Mapping[str, str], source_name: str
-) -> dict[str, str]:
-    """Header -> target ("" to ignore), matching a named column as ``build_mapping`` does:
-    exactly, then ignoring case, then by its column key."""
-    by_fold: dict[str, list[str]] = {}
-    by_key: dict[str, list[str]] = {}
-    for header in headers:
-        by_fold.setdefault(header.strip().casefold(), []).append(header)
-        by_key.setdefault(column_key(header), []).append(header)
-    chosen: dict[str, str] = {}
-    for column, target in overrides.items():
-        if column in headers:
-            header = column
-        else:
-            candidates = by_fold.get(column.strip().casefold()) or by_key.get(column_key(column))
-            if not candidates or len(candidates) > 1:
-                raise ConfigError(
-                    f"The mapping names column {column!r}, but {source_name} has no such "
-                    f"column. Its columns are: {_quoted(headers)}. Fix the column name in --map."
-                )
-            header = candidates[0]
-        chosen[header] = resolve_field(target)
-    return chosen
 
 
 def _field_of(column: str, columns: LinkColumns) -> str:

@@ -129,7 +129,7 @@ def build_mapping(
     not have (a typo would otherwise be silently ignored), and InputError when two columns
     map to one field or a required field has no column.
     """
-    chosen = _resolve_overrides(headers, overrides or {}, source_name)
+    chosen = resolve_overrides(headers, overrides or {}, source_name)
     columns: dict[str, str] = {}
     unmapped: list[str] = []
     ignored: list[str] = []
@@ -160,7 +160,7 @@ def _automatic_field(header: str) -> str | None:
     return SYNONYM_INDEX.get(column_key(header))
 
 
-def _resolve_overrides(
+def resolve_overrides(
     headers: Sequence[str], overrides: Mapping[str, str], source_name: str
 ) -> dict[str, str]:
     """Header -> target ("" to ignore) for each override, matching the header leniently."""
