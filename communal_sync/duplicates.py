@@ -9,15 +9,17 @@ different keys colliding in a million rows is about 3 in 100 million.
 
 from __future__ import annotations
 
+import operator
 from array import array
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import compress, count, pairwise, repeat
 from typing import Final, Literal
 
 from communal_sync.mapping import ColumnMapping
 from communal_sync.normalize import clean_text, email_key
-from communal_sync.source_row import SourceRow
+from communal_sync.source_row import KeyBatch, SourceRow, key_batches_of
 
 KeyKind = Literal["email", "id", "external_id"]
 
@@ -73,12 +75,30 @@ def external_id_dup_key(value: str) -> str | None:
     return clean_text(value) or None
 
 
-SET_CHECK_MAX_ROWS: Final = 250_000
-"""Up to this many rows a set tells "no duplicates" twice as fast as sorting; above it,
-sorting alone keeps the peak memory of a million-row file lower."""
+COUNT_MAX_ROWS: Final = 250_000
+"""Up to this many rows the repeated hashes are counted as the batches arrive (a Counter per
+key kind, a few times faster than sorting); above it the counters are dropped and the hashes
+sorted at the end, which keeps the peak memory of a million-row file lower."""
+
+PER_VALUE_BELOW: Final = 16
+"""A batch column with an unusual value is halved until its parts are this small; their
+values are then keyed one by one."""
 
 _NO_KEY: Final = 0
 """Stored for a row without a key of that kind; a real key hashing to 0 is ignored (2**-64)."""
+
+
+def key_columns(mapping: ColumnMapping) -> dict[KeyKind, str]:
+    """The column of each key kind the file has: email always, id and external id if mapped.
+
+    Kinds without a column are left out, so the first pass hashes nothing for them.
+    """
+    columns: dict[KeyKind, str] = {"email": mapping.column_of("email") or ""}
+    for kind in ("id", "external_id"):
+        column = mapping.column_of(kind)
+        if column is not None:
+            columns[kind] = column
+    return columns
 
 
 def find_duplicates(rows: Iterable[SourceRow], mapping: ColumnMapping) -> DuplicateIndex:
@@ -86,66 +106,130 @@ def find_duplicates(rows: Iterable[SourceRow], mapping: ColumnMapping) -> Duplic
 
     Rows with a read problem are left out: they are invalid whatever their keys say.
     """
-    email_column = mapping.column_of("email") or ""
-    id_column = mapping.column_of("id")
-    external_column = mapping.column_of("external_id")
-    kinds: list[KeyKind] = ["email"]
-    kinds += ["id"] if id_column is not None else []
-    kinds += ["external_id"] if external_column is not None else []
-    hashes = {kind: array("q") for kind in kinds}
-    add_email = hashes["email"].append
-    add_id = hashes["id"].append if id_column is not None else None
-    add_external = hashes["external_id"].append if external_column is not None else None
+    columns = key_columns(mapping)
+    return index_duplicates(key_batches_of(rows, list(columns.values())), list(columns))
+
+
+def index_duplicates(batches: Iterable[KeyBatch], kinds: Sequence[KeyKind]) -> DuplicateIndex:
+    """``find_duplicates`` on rows already cut down to their key cells (``Source.key_batches``).
+
+    Each batch holds one column of cells per kind in ``kinds``, in that order. A row with a
+    read problem has "" in every column, which is no key of any kind.
+    """
+    hashers = [_HASHERS[kind] for kind in kinds]
+    hashes = [array("q") for _ in kinds]
+    counters: list[Counter[int]] | None = [Counter() for _ in kinds]
     lines: array[int] = array("I")
-    add_line = lines.append
-    for row in rows:
-        add_line(row.line)
-        if row.problem is not None:
-            for kind_hashes in hashes.values():
-                kind_hashes.append(_NO_KEY)
-            continue
-        values = row.values
-        # Each key's usual form (a plain ASCII email, an alphanumeric external id) is hashed
-        # inline; anything else goes through its dup-key function. Same keys either way.
-        email = values.get(email_column, "")
-        if "@" in email and email.isascii() and email.isprintable() and " " not in email:
-            add_email(hash(email.lower()))
-        else:
-            add_email(_hash_of(email_dup_key(email)))
-        if add_external is not None:
-            external = values.get(external_column or "", "")
-            add_external(
-                hash(external) if external.isalnum() else _hash_of(external_id_dup_key(external))
-            )
-        if add_id is not None:
-            add_id(_hash_of(id_dup_key(values.get(id_column or "", ""))))
+    for batch_lines, columns in batches:
+        lines.extend(batch_lines)
+        for hasher, kind_hashes, index in zip(hashers, hashes, range(len(kinds)), strict=True):
+            batch_hashes = _hash_column(columns[index], *hasher)
+            kind_hashes.extend(batch_hashes)
+            if counters is not None:
+                counters[index].update(batch_hashes)
+        if counters is not None and len(lines) > COUNT_MAX_ROWS:
+            counters = None
     by_ordinal: dict[int, list[DuplicateGroup]] = {}
-    for kind, kind_hashes in hashes.items():
-        for members in _shared_hashes(kind_hashes):
+    for index, (kind, kind_hashes) in enumerate(zip(kinds, hashes, strict=True)):
+        repeated = _repeated(kind_hashes, counters[index] if counters is not None else None)
+        for members in _members(kind_hashes, repeated):
             group = DuplicateGroup(kind, tuple(members), tuple(lines[o] for o in members))
             for ordinal in members:
                 by_ordinal.setdefault(ordinal, []).append(group)
     return DuplicateIndex({o: tuple(g) for o, g in by_ordinal.items()}, lines)
 
 
+_Hasher = tuple[
+    Callable[[list[str]], bool], Callable[[list[str]], Iterable[int]], Callable[[str], int]
+]
+"""For one key kind: is every value of a list in its usual form (one C-level test over the
+list), the keys of such a list (C-level maps), and the key of any one value."""
+
+
+def _plain_emails(values: list[str]) -> bool:
+    """Every value is ASCII with an @ and no whitespace at all: its key is its lower()."""
+    text = "".join(values)
+    return (
+        text.isascii()
+        and len(text.split()) == 1
+        and all(map(operator.contains, values, repeat("@")))
+    )
+
+
+def _plain_external_ids(values: list[str]) -> bool:
+    """Every value is non-blank ASCII with no whitespace at all: its key is itself."""
+    text = "".join(values)
+    return text.isascii() and len(text.split()) == 1 and all(values)
+
+
+def _plain_ids(values: list[str]) -> bool:
+    """Every value is ASCII digits: its key is its integer value."""
+    text = "".join(values)
+    return text.isascii() and text.isdigit() and all(values)
+
+
+_HASHERS: Final[dict[KeyKind, _Hasher]] = {
+    "email": (
+        _plain_emails,
+        lambda values: map(hash, map(str.lower, values)),
+        lambda value: _hash_of(email_dup_key(value)),
+    ),
+    "external_id": (
+        _plain_external_ids,
+        lambda values: map(hash, values),
+        lambda value: _hash_of(external_id_dup_key(value)),
+    ),
+    "id": (
+        _plain_ids,
+        lambda values: map(hash, map(int, values)),
+        lambda value: _hash_of(id_dup_key(value)),
+    ),
+}
+
+
+def _hash_column(
+    values: list[str],
+    plain: Callable[[list[str]], bool],
+    hash_plain: Callable[[list[str]], Iterable[int]],
+    hash_one: Callable[[str], int],
+) -> list[int]:
+    """The key hashes of ``values``: the usual form through C-level maps, the rest one by one.
+
+    A list that is not all plain is halved until the odd values are isolated, so a batch with
+    one unusual cell still hashes the other thousand in C. Same hashes as ``hash_one``.
+    """
+    if plain(values):
+        return list(hash_plain(values))
+    if len(values) < PER_VALUE_BELOW:
+        return [hash_one(value) for value in values]
+    middle = len(values) // 2
+    return _hash_column(values[:middle], plain, hash_plain, hash_one) + _hash_column(
+        values[middle:], plain, hash_plain, hash_one
+    )
+
+
 def _hash_of(key: str | int | None) -> int:
     return _NO_KEY if key is None else hash(key)
 
 
-def _shared_hashes(hashes: array[int]) -> list[list[int]]:
-    """The ordinals (indexes) of each hash that occurs more than once, in file order."""
-    if len(hashes) <= SET_CHECK_MAX_ROWS:
-        distinct = len(set(hashes))
-        expected = len(hashes) - max(hashes.count(_NO_KEY) - 1, 0)
-        if distinct == expected:
-            return []
-    ordered = sorted(hashes)
-    repeated = {a for a, b in pairwise(ordered) if a == b and a != _NO_KEY}
-    del ordered
+def _repeated(hashes: array[int], counts: Counter[int] | None) -> set[int]:
+    """The hashes (other than ``_NO_KEY``) that occur more than once."""
+    if counts is None:
+        ordered = sorted(hashes)
+        found = {a for a, b in pairwise(ordered) if a == b}
+    elif len(counts) == len(hashes):
+        return set()
+    else:
+        found = set(compress(counts.keys(), map((1).__lt__, counts.values())))
+    found.discard(_NO_KEY)
+    return found
+
+
+def _members(hashes: array[int], repeated: set[int]) -> list[list[int]]:
+    """The ordinals (indexes) of each repeated hash, in file order, groups by first row."""
     if not repeated:
         return []
     members: dict[int, list[int]] = {}
-    for ordinal, value in enumerate(hashes):
-        if value in repeated:
-            members.setdefault(value, []).append(ordinal)
+    for ordinal in compress(count(), map(repeated.__contains__, hashes)):
+        members.setdefault(hashes[ordinal], []).append(ordinal)
     return list(members.values())

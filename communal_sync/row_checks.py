@@ -1,11 +1,12 @@
 """The per-row checks of validation, compiled once per column mapping.
 
-``RowChecker.check`` runs once per row of files of a million rows (a benchmark holds all of
-validation to 3x a bare ``csv.DictReader``). It is a closure over the column positions and
-flags fixed at construction that accepts the usual row (clean text, values already in
-final form) with a few C-level tests, and hands any other row to ``check_fully``, which
-holds the rules, cleans every value and writes every message. A property test checks that
-the two agree on every row.
+``RowChecker.accepts`` runs once per row of files of a million rows (a benchmark holds all
+of validation to 3x a bare ``csv.DictReader``). It is a closure over the column positions
+and flags fixed at construction that says yes to the usual row (clean text, values valid
+and already in final form) with a few C-level tests, reading a CSV row's cells by position.
+Any other row goes to ``check_fully``, which holds the rules, cleans every value and writes
+every message. ``check`` is the two together; a property test checks that it agrees with
+``check_fully`` on every row.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Final
 
@@ -44,11 +45,44 @@ COUNTRY_EXAMPLE: Final = "CA or Canada"
 
 _EARLIEST_ISO: Final = f"{EARLIEST_YEAR}-01-01"
 
-_PLAIN_EMAIL: Final = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+_ATOM: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_LOCAL: Final = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_PLAIN_DOMAIN: Final = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
 )
-"""An ASCII address with a lower-case domain: valid, and already in normalize_email form."""
+"""An ASCII address whose domain is lower case is valid, and already in normalize_email
+form, when its local part matches _PLAIN_LOCAL and its domain _PLAIN_DOMAIN."""
+
+_SELF_CHECKED: Final = frozenset(("email", "date_of_birth", "profile_country", "id"))
+"""Fields whose fast check accepts only values clean_text would not change (or, for the
+country, whose code is the same either way), so they skip the clean-text test."""
+
+VERDICTS_KEPT: Final = 65_536
+"""Domains (or dates) whose verdict the fast check remembers; a few MB at most."""
+
+
+def _remember(known: dict[str, bool], text: str, verdict: bool) -> bool:
+    """Keep ``verdict`` for ``text`` while ``known`` is under VERDICTS_KEPT; return it."""
+    if len(known) < VERDICTS_KEPT:
+        known[text] = verdict
+    return verdict
+
+
+def _is_plain_domain(domain: str) -> bool:
+    """Whether ``domain`` is a valid lower-case ASCII domain (normalize_email leaves it)."""
+    return _PLAIN_DOMAIN.fullmatch(domain) is not None
+
+
+def _is_plain_date(text: str, today_iso: str) -> bool:
+    """Whether ``text`` is a real ISO date from 1900 to today (parse_date returns it as is)."""
+    if not (len(text) == 10 and _EARLIEST_ISO <= text <= today_iso and text[7] == "-"):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
 
 _BLANK_TO_NONE: Final[dict[str, None]] = {"": None}
 """``map(_BLANK_TO_NONE.get, cells, cells)`` turns "" into None at C speed."""
@@ -76,88 +110,158 @@ class RowChecker:
         self._has_country = "profile_country" in present
         self._has_id = "id" in present
         self._fields_set = {"line", "custom", *present}
-        self.check: Callable[[SourceRow], CheckResult] = self._fast_check()
-        """The checked values of one row (for ``build``), or None and every error found."""
+        self._raw_of = self._raw_reader()
+        self.accepts: Callable[[SourceRow], bool] = self._acceptor()
+        """Whether a row is valid and already clean: ``check`` then only copies its values."""
 
-    def _fast_check(self) -> Callable[[SourceRow], CheckResult]:
-        """Build ``check``: a closure, so the hot path reads locals, not attributes."""
+    def check(self, src: SourceRow) -> CheckResult:
+        """The checked values of one row (for ``build``), or None and every error found."""
+        if self.accepts(src):
+            return self._clean_values(src), []
+        return self.check_fully(src)
+
+    def row_of(self, src: SourceRow) -> ProfileRow:
+        """The ProfileRow of a row ``accepts`` said yes to (checked again: same values)."""
+        data, errors = self.check(src)
+        if data is None:
+            raise ValueError(f"line {src.line} is not a valid row: {errors[0].message}")
+        return self.build(data)
+
+    def _raw_reader(self) -> Callable[[SourceRow], tuple[str, ...] | None]:
+        """Build the function from a row to its mapped cells in ``_columns`` order.
+
+        A CSV row's ``cells`` are picked by position (positions worked out once per header);
+        any other row is read through ``values``. None means a mapped key is missing (a
+        JSON record without it: a blank cell, which only ``check_fully`` handles).
+        """
         columns = self._columns
-        getter: Callable[[Mapping[str, str]], tuple[str, ...]] = (
+        from_values: Callable[[Mapping[str, str]], tuple[str, ...]] = (
             itemgetter(*columns) if len(columns) > 1 else lambda v: (v[columns[0]],)
         )
+        header: Sequence[str] | None = None
+        from_cells: Callable[[Sequence[str]], tuple[str, ...]] | None = None
+
+        def raw_of(src: SourceRow) -> tuple[str, ...] | None:
+            nonlocal header, from_cells
+            cells = src.cells
+            if cells is not None:
+                if src.columns is not header:
+                    header = src.columns
+                    from_cells = _cell_picker(header, columns)
+                if from_cells is not None:
+                    return from_cells(cells)
+            try:
+                return from_values(src.values)
+            except KeyError:
+                return None
+
+        return raw_of
+
+    def _acceptor(self) -> Callable[[SourceRow], bool]:
+        """Build ``accepts``: a closure, so the hot path reads locals, not attributes.
+
+        It says yes to the usual row (clean text, values valid and in final form) with a
+        few C-level tests; anything else is for ``check_fully``. It must never say yes to a
+        row ``check_fully`` would change or reject (a property test holds it to that).
+        Domains and dates repeat down a file, so their verdicts are remembered.
+        """
+        raw_of = self._raw_reader()
+        columns = self._columns
+        position = {f: i for i, f in enumerate(self._fields)}
+        first_at, last_at, email_at = (position[f] for f in REQUIRED_LABELS)
+        long_at = tuple(position[f] for f in self._long_names)
+        date_at = position.get("date_of_birth", -1)
+        country_at = position.get("profile_country", -1)
+        id_at = position.get("id", -1)
+        # Cells whose own check only passes text clean_text leaves alone (an address, a
+        # date, a country code or name, an id) are left out of the clean-text test.
         fields = self._fields
-        custom_names = self._custom_names
-        long_names = self._long_names
-        has_date, has_country, has_id = self._has_date, self._has_country, self._has_id
+        text_at = [
+            i for i in range(len(columns)) if i >= len(fields) or fields[i] not in _SELF_CHECKED
+        ]
+        texts_of: Callable[[tuple[str, ...]], tuple[str, ...]] = (
+            itemgetter(*text_at) if len(text_at) > 1 else lambda raw: tuple(raw[i] for i in text_at)
+        )
         today_iso = self._today.isoformat()
-        check_fully = self.check_fully
-        custom_values = self._custom_values
-        blank_to_none = _BLANK_TO_NONE.get
-        template = ROW_TEMPLATE
         is_nfc = unicodedata.is_normalized
-        plain_email = _PLAIN_EMAIL.fullmatch
-        from_iso = dt.date.fromisoformat
+        plain_local = _PLAIN_LOCAL.fullmatch
+        domains: dict[str, bool] = {}
+        dates: dict[str, bool] = {}
+        known_domain, known_date = domains.get, dates.get
+        header: Sequence[str] | None = None
+        from_cells: Callable[[Sequence[str]], tuple[str, ...]] | None = None
         name_max = NAME_MAX_LENGTH
 
-        def check(src: SourceRow) -> CheckResult:
-            if src.problem is not None:
-                return check_fully(src)
-            try:
-                raw = getter(src.values)
-            except KeyError:  # a JSON record without some key: a blank cell
-                return check_fully(src)
-            joined = " ".join(filter(None, raw))
+        def accepts(src: SourceRow) -> bool:
+            nonlocal header, from_cells
+            cells = src.cells
+            if cells is not None and src.columns is header and from_cells is not None:
+                raw = from_cells(cells)
+            else:
+                if cells is not None and (picker := _cell_picker(src.columns, columns)):
+                    header, from_cells = src.columns, picker
+                found = raw_of(src)
+                if found is None or src.problem is not None:
+                    return False
+                raw = found
+            joined = " ".join(filter(None, texts_of(raw)))
             # Would clean_text change any cell? isprintable() is False for every whitespace
             # character but the space, and for the zero-width ones.
             if (
                 not joined.isprintable()
                 or "  " in joined
-                or joined.startswith(" ")
-                or joined.endswith(" ")
+                or joined[:1] == " "
+                or joined[-1:] == " "
                 or (not joined.isascii() and not is_nfc("NFC", joined))
             ):
-                return check_fully(src)
-            data = template.copy()
-            data["line"] = src.line
-            data.update(zip(fields, map(blank_to_none, raw, raw)))  # noqa: B905
-            first = data["first_name"]
-            last = data["last_name"]
-            email = data["email"]
+                return False
+            first = raw[first_at]
+            last = raw[last_at]
+            local, _, domain = raw[email_at].partition("@")
+            if (domain_ok := known_domain(domain)) is None:
+                domain_ok = _remember(domains, domain, _is_plain_domain(domain))
             if (
                 not first
                 or not last
-                or not email
                 or len(first) > name_max
                 or len(last) > name_max
-                or len(email) > EMAIL_MAX_LENGTH
-                or email.find("@") > EMAIL_LOCAL_MAX_LENGTH
-                or plain_email(email) is None
+                or len(local) > EMAIL_LOCAL_MAX_LENGTH
+                or len(domain) >= EMAIL_MAX_LENGTH - len(local)
+                or plain_local(local) is None
+                or not domain_ok
             ):
-                return check_fully(src)
-            for name in long_names:
-                text = data[name]
-                if text is not None and len(text) > name_max:
-                    return check_fully(src)
-            if has_date and (text := data["date_of_birth"]) is not None:
-                if not (len(text) == 10 and _EARLIEST_ISO <= text <= today_iso and text[7] == "-"):
-                    return check_fully(src)
-                try:
-                    from_iso(text)
-                except ValueError:
-                    return check_fully(src)
-            if has_country and (text := data["profile_country"]) is not None:
-                code = normalize_country(text)
-                if code is None:
-                    return check_fully(src)
-                data["profile_country"] = code
-            if has_id and (text := data["id"]) is not None:
-                if not (text.isascii() and text.isdigit() and int(text) > 0):
-                    return check_fully(src)
-                data["id"] = int(text)
-            data["custom"] = custom_values(raw) if custom_names else {}
-            return data, []
+                return False
+            for at in long_at:
+                if len(raw[at]) > name_max:
+                    return False
+            if date_at >= 0 and (text := raw[date_at]):
+                if (date_ok := known_date(text)) is None:
+                    date_ok = _remember(dates, text, _is_plain_date(text, today_iso))
+                if not date_ok:
+                    return False
+            if country_at >= 0 and (text := raw[country_at]) and normalize_country(text) is None:
+                return False
+            return not (
+                id_at >= 0
+                and (text := raw[id_at])
+                and not (text.isascii() and text.isdigit() and int(text) > 0)
+            )
 
-        return check
+        return accepts
+
+    def _clean_values(self, src: SourceRow) -> dict[str, Any]:
+        """The checked values of a row ``accepts`` said yes to: blanks None, codes normalized."""
+        raw = self._raw_of(src)
+        assert raw is not None
+        data = ROW_TEMPLATE.copy()
+        data["line"] = src.line
+        data.update(zip(self._fields, map(_BLANK_TO_NONE.get, raw, raw)))  # noqa: B905
+        if self._has_country and (text := data["profile_country"]) is not None:
+            data["profile_country"] = normalize_country(text)
+        if self._has_id and (text := data["id"]) is not None:
+            data["id"] = int(text)
+        data["custom"] = self._custom_values(raw)
+        return data
 
     def check_fully(self, src: SourceRow) -> tuple[dict[str, Any] | None, list[RowError]]:
         """``check`` for any row: cleans every value and collects every error, in column order."""
@@ -286,3 +390,16 @@ class RowChecker:
             "This is not a Communal user id (a positive whole number). If column "
             f'{column!r} is your own system\'s key, map it with --map "{column}=external_id".',
         )
+
+
+def _cell_picker(
+    header: Sequence[str] | None, columns: tuple[str, ...]
+) -> Callable[[Sequence[str]], tuple[str, ...]] | None:
+    """Pick ``columns`` out of cells in ``header`` order; None if the header lacks one."""
+    if header is None or not set(columns) <= set(header):
+        return None
+    positions = [list(header).index(column) for column in columns]
+    if len(positions) == 1:
+        position = positions[0]
+        return lambda cells: (cells[position],)
+    return itemgetter(*positions)

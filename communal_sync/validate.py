@@ -1,23 +1,32 @@
 """Check every row of an export and turn the good ones into ``ProfileRow``s.
 
-Two passes over ``source.rows()``: the first finds rows that share an email, id or
-external id (see ``duplicates``), the second checks each row and emits a ``RowResult`` in
-file order, knowing the duplicate groups. Every error of every row is collected; a row is
-never rejected on its first problem alone.
+Two passes: the first reads only the key columns (``Source.key_batches`` when the source
+has it, else ``rows()``) and finds rows that share an email, id or external id (see
+``duplicates``); the second checks each row of ``source.rows()`` and emits a ``RowResult``
+in file order, knowing the duplicate groups. Every error of every row is collected; a row
+is never rejected on its first problem alone.
 
 The second pass is the hot path (a benchmark holds validation to 3x a bare
-``csv.DictReader``), so the checks are plain Python on precomputed column positions, and a
-valid row's model is built without re-validating what was just checked
+``csv.DictReader``): a usual row is accepted by ``RowChecker.accepts`` on its cells, and
+its ``ProfileRow`` is built only when someone reads ``RowResult.row`` (``validate`` only
+counts valid rows; ``plan`` reads them), without re-validating through pydantic
 (``profile_row.trusted_row``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Final, Literal, Protocol
 
-from communal_sync.duplicates import DuplicateGroup, KeyKind, find_duplicates
+from communal_sync.duplicates import (
+    DuplicateGroup,
+    DuplicateIndex,
+    KeyKind,
+    find_duplicates,
+    index_duplicates,
+    key_columns,
+)
 from communal_sync.errors import InputError
 from communal_sync.mapping import ColumnMapping
 from communal_sync.profile_row import ProfileRow, RowError
@@ -43,20 +52,88 @@ LINES_SHOWN: Final = 10
 """Other lines named in one duplicate message before "and N more"."""
 
 
-@dataclass(frozen=True, slots=True)
 class RowResult:
-    """The verdict on one source row; ``row`` is set only when ``status`` is "valid"."""
+    """The verdict on one source row; ``row`` is set only when ``status`` is "valid".
+
+    Immutable and compared field by field, like the frozen dataclass it was. A valid row
+    that needed no cleaning gets its ``row`` built on first access (``validate`` only
+    counts such rows; ``plan`` reads them); every check on it has already passed.
+    """
+
+    __slots__ = ("_make_row", "_row", "errors", "line", "source", "status")
 
     line: int
     source: SourceRow
-    row: ProfileRow | None
     errors: tuple[RowError, ...]
     status: RowStatus
+    _row: ProfileRow | None
+    _make_row: Callable[[SourceRow], ProfileRow]
+
+    def __init__(
+        self,
+        line: int,
+        source: SourceRow,
+        row: ProfileRow | None,
+        errors: tuple[RowError, ...],
+        status: RowStatus,
+    ) -> None:
+        for name, value in zip(
+            ("line", "source", "_row", "errors", "status"),
+            (line, source, row, errors, status),
+            strict=True,
+        ):
+            _RESULT_SLOTS[name].__set__(self, value)
+
+    @property
+    def row(self) -> ProfileRow | None:
+        """The validated row, or None when the row is invalid or a skipped duplicate."""
+        try:
+            return self._row
+        except AttributeError:
+            row = self._make_row(self.source)
+            _set_row(self, row)
+            return row
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RowResult):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        line, source, row, errors, status = self._fields()
+        return (
+            f"RowResult(line={line!r}, source={source!r}, row={row!r}, "
+            f"errors={errors!r}, status={status!r})"
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RowResult, self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.line, self.source, self.row, self.errors, self.status)
 
 
-_RESULT_SETTERS: Final[tuple[Any, ...]] = (
-    object.__new__,
-    *(vars(RowResult)[slot].__set__ for slot in ("line", "source", "row", "errors", "status")),
+class _CheckedRow(RowResult):
+    """A valid row that needed no cleaning: status and errors are the class's, so making one
+    is three slot writes (``validate_source``'s hot path)."""
+
+    __slots__ = ()
+    errors = ()
+    status = "valid"
+
+
+_RESULT_SLOTS: Final[Mapping[str, Any]] = vars(RowResult)
+_set_row: Final = _RESULT_SLOTS["_row"].__set__
+_VALID_SETTERS: Final[tuple[Any, ...]] = tuple(
+    _RESULT_SLOTS[slot].__set__ for slot in ("line", "source", "_make_row")
 )
 
 
@@ -87,7 +164,7 @@ def validate_source(
     InputError if the second read does not see the rows the first one did (a file
     rewritten while we read it).
     """
-    duplicates = find_duplicates(source.rows(), mapping)
+    duplicates = _find_duplicates(source, mapping)
     checker = RowChecker(mapping, date_order=options.date_order)
     by_ordinal = duplicates.groups_by_ordinal
     expected_lines = duplicates.lines
@@ -96,34 +173,50 @@ def validate_source(
         kind: mapping.column_of(kind) or "" for kind in ("email", "id", "external_id")
     }
     check = checker.check
+    check_fully = checker.check_fully
+    accepts = checker.accepts
     build = checker.build
-    new_result, *setters = _RESULT_SETTERS
-    set_line, set_source, set_row, set_errors, set_status = setters
+    make_row = checker.row_of
+    new_result = object.__new__
+    set_line, set_source, set_make_row = _VALID_SETTERS
     ordinal = -1
+    count = len(expected_lines)
     for ordinal, src in enumerate(source.rows()):
         line = src.line
-        if ordinal >= len(expected_lines) or expected_lines[ordinal] != line:
+        if ordinal >= count or expected_lines[ordinal] != line:
             raise _changed_while_reading(source.name, line)
-        data, errors = check(src)
         if by_ordinal and (groups := by_ordinal.get(ordinal)) is not None:
+            data, errors = check(src)
             skipped = _duplicate_verdict(src, ordinal, groups, policy, key_columns, errors)
             if skipped is not None and not errors:
                 yield RowResult(line, src, None, (skipped,), "duplicate")
                 continue
+        elif accepts(src):
+            # RowResult(line, src, <row built on first access>, (), "valid"), through the
+            # slots: three writes, and no model built for a caller that only counts rows.
+            result = new_result(_CheckedRow)
+            set_line(result, line)
+            set_source(result, src)
+            set_make_row(result, make_row)
+            yield result
+            continue
+        else:
+            data, errors = check_fully(src)
         if errors or data is None:
             yield RowResult(line, src, None, tuple(errors), "invalid")
-            continue
-        # RowResult(line, src, build(data), (), "valid") without the frozen dataclass's
-        # five object.__setattr__ calls: the same object, half the cost on the hot path.
-        result = new_result(RowResult)
-        set_line(result, line)
-        set_source(result, src)
-        set_row(result, build(data))
-        set_errors(result, ())
-        set_status(result, "valid")
-        yield result
-    if ordinal + 1 != len(expected_lines):
+        else:
+            yield RowResult(line, src, build(data), (), "valid")
+    if ordinal + 1 != count:
         raise _changed_while_reading(source.name, None)
+
+
+def _find_duplicates(source: RowSource, mapping: ColumnMapping) -> DuplicateIndex:
+    """The first pass, through ``source.key_batches`` when it has them (a CSV: no rows built)."""
+    columns = key_columns(mapping)
+    key_batches = getattr(source, "key_batches", None)
+    if key_batches is None:
+        return find_duplicates(source.rows(), mapping)
+    return index_duplicates(key_batches(list(columns.values())), list(columns))
 
 
 def _duplicate_verdict(
@@ -207,6 +300,12 @@ class ValidationSummary:
 def summarize(results: Iterable[RowResult], mapping: ColumnMapping) -> ValidationSummary:
     """Consume ``results`` into a ValidationSummary (counts, every error, unmapped columns)."""
     summary = ValidationSummary(unmapped_columns=list(mapping.unmapped))
+    valid = 0
     for result in results:
-        summary.add(result)
+        if result.status == "valid":
+            valid += 1
+        else:
+            summary.add(result)
+    summary.rows += valid
+    summary.valid += valid
     return summary

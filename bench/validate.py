@@ -1,0 +1,302 @@
+"""Benchmark ``communal-sync validate`` against a bare ``csv.DictReader`` loop.
+
+Generates a realistic CRM export (external id, names, email, phone, date of birth, address,
+country; a small share of dirty rows and a few duplicates) and measures, in one run:
+
+- the floor: the best time of a plain ``csv.DictReader`` loop over the file;
+- validate: the best time of exactly what ``communal-sync validate FILE`` runs
+  (``open_intake`` + ``summarize(intake.results(), ...)``, default options), in-process;
+- the ratio of the two (target: at most 3x);
+- the wall time of the real CLI as a subprocess, start-up included (reported, no target);
+- with ``--million``: the peak RSS of the real ``communal-sync validate --format json`` on
+  1,000,000 rows, as a subprocess (target: under 150 MB).
+
+Run from the project root::
+
+    .venv/bin/python bench/validate.py --million
+
+Exit status 0 when every measured target passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from communal_sync.intake import IntakeOptions, open_intake
+from communal_sync.validate import ValidationSummary, summarize
+
+DEFAULT_ROWS: Final = 100_000
+MILLION: Final = 1_000_000
+DEFAULT_RUNS: Final = 5
+RATIO_TARGET: Final = 3.0
+MEMORY_TARGET_MB: Final = 150.0
+SEED: Final = 20260325
+
+DIRTY_SHARE: Final = 0.01
+"""Share of rows with a real error (blank name, bad email, impossible date, unknown country)."""
+
+MESSY_SHARE: Final = 0.03
+"""Share of valid rows written sloppily (stray spaces, upper-case domain, "Canada")."""
+
+DUPLICATES: Final = 3
+"""Rows that repeat an earlier row's email or external id."""
+
+HEADER: Final = (
+    "External ID",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Phone",
+    "Date of Birth",
+    "Street",
+    "City",
+    "State/Province",
+    "Zip",
+    "Country",
+)
+
+FIRST_NAMES: Final = (
+    "Ann", "Bob", "Chloé", "David", "Emma", "François", "Grace", "Hiro", "Isabelle", "Jamal",
+    "Kateryna", "Liam", "Maya", "Noah", "Olivia", "Priya", "Quinn", "Raphaël", "Sofia", "Tom",
+    "Uma", "Victor", "Wen", "Xavier", "Yasmin", "Zoë", "Mary-Jane", "O'Neil", "Ahmed", "Léa",
+)  # fmt: skip
+LAST_NAMES: Final = (
+    "Lee", "Smith", "Nguyen", "Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Martin",
+    "Brown", "Wilson", "Taylor", "Singh", "Patel", "Kim", "García", "Müller", "O'Brien",
+    "Van der Berg", "Johnson", "Williams", "Chen", "Wang", "Lavoie", "Fortin", "Morin",
+)  # fmt: skip
+DOMAINS: Final = ("example.org", "example.com", "mail.example.net", "school.example.ca")
+STREETS: Final = ("Main St", "Rue Saint-Denis", "King Street West", "Elm Ave", "Oak Road")
+PLACES: Final = (
+    ("Montréal", "QC", "H2X {d}A{d}", "CA"),
+    ("Toronto", "ON", "M5V {d}K{d}", "CA"),
+    ("Vancouver", "BC", "V6B {d}Z{d}", "Canada"),
+    ("Boston", "MA", "021{d}{d}", "US"),
+    ("Seattle", "WA", "981{d}{d}", "USA"),
+    ("London", "", "SW1A {d}AA", "GB"),
+)
+
+
+def generate(path: Path, rows: int, seed: int = SEED, *, quote_all: bool = False) -> None:
+    """Write a ``rows``-row CRM export to ``path`` (deterministic for a given seed).
+
+    Cells are quoted only where needed (as Excel and most CRMs write them), or all of them
+    with ``quote_all`` (as Salesforce's Data Loader does).
+    """
+    rng = random.Random(seed)
+    dirty_every = round(1 / DIRTY_SHARE)
+    messy_every = round(1 / MESSY_SHARE)
+    duplicate_at = {rows * (k + 1) // (DUPLICATES + 1): k for k in range(DUPLICATES)}
+    originals = {n // 2 for n in duplicate_at}
+    remembered: dict[int, list[str]] = {}
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+        writer.writerow(HEADER)
+        for n in range(rows):
+            first = rng.choice(FIRST_NAMES)
+            last = rng.choice(LAST_NAMES)
+            local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
+            local = local.encode("ascii", "ignore").decode()
+            email = f"{local}{n}@{rng.choice(DOMAINS)}"
+            city, state, zip_pattern, country = rng.choice(PLACES)
+            d = rng.randrange(10)
+            phone = rng.choice(("(514) 555-01{:02d}", "+1 416 555 01{:02d}", "604.555.01{:02d}"))
+            row = [
+                f"CRM-{n:07d}",
+                first,
+                last,
+                email,
+                phone.format(rng.randrange(100)) if rng.random() < 0.8 else "",
+                f"{rng.randrange(1940, 2015)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+                if rng.random() < 0.7
+                else "",
+                f"{rng.randrange(1, 9999)} {rng.choice(STREETS)}",
+                city,
+                state,
+                zip_pattern.format(d=d),
+                country,
+            ]
+            if n % dirty_every == dirty_every // 2:
+                _make_dirty(row, rng)
+            elif n % messy_every == messy_every // 3:
+                _make_messy(row, rng)
+            if n in originals:
+                remembered[n] = row
+            if n in duplicate_at:
+                original = remembered[n // 2]
+                if duplicate_at[n] % 2 == 0:
+                    row[3] = original[3].upper()  # the same address, in other case
+                else:
+                    row[0] = original[0]
+            writer.writerow(row)
+
+
+def _make_dirty(row: list[str], rng: random.Random) -> None:
+    kind = rng.randrange(5)
+    if kind == 0:
+        row[1] = ""
+    elif kind == 1:
+        row[3] = row[3].replace("@", " at ")
+    elif kind == 2:
+        row[5] = "2001-02-30"
+    elif kind == 3:
+        row[10] = "Atlantis"
+    else:
+        row[5] = "03/04/2001"
+
+
+def _make_messy(row: list[str], rng: random.Random) -> None:
+    kind = rng.randrange(3)
+    if kind == 0:
+        row[1] = f"  {row[1]} "
+    elif kind == 1:
+        local, _, domain = row[3].partition("@")
+        row[3] = f"{local}@{domain.upper()}"
+    else:
+        row[10] = "Canada" if row[10] == "CA" else "United States"
+
+
+def floor(path: Path) -> int:
+    """The floor: a bare ``csv.DictReader`` loop over the file."""
+    count = 0
+    with path.open(encoding="utf-8", newline="") as handle:
+        for _ in csv.DictReader(handle):
+            count += 1
+    return count
+
+
+def validate(path: Path, cwd: Path) -> ValidationSummary:
+    """What ``communal-sync validate FILE`` runs, with its default options."""
+    intake = open_intake(str(path), IntakeOptions(), cwd=cwd)
+    return summarize(intake.results(), intake.mapping)
+
+
+def best_of(runs: int, *functions: Callable[[], object]) -> list[float]:
+    """The best CPU time of each function over ``runs`` interleaved rounds.
+
+    CPU time of this process, not wall time, so other work on a shared machine does not
+    count; interleaving spreads any remaining drift over both sides of the ratio.
+    """
+    best = [float("inf")] * len(functions)
+    for _ in range(runs):
+        for index, function in enumerate(functions):
+            gc.collect()
+            start = time.process_time()
+            function()
+            best[index] = min(best[index], time.process_time() - start)
+    return best
+
+
+def cli_command(path: Path, *extra: str) -> list[str]:
+    """The installed ``communal-sync`` console script, else ``python -m communal_sync``."""
+    script = Path(sys.executable).with_name("communal-sync")
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "communal_sync"]
+    return [*program, "validate", str(path), *extra]
+
+
+def run_cli(command: list[str], cwd: Path) -> tuple[float, float, int]:
+    """Run the CLI; return its wall time (s), its own peak RSS (MB) and its exit code."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes vs KiB
+    return wall, usage.ru_maxrss * scale / 1e6, process.returncode
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows for the timing")
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="best of this many runs")
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="also measure the CLI's peak memory on a 1,000,000-row file",
+    )
+    parser.add_argument(
+        "--memory-rows", type=int, default=MILLION, help="rows for the memory run (--million)"
+    )
+    parser.add_argument(
+        "--quote-all", action="store_true", help="quote every cell, as Salesforce exports do"
+    )
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="communal-sync-bench-") as tmp:
+        work = Path(tmp)  # no communal-sync.toml here: default options, as on a fresh machine
+        export = work / "export.csv"
+        generate(export, args.rows, quote_all=args.quote_all)
+        size_mb = export.stat().st_size / 1e6
+        summary = validate(export, work)
+        assert floor(export) == summary.rows == args.rows, "the two readers disagree"
+
+        floor_s, validate_s = best_of(
+            args.runs, lambda: floor(export), lambda: validate(export, work)
+        )
+        ratio = validate_s / floor_s
+        cli_wall, cli_rss, cli_code = run_cli(cli_command(export), work)
+
+        memory: tuple[int, float, float, int] | None = None
+        if args.million:
+            big = work / "million.csv"
+            generate(big, args.memory_rows, quote_all=args.quote_all)
+            wall, rss, code = run_cli(cli_command(big, "--format", "json"), work)
+            memory = (args.memory_rows, rss, wall, code)
+
+    ok = ratio <= RATIO_TARGET
+    print(
+        f"communal-sync validate benchmark (Python {sys.version.split()[0]}, best of {args.runs})"
+    )
+    quoting = "every cell quoted" if args.quote_all else "quoted where needed"
+    print(
+        f"file: {args.rows:,} rows ({quoting}), {size_mb:.1f} MB; {summary.valid:,} valid, "
+        f"{summary.invalid:,} invalid, {len(summary.errors):,} errors"
+    )
+    rows = [
+        ("csv.DictReader loop (floor)", f"{floor_s:.3f} s", "", ""),
+        ("validate, in-process", f"{validate_s:.3f} s", f"{ratio:.2f}x floor", ""),
+        ("ratio target", "", f"<= {RATIO_TARGET:g}x", verdict(ratio <= RATIO_TARGET)),
+        (
+            "communal-sync validate (CLI)",
+            f"{cli_wall:.3f} s",
+            f"peak {cli_rss:.0f} MB",
+            f"exit {cli_code}",
+        ),
+    ]
+    if memory is not None:
+        memory_rows, rss, wall, code = memory
+        ok = ok and rss < MEMORY_TARGET_MB and code in (0, 3)
+        rows.append(
+            (
+                f"CLI --format json, {memory_rows:,} rows",
+                f"{wall:.3f} s",
+                f"peak {rss:.0f} MB",
+                f"{verdict(rss < MEMORY_TARGET_MB)} (< {MEMORY_TARGET_MB:g} MB, exit {code})",
+            )
+        )
+    else:
+        rows.append(("peak memory at 1,000,000 rows", "", "", "not run (pass --million)"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    print(verdict(ok))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
