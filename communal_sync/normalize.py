@@ -37,8 +37,11 @@ EMAIL_MAX_LENGTH: Final = 254
 EMAIL_LOCAL_MAX_LENGTH: Final = 64
 """RFC 5321: the longest local part (before the @)."""
 
-_ZERO_WIDTH: Final = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
-"""Zero-width spaces and joiners, word joiner and BOM: invisible, copied from web pages."""
+_ZERO_WIDTH: Final = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"))
+"""Zero-width space, word joiner and BOM: invisible, copied from web pages. The zero-width
+joiner and non-joiner (U+200D, U+200C) stay inside a value: emoji sequences and Persian
+and Indic names need them; only at the ends are they noise."""
+_JOINERS: Final = "\u200c\u200d"
 
 
 def clean_text(s: str) -> str:
@@ -49,7 +52,10 @@ def clean_text(s: str) -> str:
     """
     if s.isascii():
         return " ".join(s.split())
-    return " ".join(unicodedata.normalize("NFC", s.translate(_ZERO_WIDTH)).split())
+    text = " ".join(unicodedata.normalize("NFC", s.translate(_ZERO_WIDTH)).split())
+    if text[:1] in _JOINERS or text[-1:] in _JOINERS:
+        text = " ".join(text.strip(_JOINERS).split())
+    return text
 
 
 def normalize_email(s: str) -> str:

@@ -53,6 +53,9 @@ _PLAIN_DOMAIN: Final = re.compile(
 """An ASCII address whose domain is lower case is valid, and already in normalize_email
 form, when its local part matches _PLAIN_LOCAL and its domain _PLAIN_DOMAIN."""
 
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters left after clean_text (whitespace ones became spaces)."""
+
 _SELF_CHECKED: Final = frozenset(("email", "date_of_birth", "profile_country", "id"))
 """Fields whose fast check accepts only values clean_text would not change (or, for the
 country, whose code is the same either way), so they skip the clean-text test."""
@@ -98,6 +101,7 @@ class RowChecker:
         self._columns = tuple(c for c, _ in standard) + tuple(c for c, _ in custom)
         self._fields = tuple(f for _, f in standard)
         self._custom_names = tuple(custom_name(f) for _, f in custom)
+        self._labels = self._fields + tuple(f for _, f in custom)
         self._standard_count = len(standard)
         self._date_order: DateOrder | None = date_order
         self._today = dt.date.today()
@@ -279,6 +283,17 @@ class RowChecker:
             errors.append(self._problem(src))
             if src.problem_field is None:
                 return None, errors
+        for name, text in zip(self._labels, raw, strict=True):
+            if _CONTROL.search(text):
+                errors.append(
+                    RowError(
+                        line,
+                        name,
+                        text,
+                        "This holds a control character (such as NUL, ESC or BEL) that "
+                        "cannot be sent; remove it from the file.",
+                    )
+                )
 
         for name in ("first_name", "last_name"):
             text = data[name]
