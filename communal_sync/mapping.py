@@ -209,6 +209,8 @@ def _check_one_column_per_field(columns: Mapping[str, str], source_name: str) ->
 
 
 def _check_required(headers: Sequence[str], columns: Mapping[str, str], source_name: str) -> None:
+    if not headers:
+        return  # JSON with no usable record (say, []): each row, if any, reports itself
     present = set(columns.values())
     missing = [name for name in REQUIRED_FIELDS if name not in present]
     if not missing:
@@ -222,5 +224,13 @@ def _check_required(headers: Sequence[str], columns: Mapping[str, str], source_n
     )
 
 
+QUOTED_NAMES_SHOWN = 30
+"""Column names listed in a message; a header of a million columns must not make a 10 MB line."""
+
+
 def _quoted(names: Sequence[str]) -> str:
-    return ", ".join(repr(name) for name in names) if names else "(none)"
+    if not names:
+        return "(none)"
+    shown = ", ".join(repr(name) for name in names[:QUOTED_NAMES_SHOWN])
+    rest = len(names) - QUOTED_NAMES_SHOWN
+    return f"{shown} and {rest} more" if rest > 0 else shown

@@ -172,6 +172,8 @@ class RowChecker:
         raw_of = self._raw_reader()
         columns = self._columns
         position = {f: i for i, f in enumerate(self._fields)}
+        if any(f not in position for f in REQUIRED_LABELS):
+            return lambda src: False  # no record had a key (JSON): check_fully says why
         first_at, last_at, email_at = (position[f] for f in REQUIRED_LABELS)
         long_at = tuple(position[f] for f in self._long_names)
         date_at = position.get("date_of_birth", -1)
@@ -378,13 +380,14 @@ class RowChecker:
         return RowError(src.line, self._field_for(src.problem_field), value, src.problem)
 
     def _required(self, line: int, name: str) -> RowError:
-        column = self._column_of[name]
+        column = self._column_of.get(name)
+        where = f"Fill in column {column!r}" if column else f"Add {REQUIRED_LABELS[name]}"
         return RowError(
             line,
             name,
             "",
             f"{name} is blank: every row needs {REQUIRED_LABELS[name]}. "
-            f"Fill in column {column!r}, or remove the row.",
+            f"{where}, or remove the row.",
         )
 
     def _too_long(self, line: int, name: str, text: str) -> RowError:

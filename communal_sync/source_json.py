@@ -66,6 +66,9 @@ def iter_jsonl_rows(
                     problem = f"line is not valid JSON: {error.msg} (column {error.colno})"
                     yield SourceRow(number, {}, problem)
                     continue
+                except RecursionError:
+                    yield SourceRow(number, {}, TOO_DEEP)
+                    continue
                 yield to_row(number, value, text.lstrip(" \t\ufeff")[:1])
         except UnicodeDecodeError as error:
             raise decode_error(path, name, encoding, error) from None
@@ -167,6 +170,8 @@ class _Window:
         while True:
             try:
                 value, end = _DECODER.raw_decode(self.text, self.pos)
+            except RecursionError:
+                raise InputError(TOO_DEEP + ".", line=self.line, hint=_TRUNCATED_HINT) from None
             except json.JSONDecodeError as error:
                 unterminated = error.msg.startswith("Unterminated string")
                 if unterminated or error.pos >= len(self.text) - TAIL_MARGIN:
@@ -258,6 +263,9 @@ def _iter_array(window: _Window) -> Iterator[tuple[int, object, str]]:
             raise _syntax_error(message, window.line, at_end=not char)
         window.skip(",")
         char = window.peek()
+
+
+TOO_DEEP = "the JSON is nested too deeply to be a record (arrays or objects inside each other)"
 
 
 def _syntax_error(message: str, line: int, *, at_end: bool) -> InputError:

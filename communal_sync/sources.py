@@ -251,7 +251,7 @@ def _sniff_format(sample: str, *, whole: bool) -> Format:
         return "csv"
     try:
         first, end = json.JSONDecoder().raw_decode(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return "json"
     rest = text[end:].lstrip(" \t")
     if rest[:1] in ("\r", "\n") and rest.strip():
