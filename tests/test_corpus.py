@@ -83,7 +83,6 @@ def _bug(where: str, what: str) -> str:
     return f"BUG: {where} {what}"
 
 
-
 CASES: list[Case] = [
     # --- nothing usable in the file ---------------------------------------------------------
     Case("empty.csv", 1, ("the file is empty (0 bytes).",)),
