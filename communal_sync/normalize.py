@@ -1,8 +1,12 @@
 """Pure normalizers for the values of a profile: text, emails, phones, countries, dates.
 
 Used by validation (to clean what we send) and by the diff (to compare without calling a
-cosmetic difference a change). Every function is idempotent, ``f(f(x)) == f(x)``, and cheap
-on the common case (plain ASCII), because it runs once per cell of files of a million rows.
+cosmetic difference a change). The value normalizers (``clean_text``, ``normalize_email``,
+``normalize_country``, ``normalize_date``) and ``email_key`` are idempotent,
+``f(f(x)) == f(x)``. ``phone_key`` is a comparison key only: two values are compared by
+their keys, a key is never keyed again (a digits-only fallback may read as a number under
+a region). All are cheap on the common case (plain ASCII): they run once per cell of files
+of a million rows.
 """
 
 from __future__ import annotations
@@ -110,6 +114,8 @@ def is_valid_email(s: str) -> bool:
         or _LOCAL_UNICODE.fullmatch(local) is None
     ):
         return False
+    if any(label[:1] == "-" or label[-1:] == "-" for label in domain.split(".")):
+        return False  # the IDNA form (xn---...) would hide a hyphen at a label's edge
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
