@@ -75,14 +75,15 @@ def match_row(
 
 
 def _signup_users(signups: Iterable[ProgramSignup], key: str) -> Iterable[int]:
-    """User ids of signups whose associated or account email is exactly ``key``."""
+    """User ids of signups whose *account* email is exactly ``key``.
+
+    A signup's ``associated_email`` is not the account's: a parent signs children up with
+    their own address, so matching on it would update the child with the parent's row.
+    """
     for signup in signups:
-        if signup.user_id is None:
+        if signup.user_id is None or signup.user is None:
             continue
-        emails = [signup.associated_email]
-        if signup.user is not None:
-            emails.append(signup.user.email)
-        if any(e and email_key(e) == key for e in emails):
+        if signup.user.email and email_key(signup.user.email) == key:
             yield signup.user_id
 
 

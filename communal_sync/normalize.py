@@ -141,5 +141,6 @@ def phone_key(s: str, region: str | None = None) -> str:
     except phonenumbers.NumberParseException:
         return _NOT_DIGIT.sub("", text)
     if phonenumbers.is_possible_number(number):
-        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        key = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return f"{key};ext={number.extension}" if number.extension else key
     return _NOT_DIGIT.sub("", text)

@@ -196,7 +196,10 @@ class Plan(_Frozen):
 
     @property
     def has_row_problems(self) -> bool:
-        return any(i.kind != "duplicate" for i in self.issues)
+        """Rows that need attention: invalid, unmatched, ambiguous, unreachable, or a
+        conflict left alone (exit 3, so a cron job sees it)."""
+        held = any(c.resolution == "skipped" for u in self.users for c in u.conflicts)
+        return held or any(i.kind != "duplicate" for i in self.issues)
 
     def summary(self) -> str:
         """The one-line summary: "12 users to update, 3 unchanged, 2 invalid, 1 conflict"."""

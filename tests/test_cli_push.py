@@ -219,3 +219,10 @@ def test_push_writes_a_json_report_of_the_outcomes(
     text = report.read_text(encoding="utf-8")
     assert sandbox.manager_key not in text
     json.loads(text)  # valid JSON
+
+
+def test_resume_refuses_standard_input_which_it_cannot_recognize(cli: Cli, tmp_path: Path) -> None:
+    result = cli("push", "-", "--yes", "--resume", "--sandbox", "--state", str(tmp_path / "s.db"))
+
+    assert result.exit_code == 2
+    assert "--resume needs the same file again" in result.stderr

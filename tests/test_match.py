@@ -66,7 +66,9 @@ def row(
 
 
 def signup(signup_id: int, user_id: int | None, email: str, **extra: Any) -> dict[str, Any]:
-    return {"id": signup_id, "user_id": user_id, "associated_email": email, **extra}
+    """A signup of the account ``email`` (embedded by include=user), made with that email."""
+    user = {"id": user_id, "email": email} if user_id is not None else None
+    return {"id": signup_id, "user_id": user_id, "associated_email": email, "user": user, **extra}
 
 
 # --- order --------------------------------------------------------------------------------
@@ -149,6 +151,15 @@ def test_discover_with_one_exact_match() -> None:
 
     assert found == Match(113, "discover")
     assert discover.queries == ["ann.lee@example.org"]
+
+
+def test_discover_ignores_a_signup_made_with_someone_elses_email() -> None:
+    """A parent signs a child up with the parent's email: that is not the child's account."""
+    child = signup(1, 201, "pat.parent@example.org", user={"id": 201, "email": "kid@example.org"})
+
+    found = match_row(row("pat.parent@example.org"), Identities(), discover=Signups(child))
+
+    assert found == UNMATCHED
 
 
 def test_discover_is_not_asked_when_the_identity_map_knows_the_row() -> None:

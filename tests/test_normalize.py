@@ -234,3 +234,10 @@ def test_unreadable_dates_say_why(raw: str, reason: str) -> None:
 
 def test_today_itself_is_not_in_the_future() -> None:
     assert normalize_date("2026-03-25", today=TODAY) == "2026-03-25"
+
+
+def test_a_different_phone_extension_is_a_different_number() -> None:
+    plain = phone_key("+1 416 555 0101", "CA")
+
+    assert phone_key("+1 416 555 0101 ext. 22", "CA") != plain
+    assert phone_key("(416) 555-0101 x22", "CA") == phone_key("+1 416 555 0101 ext. 22", "CA")

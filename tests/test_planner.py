@@ -366,7 +366,15 @@ def test_discover_finds_an_unknown_person_by_program_signup(
     tmp_path: Path, state: FakeState
 ) -> None:
     api = FakeApi(
-        USERS, ({"id": 501, "user_id": 113, "associated_email": "nadia.rahman@example.org"},)
+        USERS,
+        (
+            {
+                "id": 501,
+                "user_id": 113,
+                "associated_email": "nadia.rahman@example.org",
+                "user": {"id": 113, "email": "nadia.rahman@example.org"},
+            },
+        ),
     )
     intake = export(tmp_path, "M-0013,,Nadia,Rahman,nadia.rahman@example.org,,Winnipeg")
 
@@ -625,7 +633,14 @@ def test_discover_searches_program_signups_with_a_get(
         method="GET",
         url=f"{BASE}/program_signups?filter%5Bquery%5D=nadia.rahman%40example.org&include=user",
         json={
-            "data": [{"id": 501, "user_id": 113, "associated_email": "nadia.rahman@example.org"}],
+            "data": [
+                {
+                    "id": 501,
+                    "user_id": 113,
+                    "associated_email": "nadia.rahman@example.org",
+                    "user": {"id": 113, "email": "nadia.rahman@example.org"},
+                }
+            ],
             "current_page": 1,
             "last_page": 1,
         },

@@ -32,7 +32,7 @@ from communal_sync.cli.plan import (
 )
 from communal_sync.cli.progress import progress_reporter
 from communal_sync.cli.results import finish_report
-from communal_sync.errors import ExitCode, RefusedError
+from communal_sync.errors import ExitCode, RefusedError, UsageError
 from communal_sync.intake import open_intake
 from communal_sync.plan import Plan
 from communal_sync.session import Session, open_session
@@ -88,6 +88,11 @@ def push(
     """
     request = request_from(locals())
     opt.refuse_raw_with_redact("--failed-out", failed_out, redact)
+    if resume and file == "-":
+        raise UsageError(
+            "--resume needs the same file again to know which run to finish; standard input "
+            "cannot be recognized. Save the export to a file, or push it afresh."
+        )
     intake = open_intake(request.file, request.intake)
     throttle = Throttle()
     with open_session(request.api, state=request.state, env=os.environ, throttle=throttle) as s:
