@@ -226,3 +226,19 @@ def test_resume_refuses_standard_input_which_it_cannot_recognize(cli: Cli, tmp_p
 
     assert result.exit_code == 2
     assert "--resume needs the same file again" in result.stderr
+
+
+def test_a_state_file_is_refused_against_another_api(cli: Cli, tmp_path: Path) -> None:
+    """The identity map and skip-hashes of one organization must not steer another's push."""
+    from communal_sync.state import open_state
+
+    state = tmp_path / "s.db"
+    with open_state(state) as store:
+        store.bind_api("https://api.getcommunal.com/api")
+
+    result = cli("push", str(EXPORT), "--yes", "--sandbox", "--state", str(state))
+
+    assert result.exit_code == 4
+    assert "holds the identity map and history of https://api.getcommunal.com/api" in (
+        result.stderr
+    )

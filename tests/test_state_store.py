@@ -21,7 +21,7 @@ from communal_sync.state import (
 )
 from communal_sync.state.migrations import MIGRATIONS
 
-EXPECTED_TABLES = {"identity_external", "identity_email", "runs", "snapshots", "results"}
+EXPECTED_TABLES = {"identity_external", "identity_email", "runs", "snapshots", "results", "meta"}
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_new_state_file_gets_every_migration(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with open_state(path):
         pass
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 1
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
     assert set(tables_and_columns(path)) == EXPECTED_TABLES
     conn = sqlite3.connect(path)
     try:
@@ -304,3 +304,18 @@ def test_later_push_keeps_base_of_fields_it_did_not_send(state: StateStore) -> N
     assert second.pushed == {"telephone": "2", "profile_city": "Oslo"}
     assert second.user == {"id": 5, "telephone": "2", "profile_city": "Oslo"}
     assert state.source_hash_for(5) == "h2"
+
+
+def test_a_version_1_file_gains_the_api_binding_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+    with open_state(path) as store:
+        assert store.api_binding() is None
+        store.bind_api("https://api.getcommunal.com/api")
+        assert store.api_binding() == "https://api.getcommunal.com/api"

@@ -21,7 +21,7 @@ from communal_sync.errors import InputError, RefusedError
 from communal_sync.hashing import canonical_hash, file_sha256
 from communal_sync.plan import PLAN_FORMAT_VERSION, Plan
 from communal_sync.revert import build_revert_plan
-from communal_sync.session import ApiOptions, open_session
+from communal_sync.session import ApiOptions, check_state_api, open_session
 from communal_sync.state import StateStore, acquire_lock, open_state, resolve_state_path
 from communal_sync.throttle import Throttle
 
@@ -156,6 +156,7 @@ def revert(
     api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
     with open_session(api, state=state, env=os.environ, throttle=Throttle()) as session:
         with open_state(session.state_path) as store:
+            check_state_api(store, session.settings.base_url, bind=False)
             plan = build_revert_plan(
                 run_id, store=store, client=session.client, base_url=session.settings.base_url
             )

@@ -23,7 +23,7 @@ from communal_sync.limits import parse_max_changes
 from communal_sync.plan import Plan, PlanOptions
 from communal_sync.planner import build_plan
 from communal_sync.reports import write_report
-from communal_sync.session import ApiOptions, Session, open_session
+from communal_sync.session import ApiOptions, Session, check_state_api, open_session
 from communal_sync.state import StateStore, open_state
 
 DEFAULT_CONCURRENCY = 4
@@ -183,6 +183,7 @@ def input_sha256(file: str) -> str | None:
 
 def make_plan(request: PlanRequest, session: Session, intake: Intake, state: StateStore) -> Plan:
     """Build the plan for ``request`` over an open session (read-only everywhere)."""
+    check_state_api(state, session.settings.base_url, bind=False)
     for message in intake.warnings:
         warn(message)
     mode = request.options.custom_fields

@@ -35,7 +35,7 @@ from communal_sync.cli.results import finish_report
 from communal_sync.errors import ExitCode, RefusedError, UsageError
 from communal_sync.intake import open_intake
 from communal_sync.plan import Plan
-from communal_sync.session import Session, open_session
+from communal_sync.session import Session, check_state_api, open_session
 from communal_sync.state import StateStore, acquire_lock, open_state
 from communal_sync.state.records import EndStatus, RunKind
 from communal_sync.throttle import Throttle
@@ -168,6 +168,7 @@ def run_plan(
     kind: RunKind = "push",
 ) -> int:
     """Apply ``plan`` under a journalled run and return the exit code."""
+    check_state_api(store, session.settings.base_url, bind=True)
     if plan.refused:
         return ExitCode.REFUSED
     if plan.to_update and not confirm_or_refuse(plan, yes=yes):

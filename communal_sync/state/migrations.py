@@ -88,13 +88,30 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX results_by_run ON results (run_id, operation)",
         "CREATE INDEX results_by_user ON results (user_id)",
     ),
+    # 2: which API the identity map, snapshots and runs belong to.
+    (
+        """
+        CREATE TABLE meta (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )
+        """,
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 """The version this code writes; a file with a higher ``user_version`` is refused."""
 
 OUR_TABLES: Final = frozenset(
-    {"identity_external", "identity_email", "runs", "snapshots", "results", "sqlite_sequence"}
+    {
+        "identity_external",
+        "identity_email",
+        "runs",
+        "snapshots",
+        "results",
+        "sqlite_sequence",
+        "meta",
+    }
 )
 
 

@@ -53,6 +53,20 @@ class StateStore(RunJournal):
       as ambiguous rather than guess.
     """
 
+    def api_binding(self) -> str | None:
+        """The API this state belongs to (see ``bind_api``), or None before the first push."""
+        rows = self._query("SELECT value FROM meta WHERE name = 'api'")
+        return str(rows[0]["value"]) if rows else None
+
+    def bind_api(self, api: str) -> None:
+        """Record which API the identity map, snapshots and runs of this file describe."""
+        with self.transaction():
+            self._run(
+                "INSERT INTO meta (name, value) VALUES ('api', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (api,),
+            )
+
     def lookup_external_id(self, external_id: str) -> int | None:
         """Return the user id an external key maps to, or None."""
         rows = self._query(
