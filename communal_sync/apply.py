@@ -225,9 +225,16 @@ def _apply_user(
             return outcome
         sent = outcome.status == "applied"
     if user.custom_writes:
-        written, failures, count = write_custom_values(
+        written, failures, count, conflicts = write_custom_values(
             user, client, store, run_id, done=done, recheck=verify
         )
+        if conflicts and not failures:
+            return Outcome(
+                user_id=user.user_id,
+                line=user.line,
+                status="conflict",
+                message="; ".join(conflicts),
+            )
         if failures:
             return Outcome(
                 user_id=user.user_id,

@@ -54,15 +54,17 @@ def write_custom_values(
     *,
     done: Set[tuple[str, str]],
     recheck: bool,
-) -> tuple[dict[str, str | None], list[str], int]:
+) -> tuple[dict[str, str | None], list[str], int, list[str]]:
     """Send ``user``'s custom writes not yet journalled as applied.
 
     Returns the values now in Communal (plan key -> value), one message per failed write,
-    and how many writes this call sent. ``recheck`` re-reads the user's values before the
-    first write.
+    how many writes this call sent, and one message per conflict. ``recheck`` re-reads the
+    user's values before the first write: a value changed in Communal since the plan was
+    made (neither what the plan saw nor what it would write) is a conflict, left alone.
     """
     written: dict[str, str | None] = {}
     failures: list[str] = []
+    conflicts: list[str] = []
     sent = 0
     existing: dict[int, CustomProfileFieldValue] | None = None
     for write in user.custom_writes:
@@ -77,6 +79,14 @@ def write_custom_values(
                 if v.custom_profile_field_id is not None
             }
         current = existing.get(write.field_id) if existing is not None else None
+        if existing is not None and _changed_since_planning(user, write, current):
+            message = (
+                f"{write.field} changed in Communal since the plan was made; not written. "
+                "Plan again to see why."
+            )
+            _journal(store, run_id, user, write, "conflict", error=message)
+            conflicts.append(message)
+            continue
         try:
             after = _send(user.user_id, write, current, client)
         except RECOVERABLE as error:
@@ -87,7 +97,16 @@ def write_custom_values(
         written[write.field] = write.value
         if NOTHING_SENT not in after:
             sent += 1
-    return written, failures, sent
+    return written, failures, sent, conflicts
+
+
+def _changed_since_planning(
+    user: UserPlan, write: CustomWrite, current: CustomProfileFieldValue | None
+) -> bool:
+    """Whether Communal now holds neither the planned "before" nor the value to write."""
+    now = (current.value or None) if current is not None else None
+    before = next((c.before for c in user.changes if c.field == write.field), None)
+    return now not in (before or None, write.value)
 
 
 def _send(

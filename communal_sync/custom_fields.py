@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from communal_sync.api.models import CustomProfileField, CustomProfileFieldValue
 from communal_sync.diff import CurrentValue
-from communal_sync.errors import ConfigError
+from communal_sync.errors import ConfigError, InputError
 from communal_sync.fields import CUSTOM_PREFIX, custom_name, is_custom
 from communal_sync.mapping import ColumnMapping
 from communal_sync.normalize import clean_text
@@ -118,7 +118,33 @@ def prepare_custom_fields(
     definitions = client.list_custom_profile_fields()
     if mode == "headers":
         mapping = adopt_custom_headers(mapping, definitions)
+    mapping = _canonical(mapping, resolve_custom_fields(custom_keys(mapping), definitions))
     return mapping, resolve_custom_fields(custom_keys(mapping), definitions)
+
+
+def _canonical(mapping: ColumnMapping, fields: CustomFields) -> ColumnMapping:
+    """Spell every custom column as its definition's name, one column per field.
+
+    ``custom:t-shirt SIZE`` and ``custom:T-shirt size`` are one field: the plan, the base
+    remembered after a push and the journal all use the definition's own spelling, so a
+    change of spelling in --map never loses the base (and with it, a conflict).
+    """
+    spelled = {
+        key: CUSTOM_PREFIX + str(d.name) for key, d in {**fields.writable, **fields.locked}.items()
+    }
+    columns = {c: spelled.get(f, f) for c, f in mapping.columns.items()}
+    by_field: dict[str, list[str]] = {}
+    for column, field in columns.items():
+        if is_custom(field):
+            by_field.setdefault(field, []).append(column)
+    for field, named in by_field.items():
+        if len(named) > 1:
+            raise InputError(
+                f"columns {', '.join(repr(c) for c in named)} all map to {field}.",
+                file=None,
+                hint='Keep one: --map "Column=" ignores a column.',
+            )
+    return dataclasses.replace(mapping, columns=columns)
 
 
 def custom_keys(mapping: ColumnMapping) -> list[str]:

@@ -411,3 +411,41 @@ def test_push_resume_after_a_post_that_landed_unjournalled_does_not_create_twice
         journal = [(r.operation, r.status) for r in store.results(run_id)]
         assert ("cpfv:103:1", "applied") in journal
         assert store.get_run(run_id).status == "finished"
+
+
+def test_apply_leaves_alone_a_custom_value_edited_since_planning(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Amara's T-shirt size was planned M -> L; someone sets XXL first: apply must not clobber."""
+    plan = tmp_path / "plan.json"
+    assert cli("plan", str(EXPORT), *CUSTOM_ON, "--out", str(plan), env=sandbox_env).exit_code == 0
+    edited = httpx.put(
+        f"{sandbox.base_url}/custom_profile_field_values/1",
+        json={"value": "XXL", "user_id": 101, "custom_profile_field_id": 1},
+        headers={"Authorization": f"Bearer {sandbox.manager_key}"},
+    )
+    assert edited.status_code == 200
+
+    result = cli("apply", str(plan), "--yes", env=sandbox_env)
+
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert "changed in Communal since the plan was made" in result.stdout
+    assert (1, 101, 1, "XXL") in values_of(sandbox)
+
+
+def test_two_columns_for_one_custom_field_in_any_spelling_are_refused(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = tmp_path / "two.csv"
+    export.write_text(
+        "id,First Name,Last Name,Email,Shirt,Tee\n101,Amara,Okafor,amara.okafor@example.org,L,M\n"
+    )
+
+    result = cli(
+        "plan", str(export), "--map", "Shirt=custom:T-shirt size",
+        "--map", "Tee=custom:t-shirt SIZE", env=sandbox_env,
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "'Shirt', 'Tee' all map to custom:T-shirt size" in result.stderr
+    assert [e["method"] for e in sandbox.requests()] == ["GET"]
