@@ -233,6 +233,7 @@ def _record_chunks(
         _read_header_record(reader, path, name, encoding)
         line = reader.line_num  # physical lines read so far
         start = end = line  # of the last record
+        last: list[str] = []  # its cells, when it was read record by record
         try:
             while lines := list(islice(handle, CHUNK_LINES)):
                 records = _split_unquoted(lines, delimiter)
@@ -245,11 +246,13 @@ def _record_chunks(
                     yield range(line + 1, line + 1 + len(lines)), records
                     line += len(lines)
                     start = end = line
+                    last = []
                     continue
                 reader = csv.reader(itertools.chain(lines, handle), delimiter=delimiter)
                 taken = 0
                 for cells in reader:
                     start, end, taken = line + taken + 1, line + reader.line_num, reader.line_num
+                    last = cells
                     yield (start,), [cells]
                     if taken >= len(lines):
                         break
@@ -263,7 +266,9 @@ def _record_chunks(
                 line=line + reader.line_num,
                 hint="Check the quoting around this line.",
             ) from None
-    if end > start:
+    # A last value ending in a line break took the file's last newline inside a quote that
+    # never closed, even on a one-line record: check it strictly.
+    if end > start or (last and last[-1].endswith(("\n", "\r"))):
         _check_last_record_closed(path, name, encoding, delimiter, start)
 
 
