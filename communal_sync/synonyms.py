@@ -89,7 +89,7 @@ FIELD_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
         "Home Country", "Home Country/Region", "Mailing Country", "Preferred Country",
         "Address 1 - Country", "Pays", "Pais",
     ),
-    "id": ("id", "Communal ID", "Communal User ID", "communal_user_id", "User ID", "Userid"),
+    "id": ("id", "Communal ID", "Communal User ID", "communal_user_id"),
     "external_id": (
         "External ID", "External Key", "Externalid", "Student ID", "Student Number",
         "Student No", "Member ID", "Member Number", "Member No", "Membership ID",

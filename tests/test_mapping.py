@@ -67,7 +67,6 @@ def test_matching_ignores_case_spaces_and_punctuation(header: str) -> None:
         ("ID", "id"),
         ("Communal ID", "id"),
         ("communal_user_id", "id"),
-        ("User ID", "id"),
         ("External ID", "external_id"),
         ("Student ID", "external_id"),
         ("Student_Number", "external_id"),
@@ -306,3 +305,10 @@ def test_conflicting_map_options_are_a_usage_error() -> None:
 def test_resolve_field_rejects_empty_custom_name() -> None:
     with pytest.raises(ConfigError, match="custom field name"):
         resolve_field("custom:  ")
+
+
+def test_a_crm_user_id_column_is_not_taken_for_the_communal_id() -> None:
+    """A CRM's own "User ID" would send rows to whoever has that number in Communal."""
+    mapping = build_mapping([*TRIO, "User ID"])
+
+    assert "User ID" in mapping.unmapped
