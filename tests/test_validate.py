@@ -178,7 +178,7 @@ def test_custom_fields_are_collected_by_name() -> None:
 
 
 def test_trusted_row_equals_validated_model() -> None:
-    row = one(person(Mobile="555", DOB="2001-04-03", Country="CA", **{"User ID": "7"})).row
+    row = one(person(Mobile="555", DOB="2001-04-03", Country="CA", **{"Communal ID": "7"})).row
     assert row is not None
     again = ProfileRow.model_validate(row.model_dump())
     assert row == again
