@@ -14,7 +14,7 @@ import typer
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.render import render_plan
-from communal_sync.custom_fields import prepare_custom_fields
+from communal_sync.custom_fields import CustomFieldMode, prepare_custom_fields
 from communal_sync.errors import ExitCode, UsageError
 from communal_sync.files import write_private_text
 from communal_sync.hashing import file_sha256
@@ -64,6 +64,12 @@ MAX_CLEARS: int | None = typer.Option(
 CONCURRENCY: int = typer.Option(
     DEFAULT_CONCURRENCY, "--concurrency", min=1, max=32, help="Requests in flight at once."
 )
+CUSTOM_FIELD_MODES: dict[bool | None, CustomFieldMode] = {
+    None: "mapped",
+    True: "headers",
+    False: "off",
+}
+"""--custom-fields / neither / --no-custom-fields (or the config's custom_fields)."""
 CUSTOM_FIELDS: bool | None = typer.Option(
     None,
     "--custom-fields/--no-custom-fields",
@@ -158,8 +164,6 @@ def build_request(
         state=state,
         options=_plan_options(
             on_conflict, allow_clear, full_refresh, discover, max_changes, max_clears
-        ).model_copy(
-            update={"custom_fields": {None: "mapped", True: "headers", False: "off"}[custom_fields]}
         ),
         concurrency=concurrency,
         custom_fields=custom_fields,
@@ -186,9 +190,10 @@ def make_plan(request: PlanRequest, session: Session, intake: Intake, state: Sta
     check_state_api(state, session.settings.base_url, bind=False)
     for message in intake.warnings:
         warn(message)
-    mode = request.options.custom_fields
-    if request.custom_fields is None and intake.config.defaults.custom_fields is not None:
-        mode = "headers" if intake.config.defaults.custom_fields else "off"
+    flag = request.custom_fields
+    if flag is None:
+        flag = intake.config.defaults.custom_fields
+    mode = CUSTOM_FIELD_MODES[flag]
     intake.mapping, custom = prepare_custom_fields(intake.mapping, session.client, mode)
     for message in custom.warnings():
         warn(message)

@@ -176,11 +176,9 @@ class Api:
         filters, errors = _id_filters(request.query, ("user_id", "custom_profile_field_id"))
         if errors:
             return _invalid(errors)
-        users = filters.get("user_id")
-        if not caller.manager:
-            if users is not None and users != {caller.user_id}:
-                return Reply.message(403, UNAUTHORIZED)
-            users = {caller.user_id} if caller.user_id is not None else set()
+        users = _visible_users(caller, filters.get("user_id"))
+        if isinstance(users, Reply):
+            return users
         field_ids = filters.get("custom_profile_field_id")
         embed = "customProfileField" in _includes(request.query)
         rendered = [
@@ -236,11 +234,9 @@ class Api:
         filters, errors = _id_filters(request.query, ("user_id", "program_id"))
         if errors:
             return _invalid(errors)
-        users = filters.get("user_id")
-        if not caller.manager:
-            if users is not None and users != {caller.user_id}:
-                return Reply.message(403, UNAUTHORIZED)
-            users = {caller.user_id} if caller.user_id is not None else set()
+        users = _visible_users(caller, filters.get("user_id"))
+        if isinstance(users, Reply):
+            return users
         programs = filters.get("program_id")
         text = request.query.get("filter[query]", "").strip().casefold()
         with_trashed = request.query.get("filter[withTrashed]", "").lower() in {"1", "true"}
@@ -301,3 +297,12 @@ def _mismatch(record: Record, user_id: int, field_id: int) -> Errors:
 
 def _invalid(errors: Errors) -> Reply:
     return Reply.json(422, {"message": summarize(errors), "errors": errors})
+
+
+def _visible_users(caller: Caller, users: set[int] | None) -> set[int] | Reply | None:
+    """The users a list may show: a member key sees only itself (403 for asking others)."""
+    if caller.manager:
+        return users
+    if users is not None and users != {caller.user_id}:
+        return Reply.message(403, UNAUTHORIZED)
+    return {caller.user_id} if caller.user_id is not None else set()
