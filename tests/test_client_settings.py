@@ -168,3 +168,28 @@ def test_loopback_detection() -> None:
 def test_api_keys_compare_by_value() -> None:
     assert ApiKey("a") == ApiKey("a")
     assert ApiKey("a") != ApiKey("b")
+
+
+@pytest.mark.parametrize("name", ["communal.key", "key.txt", "secrets/communal", "./k"])
+def test_a_missing_key_file_with_a_file_like_name_is_named(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings(api_key_file=name, env={})
+
+    assert f"The API key file {name} does not exist" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", [KEY, "eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM", "abc123.secretpart"])
+def test_a_missing_key_file_that_may_be_the_key_is_not_named(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings(api_key_file=name, env={})
+
+    assert name not in str(caught.value)
+    assert "may be the key itself" in str(caught.value)

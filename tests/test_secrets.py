@@ -1041,3 +1041,23 @@ def test_a_key_put_in_the_config_file_is_refused_without_quoting_it(
 
     assert api.requests() == []
     assert exposure.leaks(tmp_path) == []
+
+
+def test_the_key_typed_in_place_of_its_file_name_is_not_quoted(
+    cli: Cli, state: Path, tmp_path: Path, no_network: list[tuple[Any, ...]]
+) -> None:
+    exposure = Exposure()
+    run = Runs(cli, exposure)
+    env = env_for("https://api.example.com/api", state, key=None)
+
+    for command in (["user", "101"], ["plan", str(EXPORT)], ["push", str(EXPORT), "--yes"]):
+        result = run(*command, "--api-key-file", FAKE, env=env, expect=1)
+        assert result.stderr.startswith("Error: The API key file given to --api-key-file"), (
+            result.stderr
+        )
+        assert "rotate the key" in result.stderr
+
+    texts = "\n".join(text for _, text in exposure.texts)
+    assert FAKE not in texts and FAKE[:13] not in texts
+    assert no_network == []
+    assert exposure.leaks(tmp_path) == []

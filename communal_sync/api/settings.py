@@ -131,6 +131,8 @@ def read_api_key_file(path: str | os.PathLike[str]) -> ApiKey:
     try:
         secret = Path(path).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
+        if not looks_like_file_name(name):
+            raise ConfigError(MISSING_KEY_FILE_UNNAMED) from None
         raise ConfigError(
             f"The API key file {name} does not exist. Create it or set COMMUNAL_API_KEY."
         ) from None
@@ -144,6 +146,25 @@ def read_api_key_file(path: str | os.PathLike[str]) -> ApiKey:
             f"The API key file {name} is empty. Put the key in it or set COMMUNAL_API_KEY."
         )
     return _checked_key(secret, name)
+
+
+MISSING_KEY_FILE_UNNAMED: Final = (
+    "The API key file given to --api-key-file does not exist; its name is not shown because "
+    "it may be the key itself (if so, rotate the key: it is in your shell history). Put the "
+    "key in a file and pass that file's path, or set COMMUNAL_API_KEY."
+)
+
+_FILE_NAME: Final = re.compile(r"[^.]+\.[A-Za-z]{1,5}")
+"""A bare name with a short extension ("communal.key", "key.txt") is a file name."""
+
+
+def looks_like_file_name(name: str) -> bool:
+    """Whether a missing ``--api-key-file`` value can be named in an error without risk.
+
+    A path with a directory part, or a bare name with a short extension, is a file name; any
+    other bare word may be the key typed where its file's name belongs, so it is not shown.
+    """
+    return os.sep in name or "/" in name or _FILE_NAME.fullmatch(name) is not None
 
 
 def check_base_url(url: str) -> str:
