@@ -4,16 +4,21 @@ In order: the row's ``id`` column; its external key through the identity map; it
 through the identity map; and, only with ``--discover``, a program-signup search that must
 find exactly one user with exactly that email. No match, or more than one candidate, is
 reported as such.
+
+A match is then checked against Communal's record of that user (``identity_mismatch``):
+an id column shifted by one, a CRM key taken for the Communal id or a stale identity map
+points at a real user who is someone else, and pushing would overwrite that person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from communal_sync.api.models import ProgramSignup
-from communal_sync.normalize import email_key
+from communal_sync.diff import CurrentValue
+from communal_sync.normalize import clean_text, email_key
 from communal_sync.plan import IssueKind, MatchMethod
 from communal_sync.validate import ProfileRow
 
@@ -21,6 +26,10 @@ UNMATCHED_HINT = (
     "Add a Communal id column, load an id map with `communal-sync link FILE`, "
     "or pass --discover to search program signups."
 )
+
+IDENTITY_FIELDS: Final = ("first_name", "last_name", "email")
+"""The fields that say who a person is: a row sharing none of them with its match is
+someone else."""
 
 
 class IdentityLookup(Protocol):
@@ -95,3 +104,35 @@ def _ambiguous(candidates: list[int], where: str) -> Match:
         message=f"This row matches more than one Communal user in {where} ({ids}); "
         "add a Communal id column to say which.",
     )
+
+
+def identity_key(field_name: str, value: str | None) -> str:
+    """The form an identity field is compared in: emails by ``email_key``, names by cleaned,
+    case-folded text ("  ADA " and "Ada" are one name); blank is ""."""
+    if value is None:
+        return ""
+    if field_name == "email":
+        return email_key(value)
+    return clean_text(value).casefold()
+
+
+def identity_mismatch(row: ProfileRow, current: Mapping[str, CurrentValue]) -> bool:
+    """Whether ``row`` shares no name or email with its matched user's ``current`` record.
+
+    Only fields whose current value is known count: a match on any one (the same email
+    with new names, the same first name with a new surname and email) is the same person.
+    A field Communal's record does not give (blank or unknown) is no evidence either way,
+    so a record that gives none of them is never called a mismatch.
+    """
+    known = 0
+    for name in IDENTITY_FIELDS:
+        now = current.get(name)
+        if now is None or now.provenance == "unknown":
+            continue
+        theirs = identity_key(name, now.value)
+        if not theirs:
+            continue
+        known += 1
+        if identity_key(name, getattr(row, name)) == theirs:
+            return False
+    return known > 0

@@ -7,7 +7,7 @@ what was shown is what is sent.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +19,9 @@ nowhere (addresses of a user we never pushed)."""
 
 MatchMethod = Literal["id", "external_id", "email", "discover"]
 ConflictPolicy = Literal["skip", "source", "communal"]
-IssueKind = Literal["invalid", "unmatched", "ambiguous", "duplicate", "unreachable"]
+IssueKind = Literal["invalid", "unmatched", "ambiguous", "mismatched", "duplicate", "unreachable"]
+ISSUE_KINDS: Final[tuple[IssueKind, ...]] = get_args(IssueKind)
+"""Every issue kind, in the order the summary line and the counts list them."""
 
 
 class _Frozen(BaseModel):
@@ -105,13 +107,19 @@ class UserPlan(_Frozen):
 
 
 class RowIssue(_Frozen):
-    """A row that will not be pushed: invalid, unmatched, ambiguous or a skipped duplicate."""
+    """A row that will not be pushed: invalid, unmatched, ambiguous, mismatched (its id is
+    someone else's), unreachable, or a skipped duplicate."""
 
     line: int
     kind: IssueKind
     field: str | None = None
     value: str | None = None
     message: str
+    quoted: tuple[str, ...] = Field(
+        default=(),
+        description="Personal values the message quotes besides ``value`` (names, emails), "
+        "masked in it when redacting.",
+    )
 
 
 class Unchanged(_Frozen):
@@ -157,6 +165,7 @@ class PlanOptions(_Frozen):
     allow_clear: tuple[str, ...] = ()
     full_refresh: bool = False
     discover: bool = False
+    trust_ids: bool = False
     max_changes: str | None = None
     max_clears: int | None = None
 
@@ -196,8 +205,8 @@ class Plan(_Frozen):
 
     @property
     def has_row_problems(self) -> bool:
-        """Rows that need attention: invalid, unmatched, ambiguous, unreachable, or a
-        conflict left alone (exit 3, so a cron job sees it)."""
+        """Rows that need attention: invalid, unmatched, ambiguous, mismatched, unreachable,
+        or a conflict left alone (exit 3, so a cron job sees it)."""
         held = any(c.resolution == "skipped" for u in self.users for c in u.conflicts)
         return held or any(i.kind != "duplicate" for i in self.issues)
 
@@ -205,14 +214,7 @@ class Plan(_Frozen):
         """The one-line summary: "12 users to update, 3 unchanged, 2 invalid, 1 conflict"."""
         parts = [f"{len(self.to_update)} {_plural(len(self.to_update), 'user')} to update"]
         parts.append(f"{len(self.unchanged)} unchanged")
-        kinds: tuple[IssueKind, ...] = (
-            "invalid",
-            "unmatched",
-            "ambiguous",
-            "duplicate",
-            "unreachable",
-        )
-        for kind in kinds:
+        for kind in ISSUE_KINDS:
             count = self.issue_count(kind)
             if count:
                 parts.append(f"{count} {kind}")

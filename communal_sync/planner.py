@@ -4,6 +4,11 @@ The only module that puts the pieces together; each piece (``match``, ``current`
 ``diff``, ``limits``) is a pure function tested alone. API calls happen here and only
 for rows that can change: a row whose hash equals the one recorded at the last successful
 push of its user costs nothing (unless ``full_refresh``).
+
+A read user is checked against the row before anything is diffed: one that shares no
+name or email with it (``match.identity_mismatch``) is someone else, and the row is
+reported as ``mismatched`` instead of planned, unless ``trust_ids``. A row skipped by its
+hash is not read, so not checked: it sends nothing and records nothing new.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from communal_sync import __version__
 from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, User
 from communal_sync.current import current_record
 from communal_sync.custom_fields import NO_CUSTOM_FIELDS, CustomFields, custom_source
-from communal_sync.diff import build_put_body, clear_allowed, diff_fields
+from communal_sync.diff import CurrentValue, build_put_body, clear_allowed, diff_fields
 from communal_sync.errors import (
     ApiError,
     NotFound,
@@ -32,11 +37,18 @@ from communal_sync.fields import PROFILE_FIELDS
 from communal_sync.hashing import canonical_hash
 from communal_sync.intake import Intake
 from communal_sync.limits import check_limits
-from communal_sync.match import Discover, IdentityLookup, match_row
+from communal_sync.match import (
+    IDENTITY_FIELDS,
+    Discover,
+    IdentityLookup,
+    identity_mismatch,
+    match_row,
+)
 from communal_sync.normalize import email_key
 from communal_sync.plan import (
     EmailChange,
     InputInfo,
+    MatchMethod,
     Plan,
     PlanOptions,
     RowIssue,
@@ -53,6 +65,16 @@ GET_LOOKAHEAD = 2
 """GETs queued per worker ahead of the row being planned: keeps every worker busy while
 bounding memory, and what is still sent after a fatal error (a revoked key, an unsupported
 version) to about twice ``concurrency``."""
+
+MISMATCH_FIXES: dict[MatchMethod, str] = {
+    "id": "Check the id column",
+    "external_id": "Check the external id column and the identity map "
+    "(`communal-sync link FILE` reloads it)",
+    "email": "The identity map is out of date: reload it with `communal-sync link FILE`",
+    "discover": "Check the email against Communal's program signups",
+}
+"""What to do about a row whose match is someone else, by how it was matched."""
+TRUST_IDS_HINT = "or pass --trust-ids if the file is meant to rename this person."
 
 
 class PlanState(IdentityLookup, Protocol):
@@ -79,7 +101,7 @@ class _Candidate:
 
     row: ProfileRow
     user_id: int
-    method: Any
+    method: MatchMethod
     source: dict[str, str | None]
     source_hash: str
     snapshot: Snapshot | None
@@ -288,7 +310,14 @@ def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> No
         )
         return
     snapshot = candidate.snapshot
-    current = current_record(candidate.source, candidate.live, snapshot.user if snapshot else None)
+    snapshot_user = snapshot.user if snapshot else None
+    if not ctx.options.trust_ids:
+        identity = current_record(IDENTITY_FIELDS, candidate.live, snapshot_user)
+        if identity_mismatch(row, identity):
+            out.issues.append(_mismatch_issue(candidate, identity))
+            out.lines_by_user[candidate.user_id].remove(row.line)  # it claims no one
+            return
+    current = current_record(candidate.source, candidate.live, snapshot_user)
     custom_current, value_ids = ctx.custom.current(candidate.custom_values or [])
     current.update(custom_current)
     known = set(PROFILE_FIELDS) | set(ctx.custom.writable)
@@ -341,6 +370,45 @@ def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> No
             pushed=diff.asserted,
         )
     )
+
+
+def _mismatch_issue(candidate: _Candidate, identity: dict[str, CurrentValue]) -> RowIssue:
+    """The issue of a row whose matched user is someone else: who each is, and the fix.
+
+    Both people's names and emails are quoted, so they are listed for redaction.
+    """
+    row = candidate.row
+    theirs = {name: identity[name].value for name in IDENTITY_FIELDS}
+    method = candidate.method
+    field_name: str = "email"
+    value: str | None = row.email
+    how = "by --discover" if method == "discover" else "by email through the identity map"
+    if method == "id":
+        field_name, value, how = "id", str(candidate.user_id), "by the id column"
+    elif method == "external_id":
+        field_name, value = "external_id", row.external_id
+        how = f"by external id {row.external_id} through the identity map"
+    quoted = (row.first_name, row.last_name, row.email, row.external_id, *theirs.values())
+    return RowIssue(
+        line=row.line,
+        kind="mismatched",
+        field=field_name,
+        value=value,
+        message=f"This row is {_person(row.first_name, row.last_name, row.email)}, but the "
+        f"Communal user {candidate.user_id} it matched ({how}) is "
+        f"{_person(theirs['first_name'], theirs['last_name'], theirs['email'])}: no name or "
+        "email in common, so nothing is planned for this row. "
+        f"{MISMATCH_FIXES[method]}, {TRUST_IDS_HINT}",
+        quoted=tuple(v for v in quoted if v),
+    )
+
+
+def _person(first: str | None, last: str | None, email: str | None) -> str:
+    """ "Ada Lovelace <ada@example.org>", leaving out what is blank."""
+    name = " ".join(part for part in (first, last) if part)
+    if not email:
+        return name or "(no name)"
+    return f"{name} <{email}>" if name else f"<{email}>"
 
 
 def _drop_shared_users(out: _Collector) -> tuple[list[UserPlan], list[Unchanged]]:

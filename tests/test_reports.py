@@ -203,6 +203,7 @@ def test_json_report_has_summary_counts_and_the_whole_plan() -> None:
         "unmatched": 1,
         "unreachable": 0,
         "ambiguous": 0,
+        "mismatched": 0,
         "duplicate": 0,
         "conflicts": 1,
         "clears": 1,

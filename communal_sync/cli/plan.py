@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from communal_sync.cli import events
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.render import render_plan
@@ -22,7 +23,7 @@ from communal_sync.intake import Intake, IntakeOptions, open_intake
 from communal_sync.limits import parse_max_changes
 from communal_sync.plan import Plan, PlanOptions
 from communal_sync.planner import build_plan
-from communal_sync.reports import write_report
+from communal_sync.reports import plan_counts, write_report
 from communal_sync.session import ApiOptions, Session, check_state_api, open_session
 from communal_sync.state import StateStore, open_state
 
@@ -54,6 +55,14 @@ DISCOVER: bool = typer.Option(
     False,
     "--discover",
     help="Find unknown people by searching program signups for their email (one exact match).",
+)
+TRUST_IDS: bool = typer.Option(
+    False,
+    "--trust-ids",
+    help="Push rows matched by id (or through the identity map) even when Communal's record "
+    "shares no name or email with the row. Without it such a row is reported as mismatched "
+    "and not pushed, so a shifted or wrong id column cannot overwrite someone else; pass it "
+    "only when the file is meant to rename those people.",
 )
 MAX_CHANGES: str | None = typer.Option(
     None, "--max-changes", help="Refuse if more users than this would change: N or P%."
@@ -108,6 +117,7 @@ def _plan_options(
     allow_clear: list[str],
     full_refresh: bool,
     discover: bool,
+    trust_ids: bool,
     max_changes: str | None,
     max_clears: int | None,
 ) -> PlanOptions:
@@ -120,6 +130,7 @@ def _plan_options(
         allow_clear=tuple(sorted({f.strip() for f in allow_clear if f.strip()})),
         full_refresh=full_refresh,
         discover=discover,
+        trust_ids=trust_ids,
         max_changes=max_changes,
         max_clears=max_clears,
     )
@@ -132,6 +143,7 @@ def build_request(
     allow_clear: list[str],
     full_refresh: bool,
     discover: bool,
+    trust_ids: bool,
     max_changes: str | None,
     max_clears: int | None,
     concurrency: int,
@@ -163,7 +175,7 @@ def build_request(
         api=ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed),
         state=state,
         options=_plan_options(
-            on_conflict, allow_clear, full_refresh, discover, max_changes, max_clears
+            on_conflict, allow_clear, full_refresh, discover, trust_ids, max_changes, max_clears
         ),
         concurrency=concurrency,
         custom_fields=custom_fields,
@@ -210,7 +222,8 @@ def make_plan(request: PlanRequest, session: Session, intake: Intake, state: Sta
 
 
 def plan_exit_code(plan: Plan, *, detailed: bool) -> int:
-    """4 refused, 3 rows invalid/unmatched/ambiguous, 5 (detailed) changes pending, else 0."""
+    """4 refused, 3 rows invalid/unmatched/ambiguous/mismatched, 5 (detailed) changes
+    pending, else 0."""
     if plan.refused:
         return ExitCode.REFUSED
     if plan.has_row_problems:
@@ -221,8 +234,16 @@ def plan_exit_code(plan: Plan, *, detailed: bool) -> int:
 
 
 def show_plan(plan: Plan, *, report: Path | None, redact: bool) -> None:
-    """Render ``plan`` on the terminal and write ``--report`` if asked."""
+    """Render ``plan`` on the terminal, emit its counts as an event, write ``--report``.
+
+    The ``plan`` event (``--log-format json``) carries the summary and every count, rows
+    by issue kind included, so a log shipper sees mismatched or unmatched rows without
+    parsing the table; counts hold no personal value, so it is the same with --redact.
+    """
     render_plan(plan, stdout_console(), redact=redact)
+    events.emit(
+        "plan", summary=plan.summary(), refused=plan.refused is not None, **plan_counts(plan)
+    )
     if report is not None:
         write_report(plan, report, redact=redact)
 
@@ -239,6 +260,7 @@ def plan_command(
     allow_clear: list[str] = ALLOW_CLEAR,
     full_refresh: bool = FULL_REFRESH,
     discover: bool = DISCOVER,
+    trust_ids: bool = TRUST_IDS,
     max_changes: str | None = MAX_CHANGES,
     max_clears: int | None = MAX_CLEARS,
     concurrency: int = CONCURRENCY,

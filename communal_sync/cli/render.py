@@ -9,6 +9,7 @@ from rich.text import Text
 
 from communal_sync.plan import Plan, UserPlan
 from communal_sync.redact import redact_value
+from communal_sync.reports import redact_issue
 
 EMPTY = "(empty)"
 CLEARED = "(cleared)"
@@ -20,6 +21,7 @@ ISSUE_TITLES = {
     "unmatched": "Unmatched rows (not pushed)",
     "unreachable": "Rows whose Communal record could not be read (not pushed; run again)",
     "ambiguous": "Ambiguous rows (not pushed)",
+    "mismatched": "Rows matched to someone else in Communal (not pushed; check the id)",
     "duplicate": "Duplicate rows skipped",
 }
 
@@ -49,8 +51,9 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
     else:
         for user in plan.users:
             console.print(_user_table(user, redact))
+    shown = [redact_issue(i) for i in plan.issues] if redact else list(plan.issues)
     for kind, title in ISSUE_TITLES.items():
-        issues = [i for i in plan.issues if i.kind == kind]
+        issues = [i for i in shown if i.kind == kind]
         if not issues:
             continue
         if len(issues) > PER_USER_TABLES * 8:

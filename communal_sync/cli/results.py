@@ -13,7 +13,7 @@ from communal_sync.apply import ApplyResult
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.errors import CommunalSyncError
 from communal_sync.files import private_writer
-from communal_sync.plan import IssueKind, Plan
+from communal_sync.plan import ISSUE_KINDS, IssueKind, Plan
 from communal_sync.redact import redact_value
 from communal_sync.reports import neutralize_data_cell, write_report
 from communal_sync.sources import STDIN_NAME, open_source
@@ -32,7 +32,7 @@ def run_summary(plan: Plan, result: ApplyResult, run_id: int) -> str:
         if counts[status]:
             label = "not sent" if status == "pending" else status
             parts.append(f"{counts[status]} {label}")
-    kinds: tuple[IssueKind, ...] = ("invalid", "unmatched", "ambiguous", "unreachable")
+    kinds: tuple[IssueKind, ...] = tuple(k for k in ISSUE_KINDS if k != "duplicate")
     for kind in kinds:
         if n := plan.issue_count(kind):
             parts.append(f"{n} {kind}")

@@ -31,7 +31,7 @@ from communal_sync.reports.csv_report import (
 from communal_sync.reports.html_report import render_html
 from communal_sync.reports.json_report import plan_counts, render_json
 from communal_sync.reports.markdown_report import render_markdown
-from communal_sync.reports.redaction import redact_plan, redact_run
+from communal_sync.reports.redaction import redact_issue, redact_plan, redact_run
 from communal_sync.reports.results import RESULTS, make_run
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "neutralize_cell",
     "neutralize_data_cell",
     "plan_counts",
+    "redact_issue",
     "redact_plan",
     "redact_run",
     "render_report",

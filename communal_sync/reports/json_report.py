@@ -25,6 +25,7 @@ def plan_counts(plan: Plan) -> dict[str, int]:
         "unmatched": plan.issue_count("unmatched"),
         "unreachable": plan.issue_count("unreachable"),
         "ambiguous": plan.issue_count("ambiguous"),
+        "mismatched": plan.issue_count("mismatched"),
         "duplicate": plan.issue_count("duplicate"),
         "conflicts": plan.conflicts,
         "clears": plan.clears,

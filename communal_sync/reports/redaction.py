@@ -2,9 +2,10 @@
 
 Every report format renders the plan this returns, so one function decides what is
 personal: values (before, after, base, current, source, emails, names, external ids, PUT
-body and pushed values, invalid values). Field names, user ids, line numbers, provenance,
-counts and the tool's own messages stay readable. Row hashes (``source_hash``) stay too:
-they are digests of whole rows, not values, and runs are compared by them.
+body and pushed values, invalid values, and the names and emails a row issue's message
+quotes). Field names, user ids, line numbers, provenance, counts and the tool's own
+messages stay readable. Row hashes (``source_hash``) stay too: they are digests of whole
+rows, not values, and runs are compared by them.
 
 Outcomes of a run carry the API's words, which may quote a value ("ada@example.org has
 already been taken"): ``redact_run`` masks every value of the outcome's user wherever a
@@ -38,7 +39,7 @@ def redact_plan(plan: Plan) -> Plan:
     return plan.model_copy(
         update={
             "users": tuple(_redact_user(user) for user in plan.users),
-            "issues": tuple(_redact_issue(issue) for issue in plan.issues),
+            "issues": tuple(redact_issue(issue) for issue in plan.issues),
         }
     )
 
@@ -126,9 +127,17 @@ def _redact_conflict(conflict: Conflict) -> Conflict:
     )
 
 
-def _redact_issue(issue: RowIssue) -> RowIssue:
+def redact_issue(issue: RowIssue) -> RowIssue:
+    """``issue`` with its value, and every personal value its message quotes, masked.
+
+    The terminal rendering uses it too, so a table on screen and a report agree.
+    """
     return issue.model_copy(
-        update={"value": _mask(issue.value), "message": _scrub(issue.message, (issue.value,))}
+        update={
+            "value": _mask(issue.value),
+            "message": _scrub(issue.message, (issue.value, *issue.quoted)),
+            "quoted": tuple(REDACTED for _ in issue.quoted),
+        }
     )
 
 

@@ -198,6 +198,8 @@ def plan_facts(plan: Plan) -> list[tuple[str, str]]:
         chosen.append("full refresh")
     if options.discover:
         chosen.append("discover")
+    if options.trust_ids:
+        chosen.append("ids trusted (no identity check)")
     return [
         ("Input", described),
         ("Planned at", plan.created_at),
