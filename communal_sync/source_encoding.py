@@ -177,9 +177,29 @@ def _utf16_without_bom(probe: bytes) -> str | None:
 
 
 def _utf8_or_fallback(path: Path, name: str, utf8_codec: str, warnings: list[str]) -> str:
-    """Return ``utf8_codec`` if the whole file decodes as UTF-8, else the first fallback."""
+    """Return ``utf8_codec`` if the whole file decodes as UTF-8, else the first fallback.
+
+    A file whose lines are partly UTF-8 (with accents) and partly not is refused: any one
+    encoding would turn half of its names into mojibake ("LefÃ¨vre") and push them.
+    """
     if _decodes_fully(path, "utf-8"):
         return utf8_codec
+    mixed = _mixed_utf8_lines(path, has_bom=utf8_codec == "utf-8-sig")
+    if mixed is not None:
+        utf8_line, other_line = mixed
+        said = (
+            "starts with a UTF-8 byte-order mark"
+            if utf8_line == 0
+            else f"line {utf8_line} is UTF-8 with accented letters"
+        )
+        raise InputError(
+            f"mixes encodings: {said} but line {other_line} is not UTF-8, so any one "
+            "encoding would garble some names.",
+            file=name,
+            line=other_line,
+            hint="Export the file again as CSV UTF-8, or pass --encoding if you are sure "
+            "of its encoding.",
+        )
     for fallback in FALLBACK_ENCODINGS:
         if _decodes_fully(path, fallback):
             warnings.append(
@@ -187,6 +207,33 @@ def _utf8_or_fallback(path: Path, name: str, utf8_codec: str, warnings: list[str
             )
             return fallback
     raise AssertionError("latin-1 decodes every byte sequence")  # pragma: no cover
+
+
+def _mixed_utf8_lines(path: Path, *, has_bom: bool) -> tuple[int, int] | None:
+    """The first UTF-8 line with non-ASCII text (0 for a UTF-8 byte-order mark) and the
+    first line that is not UTF-8, if the file has both.
+
+    A line of a single-byte code page almost never decodes as UTF-8 once it holds a
+    non-ASCII character (a lead byte must be followed by exactly the right continuation
+    bytes), so a line that does is UTF-8 written by another program.
+    """
+    utf8_line: int | None = 0 if has_bom else None
+    other_line: int | None = None
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and has_bom:
+                raw = raw[len(codecs.BOM_UTF8) :]
+            if raw.isascii():
+                continue
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                other_line = other_line or number
+            else:
+                utf8_line = number if utf8_line is None else utf8_line
+            if utf8_line is not None and other_line is not None:
+                return utf8_line, other_line
+    return None
 
 
 def _decodes_fully(path: Path, encoding: str) -> bool:
