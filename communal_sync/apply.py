@@ -1,24 +1,26 @@
 """Apply a plan: send each user's PUT once, journal every outcome at once, stop cleanly.
 
-Workers share one client and one ``Throttle``. Every finished request is written to the
-state journal before the next is taken, together with the user's new snapshot and
-identity, so a run killed at any point resumes without sending anything twice: an
+Workers share one client and one ``Throttle``. Right before each write, its intent (the
+body's hash and the fields it sets) is journalled; every finished request is written to
+the state journal before the next is taken, together with the user's new snapshot and
+identity. So a run killed at any point resumes without sending anything twice: an
 operation already journalled as applied is skipped, and (when ``verify`` is on) a user
 whose record changed since planning is skipped as a conflict, unless Communal already
-holds exactly what we meant to send (a PUT that landed just before a crash).
+holds what we meant to send (a PUT that landed just before a crash: see ``already_holds``
+for what a GET can and cannot show, and how the journalled intent decides the rest).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Set
+from collections.abc import Callable, Collection, Iterable, Mapping, Set
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from communal_sync.api.models import CustomProfileFieldValue, User
-from communal_sync.apply_custom import write_custom_values
+from communal_sync.apply_custom import WriteStopped, may_have_landed, write_custom_values
 from communal_sync.diff import same_value
 from communal_sync.errors import (
     ApiError,
@@ -39,6 +41,15 @@ FORBIDDEN_STREAK_LIMIT: Final = 3
 UNREACHABLE_STREAK_LIMIT: Final = 8
 """Requests in a row that exhausted their retries on network/5xx errors, or got an answer
 that is not the API's (HTML, truncated JSON), before the run gives up."""
+FOUND_NOTE: Final = "found already applied"
+"""The journal's note on a PUT not sent because Communal already held its whole body."""
+LANDED_NOTE: Final = "found already applied (sent by an earlier attempt that stopped)"
+"""The journal's note on a PUT an earlier attempt sent without learning the outcome."""
+FOUND_MESSAGE: Final = "Communal already held these values; nothing was sent."
+LANDED_MESSAGE: Final = (
+    "Sent by an earlier attempt that stopped before its answer; Communal shows it landed, "
+    "so it was not sent again."
+)
 
 
 class UserWriter(Protocol):
@@ -95,6 +106,19 @@ def before_image(user: UserPlan) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What earlier attempts of the run sent: (operation, body hash) pairs.
+
+    ``done`` landed and were journalled as applied; ``unsettled`` were sent (their intent
+    journalled) but the outcome never was, or was an error after which they may have
+    landed.
+    """
+
+    done: Set[tuple[str, str]]
+    unsettled: Set[tuple[str, str]]
+
+
 @dataclass
 class _Streaks:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,7 +148,9 @@ def apply_plan(
     Setting ``stop`` (Ctrl-C) does the same and marks the result ``interrupted``.
     """
     stop = stop or threading.Event()
-    done = store.applied_operations(run_id)
+    sent = _Sent(
+        done=store.applied_operations(run_id), unsettled=store.unsettled_operations(run_id)
+    )
     result = ApplyResult()
     streaks = _Streaks()
     lock = threading.Lock()
@@ -134,13 +160,19 @@ def apply_plan(
             return None
         body = user.body or {}
         try:
-            outcome = _apply_user(user, client, store, run_id, done, verify, region)
-        except ApiError as error:
+            outcome = _apply_user(user, client, store, run_id, sent, verify, region)
+        except (ApiError, WriteStopped) as raised:
+            error = raised.error if isinstance(raised, WriteStopped) else raised
             if _is_fatal(error, streaks):
                 with lock:
                     result.fatal = result.fatal or error
                 stop.set()
-            outcome = _record_failure(user, body, error, store, run_id)
+            if isinstance(raised, WriteStopped):
+                outcome = _failure_outcome(user, error, message=str(raised))
+            else:
+                # Re-reading the user failed, before this attempt sent anything: an
+                # earlier attempt's write, if one is unsettled, stays so.
+                outcome = _record_failure(user, body, error, store, run_id, settled=False)
         else:
             with streaks.lock:
                 streaks.succeeded = streaks.succeeded or outcome.status == "applied"
@@ -203,13 +235,13 @@ def _apply_user(
     client: UserWriter,
     store: StateStore,
     run_id: int,
-    done: Set[tuple[str, str]],
+    earlier: _Sent,
     verify: bool,
     region: str | None,
 ) -> Outcome:
     """The profile PUT, then the custom field writes; each skipped if already journalled."""
     sent = False
-    put_done = (operation_key(user.user_id), canonical_hash(user.body or {})) in done
+    put_done = (operation_key(user.user_id), canonical_hash(user.body or {})) in earlier.done
     if user.body is not None and not put_done:
         outcome = _apply_one(
             user,
@@ -219,6 +251,7 @@ def _apply_user(
             run_id,
             verify,
             region,
+            unsettled=earlier.unsettled,
             final=not user.custom_writes,
         )
         if outcome.status == "conflict" or not user.custom_writes:
@@ -226,7 +259,13 @@ def _apply_user(
         sent = outcome.status == "applied"
     if user.custom_writes:
         written, failures, count, conflicts = write_custom_values(
-            user, client, store, run_id, done=done, recheck=verify
+            user,
+            client,
+            store,
+            run_id,
+            done=earlier.done,
+            recheck=verify,
+            unsettled=earlier.unsettled,
         )
         if conflicts and not failures:
             return Outcome(
@@ -297,22 +336,32 @@ def _apply_one(
     verify: bool,
     region: str | None,
     *,
+    unsettled: Set[tuple[str, str]] = frozenset(),
     final: bool = True,
 ) -> Outcome:
+    key = operation_key(user.user_id)
+    body_hash = canonical_hash(body)
     if verify:
         live = client.get_user(user.user_id)
         if live.updated_at != user.updated_at:
-            if _already_holds(live, body, region):
+            in_flight = (key, body_hash) in unsettled
+            if already_holds(live, body, region=region, in_flight=in_flight):
                 # Journalled as applied (so resume skips it and revert can undo it), but
                 # reported as "already": this attempt did not change anything.
                 _record_success(
-                    user, body, live, store, run_id, note="found already applied", final=final
+                    user,
+                    body,
+                    _as_landed(live, body),
+                    store,
+                    run_id,
+                    note=LANDED_NOTE if in_flight else FOUND_NOTE,
+                    final=final,
                 )
                 return Outcome(
                     user_id=user.user_id,
                     line=user.line,
                     status="already",
-                    message="Communal already held these values; nothing was sent.",
+                    message=LANDED_MESSAGE if in_flight else FOUND_MESSAGE,
                 )
             message = (
                 "Changed in Communal since the plan was made (updated_at "
@@ -320,33 +369,71 @@ def _apply_one(
             )
             store.record_result(
                 run_id,
-                operation=operation_key(user.user_id),
+                operation=key,
                 status="conflict",
                 user_id=user.user_id,
                 source_line=user.line,
-                body_hash=canonical_hash(body),
+                body_hash=body_hash,
                 error=message,
                 before=before_image(user),
+                settled=False,
             )
             return Outcome(user_id=user.user_id, line=user.line, status="conflict", message=message)
-    updated = client.update_user(user.user_id, body)
-    _record_success(user, body, updated, store, run_id, final=final)
+    store.record_intent(
+        run_id, operation=key, body_hash=body_hash, fields=body, user_id=user.user_id
+    )
+    try:
+        updated = client.update_user(user.user_id, body)
+    except ApiError as error:
+        _record_failure(user, body, error, store, run_id, settled=not may_have_landed(error))
+        raise WriteStopped(error, str(error)) from error
+    _record_success(user, body, updated.raw(), store, run_id, final=final)
     return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
 
 
-def _already_holds(live: User, body: dict[str, str | None], region: str | None) -> bool:
-    """Whether the live record already has every body value GET can show us."""
+def already_holds(
+    live: User, body: Mapping[str, str | None], *, region: str | None, in_flight: bool
+) -> bool:
+    """Whether Communal already holds ``body``, judged from a fresh GET of the user.
+
+    Every body field the GET shows must hold the body's value (cosmetics aside). GET never
+    shows the address fields (``UserResource`` has none; only a PUT's ``User`` does), so
+    for those there is nothing to compare, and the journal decides:
+
+    - Without ``in_flight`` this run never sent this body: a hidden field cannot be
+      vouched for, and the answer is False (the caller reports a conflict).
+    - With ``in_flight`` an earlier attempt journalled its intent to send exactly this
+      body and never learned the outcome (killed, or no answer). The caller asks only
+      because ``updated_at`` moved since planning, so *something* wrote the user. A PUT
+      is validated and saved whole or not at all, so if that write was our PUT, the
+      hidden fields hold the body's values exactly as the shown ones do. Every shown
+      field matching is then taken as our PUT having landed. The rule errs only when
+      our PUT never reached Communal (the intent is written just before sending; a
+      connection that certainly never opened clears it) and, in that same window,
+      someone else edited the user and left every shown field of our body at our
+      values: the address is then journalled as landed though it is not, and later
+      pushes of an unchanged row will not resend it. Nothing is overwritten or sent
+      twice either way. Comparing the PUT's own answer (its ``updated_at``) with the
+      GET's would settle it, but that answer is exactly what a crash loses.
+    """
     values = live.raw()
-    shown = [name for name in body if name in live.provided_fields()]
-    if len(shown) < len(body):
+    provided = live.provided_fields()
+    shown = [name for name in body if name in provided]
+    if len(shown) < len(body) and not in_flight:
         return False
     return all(same_value(name, values.get(name), body[name], region=region) for name in shown)
+
+
+def _as_landed(live: User, body: Mapping[str, str | None]) -> dict[str, Any]:
+    """The user as our landed PUT left it: the GET's fields, plus the body's hidden ones."""
+    provided = live.provided_fields()
+    return {**live.raw(), **{k: v for k, v in body.items() if k not in provided}}
 
 
 def _record_success(
     user: UserPlan,
     body: dict[str, str | None],
-    updated: User,
+    updated: Mapping[str, Any],
     store: StateStore,
     run_id: int,
     *,
@@ -360,7 +447,7 @@ def _record_success(
     """
     previous = store.get_snapshot(user.user_id)
     merged = dict(previous.user) if previous else {}
-    merged.update(updated.raw())
+    merged.update(updated)
     held_back = any(c.resolution == "skipped" for c in user.conflicts) or not final
     email = body.get("email")
     with store.transaction():
@@ -374,7 +461,7 @@ def _record_success(
             http_status=200,
             error=note,
             before=before_image(user),
-            after=updated.raw(),
+            after=dict(updated),
         )
         store.save_snapshot(
             user.user_id,
@@ -389,9 +476,15 @@ def _record_success(
 
 
 def _record_failure(
-    user: UserPlan, body: dict[str, str | None], error: ApiError, store: StateStore, run_id: int
+    user: UserPlan,
+    body: dict[str, str | None],
+    error: ApiError,
+    store: StateStore,
+    run_id: int,
+    *,
+    settled: bool,
 ) -> Outcome:
-    fields = error.errors if isinstance(error, Rejected) else {}
+    """Journal a failure of the user's profile PUT (or of re-reading the user before it)."""
     store.record_result(
         run_id,
         operation=operation_key(user.user_id),
@@ -402,12 +495,18 @@ def _record_failure(
         http_status=error.status,
         error=str(error),
         before=before_image(user),
+        settled=settled,
     )
+    return _failure_outcome(user, error, message=str(error))
+
+
+def _failure_outcome(user: UserPlan, error: ApiError, *, message: str) -> Outcome:
+    fields = error.errors if isinstance(error, Rejected) else {}
     return Outcome(
         user_id=user.user_id,
         line=user.line,
         status="failed",
-        message=str(error),
+        message=message,
         http_status=error.status,
         field_errors=fields,
     )

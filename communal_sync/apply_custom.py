@@ -2,16 +2,25 @@
 
 A create (``POST``) is not idempotent, so a run that may already have sent one (a resume,
 an ``apply`` of a saved plan) first re-reads the user's values: a value that is already
-there is recognized or updated in place, never created twice.
+there is recognized or updated in place, never created twice. Each write is journalled
+under its own key (``cpfv:<user>:<field>``): an intent right before the request, then its
+outcome, failures that stop the user included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 from typing import Any, Protocol
 
 from communal_sync.api.models import CustomProfileFieldValue
-from communal_sync.errors import NotFound, Rejected, UnexpectedResponse
+from communal_sync.errors import (
+    ApiError,
+    NotFound,
+    Rejected,
+    ServerError,
+    TransportError,
+    UnexpectedResponse,
+)
 from communal_sync.hashing import canonical_hash
 from communal_sync.plan import CustomWrite, UserPlan
 from communal_sync.state import StateStore
@@ -20,6 +29,34 @@ RECOVERABLE = (Rejected, NotFound, UnexpectedResponse)
 """Errors that fail one value only; anything else stops the user (and may stop the run)."""
 NOTHING_SENT = "note"
 """The key ``_send`` puts in its result when no request was needed (so none is counted)."""
+LANDED_EARLIER = "sent by an earlier attempt that stopped before its answer"
+"""The note of a write an earlier attempt sent without learning the outcome, found landed."""
+
+
+class WriteStopped(Exception):
+    """A write ended in an error that stops its user (and may stop the run).
+
+    Raised only after the failure was journalled under the write's own operation key, so
+    the caller counts ``error`` (towards the run's fatal streaks) without journalling it
+    again under another key.
+    """
+
+    def __init__(self, error: ApiError, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def may_have_landed(error: ApiError) -> bool:
+    """Whether a write that ended in ``error`` may still have changed Communal.
+
+    No answer (a timeout, a reset after sending), a 5xx or an answer that is not the API's
+    leave the outcome unknown; a 4xx or a 429 means the API refused it, and a connection
+    that never opened means it never left. An unknown outcome keeps the write's intent
+    journalled, so a resume compares rather than assumes.
+    """
+    if isinstance(error, TransportError):
+        return error.may_have_reached_server
+    return isinstance(error, ServerError | UnexpectedResponse)
 
 
 class CustomValueWriter(Protocol):
@@ -54,6 +91,7 @@ def write_custom_values(
     *,
     done: Set[tuple[str, str]],
     recheck: bool,
+    unsettled: Set[tuple[str, str]] = frozenset(),
 ) -> tuple[dict[str, str | None], list[str], int, list[str]]:
     """Send ``user``'s custom writes not yet journalled as applied.
 
@@ -61,6 +99,9 @@ def write_custom_values(
     how many writes this call sent, and one message per conflict. ``recheck`` re-reads the
     user's values before the first write: a value changed in Communal since the plan was
     made (neither what the plan saw nor what it would write) is a conflict, left alone.
+    ``unsettled`` names writes an earlier attempt sent without learning the outcome; one
+    found holding its value is journalled as landed then, and never sent again. An error
+    that stops the user is journalled under the write's key and raised as ``WriteStopped``.
     """
     written: dict[str, str | None] = {}
     failures: list[str] = []
@@ -84,15 +125,39 @@ def write_custom_values(
                 f"{write.field} changed in Communal since the plan was made; not written. "
                 "Plan again to see why."
             )
-            _journal(store, run_id, user, write, "conflict", error=message)
+            _journal(store, run_id, user, write, "conflict", error=message, settled=False)
             conflicts.append(message)
             continue
+
+        def announce(write: CustomWrite = write) -> None:
+            store.record_intent(
+                run_id,
+                operation=custom_operation_key(user.user_id, write.field_id),
+                body_hash=_hash(user.user_id, write),
+                fields=("value",),
+                user_id=user.user_id,
+            )
+
         try:
-            after = _send(user.user_id, write, current, client)
-        except RECOVERABLE as error:
-            _journal(store, run_id, user, write, "failed", error=str(error), status=error.status)
+            after = _send(user.user_id, write, current, client, announce)
+        except ApiError as error:
+            landed = may_have_landed(error)
+            _journal(
+                store,
+                run_id,
+                user,
+                write,
+                "failed",
+                error=str(error),
+                status=error.status,
+                settled=not landed,
+            )
+            if not isinstance(error, RECOVERABLE):
+                raise WriteStopped(error, f"{write.field}: {error}") from error
             failures.append(f"{write.field}: {error}")
             continue
+        if key in unsettled and NOTHING_SENT in after:
+            after[NOTHING_SENT] = LANDED_EARLIER
         _journal(store, run_id, user, write, "applied", after=after, status=200)
         written[write.field] = write.value
         if NOTHING_SENT not in after:
@@ -114,16 +179,23 @@ def _send(
     write: CustomWrite,
     current: CustomProfileFieldValue | None,
     client: CustomValueWriter,
+    announce: Callable[[], None],
 ) -> dict[str, Any]:
-    """Carry out one write; with a re-read ``current``, never create a second value."""
+    """Carry out one write; with a re-read ``current``, never create a second value.
+
+    ``announce`` journals the intent; it is called right before a request, and only when
+    one is sent.
+    """
     if current is not None and (current.value or None) == write.value:
         return {"value": write.value, "value_id": current.id, NOTHING_SENT: "already in Communal"}
     value_id = current.id if current is not None else write.value_id
     if write.value is None:
         if value_id is None:
             return {"value": None, "value_id": None, NOTHING_SENT: "nothing to clear"}
+        announce()
         client.update_custom_profile_field_value(value_id, user_id, write.field_id, "")
         return {"value": None, "value_id": None}
+    announce()
     if value_id is None:
         created = client.create_custom_profile_field_value(user_id, write.field_id, write.value)
         return {"value": write.value, "value_id": created.id if created else None}
@@ -143,6 +215,7 @@ def _journal(
     after: dict[str, Any] | None = None,
     error: str | None = None,
     status: int | None = None,
+    settled: bool = True,
 ) -> None:
     before = next((c.before for c in user.changes if c.field == write.field), None)
     store.record_result(
@@ -161,6 +234,7 @@ def _journal(
             "value_id": write.value_id,
         },
         after=after,
+        settled=settled,
     )
 
 

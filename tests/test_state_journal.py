@@ -291,3 +291,96 @@ def test_state_file_never_contains_the_api_key(tmp_path: Path) -> None:
     stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert api_key.encode() not in stored
     assert b"Bearer" not in stored
+
+
+# --- intents: what was sent but never heard back from -----------------------------------
+
+
+def test_an_intent_is_unsettled_until_its_result_is_recorded(state: StateStore) -> None:
+    run_id = state.start_run("push")
+    state.record_intent(
+        run_id, operation="user:101", body_hash="h1", fields=["profile_city", "email"], user_id=101
+    )
+    state.record_intent(run_id, operation="cpfv:101:1", body_hash="h2", fields=["value"])
+
+    assert state.unsettled_operations(run_id) == {("user:101", "h1"), ("cpfv:101:1", "h2")}
+
+    state.record_result(run_id, operation="user:101", status="applied", body_hash="h1")
+
+    assert state.unsettled_operations(run_id) == {("cpfv:101:1", "h2")}
+    assert state.applied_operations(run_id) == {("user:101", "h1")}
+
+
+def test_a_result_that_may_have_landed_leaves_its_intent_unsettled(state: StateStore) -> None:
+    run_id = state.start_run("push")
+    state.record_intent(run_id, operation="user:7", body_hash="h", fields=["profile_zip"])
+
+    state.record_result(
+        run_id,
+        operation="user:7",
+        status="failed",
+        body_hash="h",
+        error="No answer.",
+        settled=False,
+    )
+
+    assert state.unsettled_operations(run_id) == {("user:7", "h")}
+    assert [r.status for r in state.results(run_id)] == ["failed"]
+
+
+def test_a_newer_intent_replaces_the_older_and_intents_belong_to_their_run(
+    state: StateStore,
+) -> None:
+    first = state.start_run("push")
+    second = state.start_run("push")
+    state.record_intent(first, operation="user:7", body_hash="old", fields=["telephone"])
+    state.record_intent(first, operation="user:7", body_hash="new", fields=["telephone"])
+    state.record_intent(second, operation="user:7", body_hash="other", fields=["telephone"])
+
+    assert state.unsettled_operations(first) == {("user:7", "new")}
+    assert state.unsettled_operations(second) == {("user:7", "other")}
+
+
+def test_an_intent_inside_a_transaction_commits_with_it(state: StateStore) -> None:
+    run_id = state.start_run("push")
+    with pytest.raises(RuntimeError), state.transaction():
+        state.record_intent(run_id, operation="user:7", body_hash="h", fields=["telephone"])
+        raise RuntimeError("rolled back")
+
+    assert state.unsettled_operations(run_id) == set()
+
+
+CHILD_INTENDS_THEN_DIES = """
+import os, signal, sys
+from pathlib import Path
+from communal_sync.state import open_state
+store = open_state(Path(sys.argv[1]))
+run_id = store.start_run("push", input_name="users.csv")
+store.record_intent(run_id, operation="user:101", body_hash="abc", fields=["profile_city"])
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_an_intent_survives_the_process_being_killed(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD_INTENDS_THEN_DIES, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with open_state(path) as store:
+        [run] = store.list_runs()
+        assert store.unsettled_operations(run.id) == {("user:101", "abc")}
+        assert store.applied_operations(run.id) == set()
+
+
+def test_writes_after_an_intent_are_synced_to_disk_again(state: StateStore) -> None:
+    run_id = state.start_run("push")
+    state.record_intent(run_id, operation="user:7", body_hash="h", fields=["telephone"])
+
+    (synchronous,) = state._conn.execute("PRAGMA synchronous").fetchone()
+
+    assert synchronous == 2  # FULL: only the intent's own commit skipped waiting for the disk

@@ -21,7 +21,15 @@ from communal_sync.state import (
 )
 from communal_sync.state.migrations import MIGRATIONS
 
-EXPECTED_TABLES = {"identity_external", "identity_email", "runs", "snapshots", "results", "meta"}
+EXPECTED_TABLES = {
+    "identity_external",
+    "identity_email",
+    "runs",
+    "snapshots",
+    "results",
+    "meta",
+    "intents",
+}
 
 
 @pytest.fixture
@@ -122,7 +130,7 @@ def test_new_state_file_gets_every_migration(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with open_state(path):
         pass
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 3
     assert set(tables_and_columns(path)) == EXPECTED_TABLES
     conn = sqlite3.connect(path)
     try:
@@ -319,3 +327,25 @@ def test_a_version_1_file_gains_the_api_binding_table(tmp_path: Path) -> None:
         assert store.api_binding() is None
         store.bind_api("https://api.getcommunal.com/api")
         assert store.api_binding() == "https://api.getcommunal.com/api"
+
+
+def test_a_version_2_file_gains_the_intents_table_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO runs (kind, status, started_at, pid, tool_version)"
+        " VALUES ('push', 'running', '2026-03-25T12:00:00+00:00', 1, '0.9')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    with open_state(path) as store:
+        (run,) = store.list_runs()
+        assert store.unsettled_operations(run.id) == set()  # an old run: nothing known in flight
+        store.record_intent(run.id, operation="user:7", body_hash="h", fields=["profile_city"])
+        assert store.unsettled_operations(run.id) == {("user:7", "h")}
+    assert set(tables_and_columns(path)) == EXPECTED_TABLES

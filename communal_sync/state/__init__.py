@@ -2,7 +2,8 @@
 
 The identity map (external key or email -> user id), snapshots (each user as our last
 successful PUT left them, and what we sent), runs (with their plans, for ``apply`` and
-resume) and the per-request journal (with before and after images, for ``revert``).
+resume) and the per-request journal (with before and after images, for ``revert``, and
+the intent journalled before each write, so a resume knows what may have landed).
 A run takes ``acquire_lock`` first; writes from worker threads are safe.
 
     state_path = resolve_state_path(args.state, os.environ)
@@ -10,6 +11,8 @@ A run takes ``acquire_lock`` first; writes from worker threads are safe.
         state.mark_abandoned_runs()
         run_id = state.start_run("push", input_name=..., input_sha256=..., plan_json=...)
         ...
+        state.record_intent(run_id, operation="user:101", body_hash=..., fields=body)
+        ...  # send the PUT
         state.record_result(run_id, operation="user:101", status="applied", ...)
         state.finish_run(run_id, status="finished", exit_code=0, counts={...})
 """

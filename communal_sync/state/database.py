@@ -21,6 +21,11 @@ SYNCHRONOUS: Final = "FULL"
 """Every committed result is on disk before the next request goes out: it survives a
 SIGKILL and a power cut, so a resumed run never sends a recorded create again."""
 
+CRASH_SAFE_SYNCHRONOUS: Final = "NORMAL"
+"""For writes whose loss on a power cut is harmless (``_write_unsynced``): in WAL mode a
+commit at NORMAL reaches the OS, so it survives the process being killed, but it is only
+flushed to the disk with the next FULL commit (the WAL is append-only, so never after it)."""
+
 CORRUPT_ERRORS: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 
 Clock = Callable[[], datetime]
@@ -134,6 +139,20 @@ class Database:
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self.transaction():
             return self._run(sql, params)
+
+    def _write_unsynced(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Commit one write without waiting for the disk (see ``CRASH_SAFE_SYNCHRONOUS``).
+
+        Inside an open transaction it simply joins it, and is synced with it.
+        """
+        with self._lock:
+            if self._depth:
+                return self._write(sql, params)
+            self._run(f"PRAGMA synchronous = {CRASH_SAFE_SYNCHRONOUS}")
+            try:
+                return self._write(sql, params)
+            finally:
+                self._run(f"PRAGMA synchronous = {SYNCHRONOUS}")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Final, cast
 
@@ -160,32 +160,86 @@ class RunJournal(Database):
         error: str | None = None,
         before: Mapping[str, Any] | None = None,
         after: Mapping[str, Any] | None = None,
+        settled: bool = True,
     ) -> int:
         """Journal one request's outcome and commit at once; return the result's id.
 
         Safe to call from several worker threads. Once it returns, the row survives the
         process being killed, so a resumed run will not send that body again. ``error``
-        is shown to the user later: it must never contain the API key.
+        is shown to the user later: it must never contain the API key. ``settled`` (the
+        default) also clears the operation's intent in the same commit; pass False for
+        an error after which the request may still have landed (no answer, a 5xx), so a
+        resume keeps treating it as possibly landed.
         """
-        cursor = self._write(
-            "INSERT INTO results (run_id, user_id, operation, source_line, body_hash, status,"
-            " http_status, error, before_json, after_json, finished_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        with self.transaction():
+            cursor = self._run(
+                "INSERT INTO results (run_id, user_id, operation, source_line, body_hash,"
+                " status, http_status, error, before_json, after_json, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    user_id,
+                    operation,
+                    source_line,
+                    body_hash,
+                    status,
+                    http_status,
+                    error,
+                    _json_or_none(before),
+                    _json_or_none(after),
+                    self._now(),
+                ),
+            )
+            if settled:
+                self._run(
+                    "DELETE FROM intents WHERE run_id = ? AND operation = ?", (run_id, operation)
+                )
+        return int(cast(int, cursor.lastrowid))
+
+    def record_intent(
+        self,
+        run_id: int,
+        *,
+        operation: str,
+        body_hash: str,
+        fields: Collection[str],
+        user_id: int | None = None,
+    ) -> None:
+        """Journal that a write of this body is about to be sent, before sending it.
+
+        If the process dies before ``record_result``, a resume knows the request may have
+        landed (``unsettled_operations``) instead of mistaking its effect for someone
+        else's edit. ``fields`` names what the body sets; a newer intent for the same
+        operation replaces the older one. The commit survives the process being killed
+        but does not wait for the disk (a fraction of a result's cost): a power cut may
+        lose it, and a lost intent only makes a resume as cautious as it was without
+        intents (a PUT it cannot verify is a conflict), never send anything twice.
+        """
+        self._write_unsynced(
+            "INSERT OR REPLACE INTO intents (run_id, operation, user_id, body_hash, fields_json,"
+            " sent_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 run_id,
-                user_id,
                 operation,
-                source_line,
+                user_id,
                 body_hash,
-                status,
-                http_status,
-                error,
-                _json_or_none(before),
-                _json_or_none(after),
+                canonical_json(sorted(fields)),
                 self._now(),
             ),
         )
-        return int(cast(int, cursor.lastrowid))
+
+    def unsettled_operations(self, run_id: int) -> set[tuple[str, str]]:
+        """Return the (operation, body hash) pairs this run sent without learning the outcome.
+
+        Each was journalled by ``record_intent`` and then either the process died before
+        its result was recorded, or the result was recorded with ``settled=False``: the
+        request may or may not have changed Communal.
+        """
+        rows = self._query(
+            "SELECT operation, body_hash FROM intents WHERE run_id = ?",
+            (run_id,),
+        )
+        return {(str(row["operation"]), str(row["body_hash"])) for row in rows}
 
     def applied_operations(self, run_id: int) -> set[tuple[str, str]]:
         """Return the (operation, body hash) pairs this run already applied.

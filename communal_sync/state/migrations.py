@@ -97,6 +97,20 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 3: writes about to be sent whose outcome is not journalled yet (see ``record_intent``).
+    (
+        """
+        CREATE TABLE intents (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            operation TEXT NOT NULL,
+            user_id INTEGER,
+            body_hash TEXT NOT NULL,
+            fields_json TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, operation)
+        )
+        """,
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -111,6 +125,7 @@ OUR_TABLES: Final = frozenset(
         "results",
         "sqlite_sequence",
         "meta",
+        "intents",
     }
 )
 
