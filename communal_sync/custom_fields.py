@@ -4,7 +4,9 @@ Organizations keep data beyond names and addresses in custom profile fields. A c
 mapped as ``custom:<name>`` (by ``--map``, the config, or a header that matches a
 definition's name when ``--custom-fields`` is on) is resolved here by name, ignoring case,
 before anything is planned: an unknown name stops the run and lists the names that exist,
-so a typo never writes nowhere. A ``locked`` field is reported and never written.
+so a typo never writes nowhere. A ``locked`` field is never written: where the file's
+value differs from Communal's, the plan reports it for that user (``locked_skips``).
+``--allow-clear custom:<name>`` is resolved the same way (``resolve_allow_clear``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from communal_sync.api.models import CustomProfileField, CustomProfileFieldValue
-from communal_sync.diff import CurrentValue
-from communal_sync.errors import ConfigError, InputError
+from communal_sync.diff import CLEAR_NAMES_HINT, CurrentValue
+from communal_sync.errors import ConfigError, InputError, UsageError
 from communal_sync.fields import CUSTOM_PREFIX, custom_name, is_custom
 from communal_sync.mapping import ColumnMapping
 from communal_sync.normalize import clean_text
-from communal_sync.plan import CustomWrite, FieldChange
+from communal_sync.plan import LOCKED_REASON, CustomWrite, FieldChange, SkippedField
 
 CustomFieldMode = Literal["mapped", "headers", "off"]
 
@@ -34,8 +36,37 @@ class CustomFields:
 
     @property
     def active(self) -> bool:
-        """Whether any custom field is in play (if not, no custom request is made at all)."""
+        """Whether any custom field can be written (only then are custom writes planned)."""
         return bool(self.writable)
+
+    @property
+    def reads_values(self) -> bool:
+        """Whether a user's custom values must be read: to diff a writable field, or to
+        report a locked one that differs (with neither, no custom request is made)."""
+        return bool(self.writable or self.locked)
+
+    def locked_skips(
+        self, row_values: Mapping[str, str | None], values: Iterable[CustomProfileFieldValue]
+    ) -> tuple[SkippedField, ...]:
+        """The locked fields whose value in the row differs from the user's in Communal.
+
+        A blank cell is no data, so never a difference; values compare trimmed, as
+        writable custom values do. Each one is reported, never written.
+        """
+        if not self.locked:
+            return ()
+        stored = {v.custom_profile_field_id: v.value for v in values}
+        skipped: list[SkippedField] = []
+        for key, definition in self.locked.items():
+            wanted = _trimmed(row_values.get(custom_name(key)))
+            if wanted is None:
+                continue
+            now = _trimmed(stored.get(definition.id))
+            if now != wanted:
+                skipped.append(
+                    SkippedField(field=key, source=wanted, current=now, reason=LOCKED_REASON)
+                )
+        return tuple(skipped)
 
     def current(
         self, values: Iterable[CustomProfileFieldValue]
@@ -203,12 +234,78 @@ def resolve_custom_fields(
 
 def custom_source(values: Mapping[str, str | None], fields: CustomFields) -> dict[str, str | None]:
     """A row's custom values for the writable fields, trimmed; blank is ``None``."""
-    result: dict[str, str | None] = {}
-    for key in fields.writable:
-        raw = values.get(custom_name(key))
-        text = clean_text(raw) if raw is not None else ""
-        result[key] = text or None
-    return result
+    return {key: _trimmed(values.get(custom_name(key))) for key in fields.writable}
+
+
+def locked_source(values: Mapping[str, str | None], fields: CustomFields) -> dict[str, str | None]:
+    """A row's custom values for the locked fields, trimmed; blank is ``None``.
+
+    Never diffed nor sent: part of the row's hash only, so a changed locked value is
+    compared (and reported) again instead of skipped as an unchanged row.
+    """
+    return {key: _trimmed(values.get(custom_name(key))) for key in fields.locked}
+
+
+def resolve_allow_clear(
+    names: Sequence[str], fields: CustomFields, client: DefinitionReader, mode: CustomFieldMode
+) -> tuple[str, ...]:
+    """``--allow-clear`` names with each ``custom:<name>`` spelled as its definition is.
+
+    Names ignore case, as in column mapping, so ``custom:t-shirt size`` allows clearing
+    the field the plan calls ``custom:T-shirt size``. A name that is no writable custom
+    field (unknown, ambiguous, deleted or locked), or any custom name while custom fields
+    are off, is a ``UsageError`` listing the valid names. Definitions are read (one
+    request) only for a name the file has no column for.
+    """
+    wanted = [name for name in names if is_custom(name)]
+    if not wanted:
+        return tuple(names)
+    if mode == "off":
+        raise UsageError(
+            f"--allow-clear {wanted[0]!r} names a custom field, but custom fields are off "
+            "(--no-custom-fields, or custom_fields = false in the config), so it could clear "
+            "nothing. Drop it, or turn custom fields on."
+        )
+    mapped = {_key(custom_name(k)): k for k in fields.writable}
+    locked = {_key(custom_name(k)): k for k in fields.locked}
+    definitions: list[CustomProfileField] | None = None
+    resolved = [name for name in names if not is_custom(name)]
+    for name in wanted:
+        key = _key(custom_name(name))
+        if key in mapped:
+            resolved.append(mapped[key])
+            continue
+        if key in locked:
+            raise UsageError(_locked_clear(locked[key]))
+        if definitions is None:
+            definitions = [
+                d for d in client.list_custom_profile_fields() if d.name and not d.deleted_at
+            ]
+        found = [d for d in definitions if _key(str(d.name)) == key]
+        if len(found) == 1 and found[0].locked:
+            raise UsageError(_locked_clear(CUSTOM_PREFIX + str(found[0].name)))
+        if len(found) != 1:
+            writable = sorted(CUSTOM_PREFIX + str(d.name) for d in definitions if not d.locked)
+            listed = ", ".join(writable) or "none"
+            what = "is not a custom profile field" if not found else "names several fields"
+            raise UsageError(
+                f"--allow-clear {name!r} {what} in Communal. Use one of: {CLEAR_NAMES_HINT} "
+                f"(the writable custom fields are: {listed}; names ignore case)."
+            )
+        resolved.append(CUSTOM_PREFIX + str(found[0].name))
+    return tuple(sorted(set(resolved)))
+
+
+def _locked_clear(key: str) -> str:
+    return (
+        f"--allow-clear {key!r}: that custom field is locked in Communal, so it is never "
+        "written, nor cleared. Drop it from --allow-clear."
+    )
+
+
+def _trimmed(raw: str | None) -> str | None:
+    text = clean_text(raw) if raw is not None else ""
+    return text or None
 
 
 def _key(name: str) -> str:

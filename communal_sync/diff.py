@@ -8,11 +8,12 @@ country and date spellings) are never changes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from communal_sync.fields import REQUIRED_FIELDS
+from communal_sync.errors import UsageError
+from communal_sync.fields import CUSTOM_PREFIX, OPTIONAL_FIELDS, REQUIRED_FIELDS, custom_name
 from communal_sync.normalize import (
     clean_text,
     email_key,
@@ -23,6 +24,12 @@ from communal_sync.normalize import (
 from communal_sync.plan import Conflict, ConflictPolicy, FieldChange, Provenance
 
 CLEAR_ALL: Final = "all"
+CLEARABLE_FIELDS: Final = OPTIONAL_FIELDS
+"""The standard fields ``--allow-clear`` may name: every nullable one."""
+CLEAR_NAMES_HINT: Final = (
+    f"{CLEAR_ALL}, {', '.join(CLEARABLE_FIELDS)}, or {CUSTOM_PREFIX}<name> for a custom "
+    "profile field"
+)
 CURRENT_UNKNOWN_NOTE: Final = "current unknown"
 
 
@@ -80,6 +87,42 @@ def same_value(field_name: str, a: str | None, b: str | None, *, region: str | N
     return comparison_key(field_name, a, region=region) == comparison_key(
         field_name, b, region=region
     )
+
+
+def check_allow_clear(names: Iterable[str]) -> tuple[str, ...]:
+    """The ``--allow-clear`` values, checked and spelled as the plan spells fields.
+
+    Standard names and ``all`` ignore case; ``custom:<name>`` is kept for
+    ``custom_fields.resolve_allow_clear`` to resolve against Communal's definitions. A
+    name that is no clearable field, or a required one (never cleared), is a
+    ``UsageError``: a typo must not silently clear nothing.
+    """
+    checked: set[str] = set()
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if name[: len(CUSTOM_PREFIX)].casefold() == CUSTOM_PREFIX:
+            if not custom_name(name).strip():
+                raise UsageError(
+                    f"--allow-clear {raw!r} names no custom field: write "
+                    f'{CUSTOM_PREFIX}<name>, e.g. --allow-clear "{CUSTOM_PREFIX}T-shirt size".'
+                )
+            checked.add(CUSTOM_PREFIX + custom_name(name).strip())
+            continue
+        lowered = name.casefold()
+        if lowered in REQUIRED_FIELDS:
+            raise UsageError(
+                f"--allow-clear {raw!r}: {lowered} is required by Communal, so it is never "
+                f"cleared. Drop it; the fields that can be cleared are {CLEAR_NAMES_HINT}."
+            )
+        if lowered != CLEAR_ALL and lowered not in CLEARABLE_FIELDS:
+            raise UsageError(
+                f"--allow-clear {raw!r} is not a field that can be cleared. "
+                f"Use one of: {CLEAR_NAMES_HINT}."
+            )
+        checked.add(lowered)
+    return tuple(sorted(checked))
 
 
 def clear_allowed(field_name: str, allow_clear: Collection[str]) -> bool:

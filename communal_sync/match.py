@@ -3,7 +3,10 @@
 In order: the row's ``id`` column; its external key through the identity map; its email
 through the identity map; and, only with ``--discover``, a program-signup search that must
 find exactly one user with exactly that email. No match, or more than one candidate, is
-reported as such.
+reported as such. An external key that finds someone is checked against the row's email
+too: when the identity map gives that email to a different user, the two keys point at
+two people and the row is ambiguous, never the external key's person with the other's
+email.
 
 A match is then checked against Communal's record of that user (``identity_mismatch``):
 an id column shifted by one, a CRM key taken for the Communal id or a stale identity map
@@ -25,6 +28,12 @@ from communal_sync.validate import ProfileRow
 UNMATCHED_HINT = (
     "Add a Communal id column, load an id map with `communal-sync link FILE`, "
     "or pass --discover to search program signups."
+)
+AMBIGUOUS_FIX = "add a Communal id column to say which."
+SPLIT_KEYS_FIX = (
+    "the external key and the email point to two different people. Correct whichever is "
+    "wrong in the file, reload the identity map with `communal-sync link FILE` if it is out "
+    "of date, or add a Communal id column to say which."
 )
 
 IDENTITY_FIELDS: Final = ("first_name", "last_name", "email")
@@ -60,11 +69,11 @@ def match_row(
     """Find the Communal user ``row`` describes; see the module docstring for the order."""
     if row.id is not None:
         return Match(row.id, "id")
+    key = email_key(row.email)
     if row.external_id is not None:
         user_id = identities.lookup_external_id(row.external_id)
         if user_id is not None:
-            return Match(user_id, "external_id")
-    key = email_key(row.email)
+            return _checked_by_email(user_id, sorted(set(identities.lookup_email(key))))
     candidates = sorted(set(identities.lookup_email(key)))
     if len(candidates) == 1:
         return Match(candidates[0], "email")
@@ -96,13 +105,30 @@ def _signup_users(signups: Iterable[ProgramSignup], key: str) -> Iterable[int]:
             yield signup.user_id
 
 
-def _ambiguous(candidates: list[int], where: str) -> Match:
+def _checked_by_email(user_id: int, email_owners: list[int]) -> Match:
+    """The external key's match, unless the identity map gives the row's email to another.
+
+    An email the map does not know, or knows as this same user's, confirms nothing and
+    contradicts nothing; one it gives to someone else means the row names two people.
+    """
+    others = [owner for owner in email_owners if owner != user_id]
+    if not others:
+        return Match(user_id, "external_id")
+    return _ambiguous(
+        sorted({user_id, *others}),
+        "the identity map",
+        fix=f"its external key is user {user_id}'s and its email is user "
+        f"{', '.join(str(o) for o in others)}'s: {SPLIT_KEYS_FIX}",
+    )
+
+
+def _ambiguous(candidates: list[int], where: str, *, fix: str = AMBIGUOUS_FIX) -> Match:
+    """A row that matches several users: which ones, where, and ``fix`` (what to do)."""
     ids = ", ".join(str(c) for c in candidates)
     return Match(
         None,
         problem="ambiguous",
-        message=f"This row matches more than one Communal user in {where} ({ids}); "
-        "add a Communal id column to say which.",
+        message=f"This row matches more than one Communal user in {where} ({ids}); {fix}",
     )
 
 

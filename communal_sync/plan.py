@@ -19,6 +19,11 @@ nowhere (addresses of a user we never pushed)."""
 
 MatchMethod = Literal["id", "external_id", "email", "discover"]
 ConflictPolicy = Literal["skip", "source", "communal"]
+LOCKED_REASON: Final = (
+    "locked in Communal: not writable with the API. Change it in Communal itself, or stop "
+    "mapping the column."
+)
+"""Why a locked custom field's differing value is reported and not sent."""
 IssueKind = Literal["invalid", "unmatched", "ambiguous", "mismatched", "duplicate", "unreachable"]
 ISSUE_KINDS: Final[tuple[IssueKind, ...]] = get_args(IssueKind)
 """Every issue kind, in the order the summary line and the counts list them."""
@@ -50,6 +55,16 @@ class Conflict(_Frozen):
     current: str | None
     source: str | None
     resolution: Literal["skipped", "source", "communal"]
+
+
+class SkippedField(_Frozen):
+    """A field whose file value differs from Communal's but that cannot be written (a
+    custom field locked in Communal): reported per user, never sent."""
+
+    field: str
+    source: str | None = Field(description="The file's value.")
+    current: str | None = Field(description="Communal's value.")
+    reason: str
 
 
 class EmailChange(_Frozen):
@@ -86,6 +101,9 @@ class UserPlan(_Frozen):
     email_change: EmailChange | None = None
     changes: tuple[FieldChange, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[SkippedField, ...] = Field(
+        default=(), description="Differences not sent because they cannot be (locked fields)."
+    )
     body: dict[str, str | None] | None = Field(
         default=None, description="The PUT /users/{id} body: the required trio + changed fields."
     )
@@ -199,6 +217,11 @@ class Plan(_Frozen):
     def clears(self) -> int:
         return sum(u.clears for u in self.users)
 
+    @property
+    def locked_skips(self) -> int:
+        """Field values not sent because Communal locks the field (reported, exit 0)."""
+        return sum(len(u.skipped) for u in self.users)
+
     def issue_count(self, kind: IssueKind) -> int:
         """How many rows have an issue of this kind (a row with three errors counts once)."""
         return len({i.line for i in self.issues if i.kind == kind})
@@ -206,7 +229,11 @@ class Plan(_Frozen):
     @property
     def has_row_problems(self) -> bool:
         """Rows that need attention: invalid, unmatched, ambiguous, mismatched, unreachable,
-        or a conflict left alone (exit 3, so a cron job sees it)."""
+        or a conflict left alone (exit 3, so a cron job sees it).
+
+        A locked field's differing value is not one: it is reported with the user and
+        counted, but no run could ever send it, so it would hold every run at exit 3.
+        """
         held = any(c.resolution == "skipped" for u in self.users for c in u.conflicts)
         return held or any(i.kind != "duplicate" for i in self.issues)
 
@@ -222,6 +249,9 @@ class Plan(_Frozen):
             parts.append(f"{self.conflicts} {_plural(self.conflicts, 'conflict')}")
         if self.clears:
             parts.append(f"{self.clears} {_plural(self.clears, 'field')} cleared")
+        if self.locked_skips:
+            fields = _plural(self.locked_skips, "field")
+            parts.append(f"{self.locked_skips} locked {fields} not written")
         return ", ".join(parts)
 
 

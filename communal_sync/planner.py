@@ -23,7 +23,12 @@ from typing import Protocol
 from communal_sync import __version__
 from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, User
 from communal_sync.current import current_record
-from communal_sync.custom_fields import NO_CUSTOM_FIELDS, CustomFields, custom_source
+from communal_sync.custom_fields import (
+    NO_CUSTOM_FIELDS,
+    CustomFields,
+    custom_source,
+    locked_source,
+)
 from communal_sync.diff import CurrentValue, build_put_body, clear_allowed, diff_fields
 from communal_sync.errors import (
     ApiError,
@@ -251,7 +256,8 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | N
     values = asserted_values(row, ctx.mapped)
     values.update(custom_source(row.custom, ctx.custom))
     clears = [f for f, v in values.items() if v is None and clear_allowed(f, ctx.allow_clear)]
-    digest = source_hash(values, clears)
+    locked = locked_source(row.custom, ctx.custom)
+    digest = source_hash({**values, **locked}, clears)
     snapshot = ctx.state.get_snapshot(match.user_id)
     if not ctx.options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
         out.unchanged.append(
@@ -269,7 +275,7 @@ def _fetch(candidate: _Candidate, ctx: _Context) -> _Candidate:
     """
     try:
         candidate.live = ctx.client.get_user(candidate.user_id)
-        if ctx.custom.active:
+        if ctx.custom.reads_values:
             candidate.custom_values = ctx.client.list_custom_profile_field_values(candidate.user_id)
     except NotFound:
         candidate.missing = True
@@ -339,7 +345,8 @@ def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> No
         and email_key(snapshot.pushed_email) != email_key(row.email)
     ):
         email_change = EmailChange(old=snapshot.pushed_email, new=row.email)
-    if body is None and not writes and not diff.conflicts:
+    skipped = ctx.custom.locked_skips(row.custom, candidate.custom_values or [])
+    if body is None and not writes and not diff.conflicts and not skipped:
         out.unchanged.append(
             Unchanged(
                 user_id=candidate.user_id,
@@ -353,6 +360,8 @@ def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> No
         )
         return
     live = candidate.live
+    # A locked difference is reported on every run until someone settles it, so the row's
+    # hash is not remembered (None): the next run reads the user again instead of skipping.
     out.users.append(
         UserPlan(
             user_id=candidate.user_id,
@@ -363,10 +372,11 @@ def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> No
             email_change=email_change,
             changes=diff.changes,
             conflicts=diff.conflicts,
+            skipped=skipped,
             body=body,
             custom_writes=writes,
             updated_at=live.updated_at if live is not None else None,
-            source_hash=candidate.source_hash,
+            source_hash=None if skipped else candidate.source_hash,
             pushed=diff.asserted,
         )
     )

@@ -202,7 +202,7 @@ def test_push_writes_standard_and_custom_fields_and_reports_them(
     ]
 
 
-def test_second_push_of_the_same_file_sends_only_the_definitions_request(
+def test_second_push_of_the_same_file_reads_only_the_user_with_a_locked_difference(
     cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str]
 ) -> None:
     assert cli("push", str(EXPORT), "--yes", *CUSTOM_ON, env=sandbox_env).exit_code == 0
@@ -211,10 +211,19 @@ def test_second_push_of_the_same_file_sends_only_the_definitions_request(
     result = cli("push", str(EXPORT), "--yes", *CUSTOM_ON, env=sandbox_env)
 
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert summary_line(result.stdout) == "Run 2: 0 users updated, 5 unchanged"
+    assert result.stdout.splitlines()[0] == (
+        f"Plan for {EXPORT}: 0 users to update, 4 unchanged, 1 locked field not written"
+    )
+    assert summary_line(result.stdout) == "Run 2: 0 users updated, 4 unchanged"
     # --custom-fields must read the definitions to know which headers are custom fields;
-    # every row's hash is recorded, so no user and no value is read or written.
-    assert paths(sandbox) == ["GET /api/custom_profile_fields"]
+    # every other row's hash is recorded, so no other user and no value is read or written.
+    # Amara's locked Membership tier still differs, so her row is compared (and reported)
+    # again rather than skipped.
+    assert paths(sandbox) == [
+        "GET /api/custom_profile_field_values?filter%5Buser_id%5D=101",
+        "GET /api/custom_profile_fields",
+        "GET /api/users/101",
+    ]
     assert values_of(sandbox) == PUSHED_VALUES
 
 

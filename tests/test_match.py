@@ -85,11 +85,47 @@ def test_id_column_wins_over_every_other_key() -> None:
     assert discover.queries == []
 
 
-def test_external_id_through_the_identity_map_wins_over_email() -> None:
-    identities = Identities({"M-1": 200}, {"ann.lee@example.org": [300]})
+@pytest.mark.parametrize("email_owners", [[], [200]])
+def test_external_id_through_the_identity_map_matches_when_the_email_agrees(
+    email_owners: list[int],
+) -> None:
+    identities = Identities({"M-1": 200}, {"ann.lee@example.org": email_owners})
 
     assert match_row(row(external_id="M-1"), identities) == Match(200, "external_id")
-    assert identities.asked == ["external:M-1"]
+    assert identities.asked == ["external:M-1", "email:ann.lee@example.org"]
+
+
+SPLIT_KEYS = Match(
+    None,
+    problem="ambiguous",
+    message="This row matches more than one Communal user in the identity map (200, 300); "
+    "its external key is user 200's and its email is user 300's: the external key and the "
+    "email point to two different people. Correct whichever is wrong in the file, reload "
+    "the identity map with `communal-sync link FILE` if it is out of date, or add a "
+    "Communal id column to say which.",
+)
+
+
+def test_external_id_and_email_of_two_different_people_is_ambiguous() -> None:
+    identities = Identities({"M-1": 200}, {"ann.lee@example.org": [300]})
+    discover = Signups(signup(1, 200, "ann.lee@example.org"))
+
+    assert match_row(row(external_id="M-1"), identities, discover=discover) == SPLIT_KEYS
+    assert discover.queries == []
+
+
+def test_external_id_with_an_email_shared_by_its_user_and_another_is_ambiguous() -> None:
+    identities = Identities({"M-1": 200}, {"ann.lee@example.org": [200, 300]})
+
+    assert match_row(row(external_id="M-1"), identities) == SPLIT_KEYS
+
+
+def test_external_id_and_email_of_two_people_in_the_real_state_store(tmp_path: Path) -> None:
+    with open_state(tmp_path / "state.db") as state:
+        state.link(200, email_key="bo@example.org", external_id="M-1", source="link")
+        state.link(300, email_key="Ann.Lee@Example.org", external_id="M-2", source="link")
+
+        assert match_row(row("ann.lee@example.org", external_id="M-1"), state) == SPLIT_KEYS
 
 
 def test_unknown_external_id_falls_back_to_email() -> None:

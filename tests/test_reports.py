@@ -207,6 +207,7 @@ def test_json_report_has_summary_counts_and_the_whole_plan() -> None:
         "duplicate": 0,
         "conflicts": 1,
         "clears": 1,
+        "locked_fields": 0,
     }
     assert document["refused"] is None
     assert document["redacted"] is False

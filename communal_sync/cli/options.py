@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 import typer
 
@@ -17,6 +19,46 @@ def refuse_raw_with_redact(flag: str, path: Path | None, redact: bool) -> None:
             f"{flag} writes the rows exactly as they came in, so it cannot be combined "
             "with --redact; drop one of them."
         )
+
+
+OUTPUT_FLAGS: Final = {
+    "out": "--out",
+    "report": "--report",
+    "failed_out": "--failed-out",
+    "errors_out": "--errors-out",
+}
+"""The options that write a file, by parameter name: none may be the input file."""
+STDIN: Final = "-"
+
+
+def refuse_overwriting_input(file: str | Path | None, outputs: Mapping[str, object]) -> None:
+    """Refuse (``UsageError``) an output option that names the input file itself.
+
+    ``outputs`` is a command's arguments (``locals()`` will do): each one named in
+    ``OUTPUT_FLAGS`` and set is compared with ``file`` by resolved path, and by
+    ``Path.samefile`` when both exist (a hard link, a differently spelled mount), so
+    ``plan fx.csv --report fx.csv`` never replaces the export with its report. Standard
+    input (``-``) has no file to protect.
+    """
+    if file is None or str(file) == STDIN:
+        return
+    source = Path(file)
+    for name, flag in OUTPUT_FLAGS.items():
+        target = outputs.get(name)
+        if isinstance(target, Path | str) and _same_file(source, Path(target)):
+            raise UsageError(
+                f"{flag} {str(target)!r} is the input file {str(file)!r}: writing it would "
+                f"destroy the input. Give {flag} another file name."
+            )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
 
 
 class InputFormat(enum.StrEnum):

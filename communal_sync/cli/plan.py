@@ -15,7 +15,12 @@ from communal_sync.cli import events
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.render import render_plan
-from communal_sync.custom_fields import CustomFieldMode, prepare_custom_fields
+from communal_sync.custom_fields import (
+    CustomFieldMode,
+    prepare_custom_fields,
+    resolve_allow_clear,
+)
+from communal_sync.diff import check_allow_clear
 from communal_sync.errors import ExitCode, UsageError
 from communal_sync.files import write_private_text
 from communal_sync.hashing import file_sha256
@@ -45,8 +50,9 @@ ON_CONFLICT: OnConflict = typer.Option(
 ALLOW_CLEAR: list[str] = typer.Option(
     [],
     "--allow-clear",
-    help="Let a blank cell clear this field (repeatable, or 'all'). Required fields are never "
-    "cleared.",
+    help="Let a blank cell clear this field (repeatable): a standard field such as telephone, "
+    "custom:<name> (any case), or 'all'. An unknown name is refused. Required fields are "
+    "never cleared.",
 )
 FULL_REFRESH: bool = typer.Option(
     False, "--full-refresh", help="Re-read everyone, even rows unchanged since the last push."
@@ -127,7 +133,7 @@ def _plan_options(
         raise UsageError("--max-clears must be 0 or more.")
     return PlanOptions(
         on_conflict=on_conflict.value,
-        allow_clear=tuple(sorted({f.strip() for f in allow_clear if f.strip()})),
+        allow_clear=check_allow_clear(allow_clear),
         full_refresh=full_refresh,
         discover=discover,
         trust_ids=trust_ids,
@@ -186,8 +192,10 @@ def request_from(arguments: dict[str, Any]) -> PlanRequest:
     """``build_request`` from a command's ``locals()``: the shared options, by name.
 
     ``plan`` and ``push`` declare the same options (typer needs them in each signature);
-    this keeps the gathering in one place.
+    this keeps the gathering in one place, and the check that no output option
+    (``--out``, ``--report``, ``--failed-out``) names the input file.
     """
+    opt.refuse_overwriting_input(arguments.get("file"), arguments)
     names = inspect.signature(build_request).parameters
     return build_request(**{k: v for k, v in arguments.items() if k in names})
 
@@ -207,13 +215,16 @@ def make_plan(request: PlanRequest, session: Session, intake: Intake, state: Sta
         flag = intake.config.defaults.custom_fields
     mode = CUSTOM_FIELD_MODES[flag]
     intake.mapping, custom = prepare_custom_fields(intake.mapping, session.client, mode)
+    allow_clear = resolve_allow_clear(request.options.allow_clear, custom, session.client, mode)
     for message in custom.warnings():
         warn(message)
     return build_plan(
         intake,
         state=state,
         client=session.client,
-        options=request.options.model_copy(update={"custom_fields": mode}),
+        options=request.options.model_copy(
+            update={"custom_fields": mode, "allow_clear": allow_clear}
+        ),
         base_url=session.settings.base_url,
         input_sha256=input_sha256(request.file),
         concurrency=request.concurrency,

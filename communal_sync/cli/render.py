@@ -12,6 +12,7 @@ from communal_sync.redact import redact_value
 from communal_sync.reports import redact_issue
 
 EMPTY = "(empty)"
+NOT_WRITTEN = "NOT WRITTEN"
 CLEARED = "(cleared)"
 UNKNOWN = "(unknown)"
 PER_USER_TABLES = 25
@@ -80,7 +81,7 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
 
 
 def _user_rows(user: UserPlan, redact: bool) -> list[tuple[Text, Text, Text, Text]]:
-    """One row per field that changes or conflicts: field, now, after, where from."""
+    """One row per field that changes, conflicts or is locked: field, now, after, from."""
     rows: list[tuple[Text, Text, Text, Text]] = []
     if user.email_change is not None:
         rows.append(
@@ -111,6 +112,15 @@ def _user_rows(user: UserPlan, redact: bool) -> list[tuple[Text, Text, Text, Tex
                     f"CONFLICT: {conflict.resolution} (last pushed "
                     f"{redact_value(conflict.base, redact) or EMPTY})"
                 ),
+            )
+        )
+    for skipped in user.skipped:
+        rows.append(
+            (
+                Text(skipped.field),
+                _value(skipped.current, redact),
+                _value(skipped.source, redact),
+                Text(f"{NOT_WRITTEN}: {skipped.reason}"),
             )
         )
     return rows

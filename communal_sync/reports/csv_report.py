@@ -2,7 +2,9 @@
 
 Columns: ``user_id, line, name, field, before, after, provenance, note, status``. For a
 conflict, ``before`` is Communal's current value, ``after`` the file's, and ``note`` says
-what was last pushed and what was decided; for a row issue, ``after`` holds the file's
+what was last pushed and what was decided; a locked custom field whose value differs
+(status "locked: not written") reads like a conflict, ``note`` giving the reason; for a
+row issue, ``after`` holds the file's
 value and ``note`` the reason. ``None`` is an empty cell; ``status`` tells a clear
 ("clear") from an empty value.
 
@@ -54,6 +56,9 @@ CONFLICT_NOTES: Final = {
     "communal": "Changed in Communal since the last push; Communal's value is kept "
     "(--on-conflict communal).",
 }
+
+LOCKED_STATUS: Final = "locked: not written"
+"""The status of a locked field's differing value: reported, never sent."""
 
 Row = tuple[str, ...]
 
@@ -154,6 +159,18 @@ def _user_rows(user: UserPlan) -> list[Row]:
         )
     for conflict in user.conflicts:
         rows.append((*who, *_conflict_cells(conflict)))
+    for skipped in user.skipped:
+        rows.append(
+            (
+                *who,
+                skipped.field,
+                skipped.current or "",
+                skipped.source or "",
+                "",
+                skipped.reason,
+                LOCKED_STATUS,
+            )
+        )
     if user.email_change is not None:
         rows.append(
             (

@@ -20,6 +20,7 @@ from communal_sync.reports.tables import (
     change_table,
     conflict_table,
     issue_table,
+    locked_table,
     plan_facts,
     result_table,
     run_facts,
@@ -86,6 +87,10 @@ def render_html(plan: Plan, run: Run | None = None) -> str:
         parts.append(f"<p>{escape(' '.join(user_facts(user)))}</p>")
         parts.append(_table(change_table(user), empty="No field changes."))
     parts += ["<h2>Conflicts</h2>", _table(conflict_table(plan), empty="No conflicts.")]
+    parts += [
+        "<h2>Locked fields (not written)</h2>",
+        _table(locked_table(plan), empty="No locked field differs."),
+    ]
     parts += ["<h2>Row issues</h2>", _table(issue_table(plan), empty="No row issues.")]
     if plan.unmapped_columns:
         parts += ["<h2>Unmapped columns</h2>", "<ul>"]

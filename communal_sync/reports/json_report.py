@@ -29,6 +29,7 @@ def plan_counts(plan: Plan) -> dict[str, int]:
         "duplicate": plan.issue_count("duplicate"),
         "conflicts": plan.conflicts,
         "clears": plan.clears,
+        "locked_fields": plan.locked_skips,
     }
 
 

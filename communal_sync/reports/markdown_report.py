@@ -1,4 +1,5 @@
-"""The Markdown report: title, summary, refusal, results, a table per user, conflicts, issues.
+"""The Markdown report: title, summary, refusal, results, a table per user, conflicts, locked
+fields, issues.
 
 Every value is escaped: Markdown punctuation (pipes, backticks, emphasis, links, HTML
 angle brackets) gets a backslash, and a line break inside a value becomes ``<br>`` so a
@@ -21,6 +22,7 @@ from communal_sync.reports.tables import (
     change_table,
     conflict_table,
     issue_table,
+    locked_table,
     plan_facts,
     result_table,
     run_facts,
@@ -89,6 +91,8 @@ def render_markdown(plan: Plan, run: Run | None = None) -> str:
         lines += _table(change_table(user), empty="No field changes.")
     lines += ["## Conflicts", ""]
     lines += _table(conflict_table(plan), empty="No conflicts.")
+    lines += ["## Locked fields (not written)", ""]
+    lines += _table(locked_table(plan), empty="No locked field differs.")
     lines += ["## Row issues", ""]
     lines += _table(issue_table(plan), empty="No row issues.")
     if plan.unmapped_columns:

@@ -1,11 +1,11 @@
 """A copy of a plan with every personal value masked, for reports written with ``--redact``.
 
 Every report format renders the plan this returns, so one function decides what is
-personal: values (before, after, base, current, source, emails, names, external ids, PUT
-body and pushed values, invalid values, and the names and emails a row issue's message
-quotes). Field names, user ids, line numbers, provenance, counts and the tool's own
-messages stay readable. Row hashes (``source_hash``) stay too: they are digests of whole
-rows, not values, and runs are compared by them.
+personal: values (before, after, base, current, source, locked fields' values, emails,
+names, external ids, PUT body and pushed values, invalid values, and the names and emails
+a row issue's message quotes). Field names, user ids, line numbers, provenance, counts and
+the tool's own messages stay readable. Row hashes (``source_hash``) stay too: they are
+digests of whole rows, not values, and runs are compared by them.
 
 Outcomes of a run carry the API's words, which may quote a value ("ada@example.org has
 already been taken"): ``redact_run`` masks every value of the outcome's user wherever a
@@ -24,6 +24,7 @@ from communal_sync.plan import (
     Outcome,
     Plan,
     RowIssue,
+    SkippedField,
     UserPlan,
 )
 from communal_sync.redact import REDACTED, redact_value
@@ -78,6 +79,8 @@ def _user_values(user: UserPlan) -> tuple[str | None, ...]:
         values += [change.before, change.after]
     for conflict in user.conflicts:
         values += [conflict.base, conflict.current, conflict.source]
+    for skipped in user.skipped:
+        values += [skipped.current, skipped.source]
     values += (user.body or {}).values()
     values += user.pushed.values()
     return tuple(values)
@@ -102,6 +105,7 @@ def _redact_user(user: UserPlan) -> UserPlan:
             "email_change": email_change,
             "changes": tuple(_redact_change(change) for change in user.changes),
             "conflicts": tuple(_redact_conflict(conflict) for conflict in user.conflicts),
+            "skipped": tuple(_redact_skipped(skipped) for skipped in user.skipped),
             "body": None if user.body is None else _mask_values(user.body),
             "pushed": _mask_values(user.pushed),
         }
@@ -124,6 +128,12 @@ def _redact_conflict(conflict: Conflict) -> Conflict:
             "current": _mask(conflict.current),
             "source": _mask(conflict.source),
         }
+    )
+
+
+def _redact_skipped(skipped: SkippedField) -> SkippedField:
+    return skipped.model_copy(
+        update={"current": _mask(skipped.current), "source": _mask(skipped.source)}
     )
 
 

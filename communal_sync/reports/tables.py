@@ -107,6 +107,24 @@ def _conflict_row(user: UserPlan, conflict: Conflict) -> tuple[Cell, ...]:
     )
 
 
+def locked_table(plan: Plan) -> Table:
+    """Every locked field whose file value differs from Communal's: reported, never sent."""
+    table = Table(("user", "line", "field", "in Communal", "in file", "reason"))
+    for user in plan.users:
+        for skipped in user.skipped:
+            table.rows.append(
+                (
+                    text_cell(str(user.user_id)),
+                    text_cell(str(user.line)),
+                    text_cell(skipped.field),
+                    value_cell(skipped.current),
+                    value_cell(skipped.source),
+                    text_cell(skipped.reason),
+                )
+            )
+    return table
+
+
 def issue_table(plan: Plan) -> Table:
     """Every row that will not be pushed: line | kind | field | value | reason."""
     table = Table(("line", "kind", "field", "value", "reason"))
@@ -178,8 +196,10 @@ def user_facts(user: UserPlan) -> list[str]:
         facts.append(
             f"Email change (same person): {user.email_change.old} → {user.email_change.new}."
         )
-    if user.body is None:
-        facts.append("Nothing will be sent: every difference is a skipped conflict.")
+    if user.body is None and not user.custom_writes:
+        facts.append(
+            "Nothing will be sent: every difference is a skipped conflict or a locked field."
+        )
     return facts
 
 
