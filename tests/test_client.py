@@ -509,7 +509,7 @@ def test_client_refuses_plain_http_to_a_remote_host() -> None:
 # -- deprecation warnings ----------------------------------------------------------------
 
 
-def test_deprecation_headers_give_one_warning_each_per_client(
+def test_deprecation_headers_give_one_warning_with_both_facts_per_client(
     httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     headers = {
@@ -530,10 +530,36 @@ def test_deprecation_headers_give_one_warning_each_per_client(
     messages = [r.getMessage() for r in caplog.records if r.name == "communal_sync.api"]
     assert messages == [
         "The Communal API warns about version 2026-03-25: Version 2026-03-25 is deprecated. "
+        "It will stop working after Wed, 31 Dec 2026 23:59:59 GMT. "
         "Pass --api-version with a current version.",
-        "The Communal API version 2026-03-25 will stop working after "
-        "Wed, 31 Dec 2026 23:59:59 GMT. Pass --api-version with a current version.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (
+            {"X-Api-Version-Warning": "Version 2026-03-25 is deprecated"},
+            "The Communal API warns about version 2026-03-25: Version 2026-03-25 is "
+            "deprecated. Pass --api-version with a current version.",
+        ),
+        (
+            {"Sunset": "Wed, 31 Dec 2026 23:59:59 GMT"},
+            "The Communal API version 2026-03-25 will stop working after "
+            "Wed, 31 Dec 2026 23:59:59 GMT. Pass --api-version with a current version.",
+        ),
+    ],
+)
+def test_one_deprecation_header_alone_gives_its_own_warning(
+    httpx_mock: HTTPXMock, headers: dict[str, str], expected: str
+) -> None:
+    seen: list[str] = []
+    httpx_mock.add_response(url=f"{BASE}/users/1", headers=headers, json={"id": 1})
+
+    with CommunalClient(KEY, base_url=BASE, on_warning=seen.append) as api:
+        api.get_user(1)
+
+    assert seen == [expected]
 
 
 def test_shared_client_across_threads_warns_once() -> None:

@@ -527,3 +527,24 @@ def test_report_beside_the_input_and_standard_input_are_still_fine(
     assert piped.exit_code == 3, piped.stdout + piped.stderr
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["counts"]["invalid"] == 1
     assert puts_by_user(sandbox) == {}
+
+
+@pytest.mark.parametrize("target", ["plan", "export"])
+@pytest.mark.parametrize("flag", ["--report", "--failed-out"])
+def test_apply_refuses_an_output_naming_its_plan_or_the_plans_export(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path, flag: str, target: str
+) -> None:
+    export = copy_of_export(tmp_path)
+    plan = tmp_path / "plan.json"
+    assert cli("plan", str(export), "--out", str(plan), env=sandbox_env).exit_code == 3
+    saved = plan.read_bytes()
+    sandbox.clear_requests()
+    victim = plan if target == "plan" else export
+
+    result = cli("apply", str(plan), "--yes", flag, str(victim), env=sandbox_env)
+
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "writing it would destroy the input" in " ".join(result.stderr.split())
+    assert plan.read_bytes() == saved
+    assert export.read_bytes() == EXPORT.read_bytes()
+    assert sandbox.requests() == []

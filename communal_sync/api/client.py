@@ -29,7 +29,7 @@ from communal_sync.api.models import (
 from communal_sync.api.responses import (
     check_status,
     decode_json,
-    deprecation_warnings,
+    deprecation_warning,
     parse_page,
     unwrap_resource,
 )
@@ -306,13 +306,15 @@ class CommunalClient:
             ) from None
 
     def _surface_warnings(self, response: httpx.Response) -> None:
-        for message in deprecation_warnings(response, self.api_version):
-            text = self._redact(message)
-            with self._lock:
-                if text in self._warned:
-                    continue
-                self._warned.add(text)
-            self._on_warning(text)
+        message = deprecation_warning(response, self.api_version)
+        if message is None:
+            return
+        text = self._redact(message)
+        with self._lock:
+            if text in self._warned:
+                return
+            self._warned.add(text)
+        self._on_warning(text)
 
     def _redact(self, text: str) -> str:
         secret = self._key.reveal()

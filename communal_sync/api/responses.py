@@ -36,6 +36,7 @@ UNAUTHENTICATED_MESSAGE: Final = (
 )
 VERSION_WARNING_HEADER: Final = "X-Api-Version-Warning"
 SUNSET_HEADER: Final = "Sunset"
+CURRENT_VERSION_FIX: Final = "Pass --api-version with a current version."
 
 
 @dataclass(frozen=True)
@@ -170,22 +171,27 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, seconds)
 
 
-def deprecation_warnings(response: httpx.Response, api_version: str) -> list[str]:
-    """Warnings from ``X-Api-Version-Warning`` and ``Sunset`` headers, as sentences."""
-    warnings: list[str] = []
-    warning = response.headers.get(VERSION_WARNING_HEADER)
+def deprecation_warning(response: httpx.Response, api_version: str) -> str | None:
+    """One warning from the ``X-Api-Version-Warning`` and ``Sunset`` headers, or None.
+
+    A deprecated version usually sends both: one sentence carries the API's words and the
+    date it stops working, so the same fact is not warned about twice.
+    """
+    warning = " ".join(response.headers.get(VERSION_WARNING_HEADER, "").split())
+    sunset = " ".join(response.headers.get(SUNSET_HEADER, "").split())
+    if not warning and not sunset:
+        return None
     if warning:
-        warnings.append(
-            f"The Communal API warns about version {api_version}: {' '.join(warning.split())} "
-            "Pass --api-version with a current version."
-        )
-    sunset = response.headers.get(SUNSET_HEADER)
-    if sunset:
-        warnings.append(
-            f"The Communal API version {api_version} will stop working after "
-            f"{' '.join(sunset.split())}. Pass --api-version with a current version."
-        )
-    return warnings
+        text = f"The Communal API warns about version {api_version}: {_sentence(warning)}"
+        if sunset:
+            text += f" It will stop working after {sunset}."
+    else:
+        text = f"The Communal API version {api_version} will stop working after {sunset}."
+    return f"{text} {CURRENT_VERSION_FIX}"
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _error_body(response: httpx.Response) -> Any:

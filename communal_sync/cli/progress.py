@@ -1,22 +1,68 @@
-"""A progress bar while a plan is applied, on a terminal only (nothing animated in cron)."""
+"""While a plan is applied: a progress bar on a terminal, an ``outcome`` event per problem.
+
+Nothing animated in cron. With ``--log-format json`` stderr carries events line by line,
+so there is no bar; instead each user that failed or conflicted gets one ``outcome``
+event saying who and why, the moment it is known.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any, Final
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from communal_sync.cli import events
 from communal_sync.cli.app import stderr_console
+from communal_sync.cli.results import failure_reason
 from communal_sync.plan import Outcome
+from communal_sync.redact import redact_value
+
+PROBLEM_STATUSES: Final = frozenset({"failed", "conflict"})
+"""Outcomes worth an event of their own: the user was not (fully) updated."""
+
+
+def outcome_event(outcome: Outcome, *, run_id: int, redact: bool) -> dict[str, Any]:
+    """The fields of one ``outcome`` event: who (user id, source line), what, and why.
+
+    The reason is the text the "Not updated" table shows, masked as a whole with
+    ``--redact`` (an API message may quote a value); the names of the fields the API
+    rejected are not personal and stay.
+    """
+    return {
+        "run": run_id,
+        "user_id": outcome.user_id,
+        "line": outcome.line,
+        "status": outcome.status,
+        "http_status": outcome.http_status,
+        "reason": redact_value(failure_reason(outcome), redact),
+        "fields": sorted(outcome.field_errors),
+    }
+
+
+def emit_outcome(outcome: Outcome, *, run_id: int, redact: bool) -> None:
+    """Emit an ``outcome`` event for a failed or conflicting user (JSON log format only)."""
+    if outcome.status in PROBLEM_STATUSES:
+        events.emit("outcome", **outcome_event(outcome, run_id=run_id, redact=redact))
 
 
 @contextlib.contextmanager
-def progress_reporter(total: int) -> Iterator[Callable[[Outcome], None]]:
-    """Yield the callback apply calls after each user; it advances a bar on a terminal."""
-    if total == 0 or not sys.stderr.isatty():
-        yield lambda outcome: None
+def progress_reporter(
+    total: int, *, run_id: int, redact: bool
+) -> Iterator[Callable[[Outcome], None]]:
+    """Yield the callback apply calls after each user.
+
+    It emits the user's ``outcome`` event if it failed or conflicted, and advances a bar
+    when stderr is a terminal and not carrying JSON events.
+    """
+
+    def report(outcome: Outcome) -> None:
+        emit_outcome(outcome, run_id=run_id, redact=redact)
+
+    if total == 0 or not sys.stderr.isatty() or events.json_mode():
+        yield report
         return
     columns = (
         TextColumn("Updating users"),
@@ -31,7 +77,8 @@ def progress_reporter(total: int) -> Iterator[Callable[[Outcome], None]]:
 
         def advance(outcome: Outcome) -> None:
             nonlocal failed
-            failed += outcome.status in ("failed", "conflict")
+            report(outcome)
+            failed += outcome.status in PROBLEM_STATUSES
             progress.update(task, advance=1, failed=failed)
 
         yield advance

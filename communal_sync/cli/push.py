@@ -32,7 +32,7 @@ from communal_sync.cli.plan import (
     show_plan,
 )
 from communal_sync.cli.progress import progress_reporter
-from communal_sync.cli.results import finish_report
+from communal_sync.cli.results import finish_report, run_counts
 from communal_sync.errors import ExitCode, RefusedError, UsageError
 from communal_sync.intake import open_intake
 from communal_sync.plan import Plan
@@ -150,7 +150,8 @@ def confirm_or_refuse(plan: Plan, *, yes: bool) -> bool:
             "Not on a terminal, so there is no one to confirm: add --yes to apply the plan."
         )
     count = len(plan.to_update)
-    return typer.confirm(f"Apply these changes to {count} users?", default=False)
+    users = "user" if count == 1 else "users"
+    return typer.confirm(f"Apply these changes to {count} {users}?", default=False)
 
 
 def run_plan(
@@ -183,7 +184,7 @@ def run_plan(
             input_sha256=sha,
             plan_json=plan.model_dump_json(),
         )
-    with progress_reporter(len(plan.to_update)) as on_outcome:
+    with progress_reporter(len(plan.to_update), run_id=run_id, redact=redact) as on_outcome:
         result = apply_plan(
             plan,
             client=session.client,
@@ -201,8 +202,9 @@ def run_plan(
         status = "failed"
     elif result.interrupted:
         status = "interrupted"
-    store.finish_run(run_id, status=status, exit_code=code, counts=result.counts())
-    events.emit("run_finished", run=run_id, status=status, exit_code=code, **result.counts())
+    counts = run_counts(plan, result)
+    store.finish_run(run_id, status=status, exit_code=code, counts=counts)
+    events.emit("run_finished", run=run_id, status=status, exit_code=code, **counts)
     finish_report(
         plan,
         result,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Final
 
 from rich.markup import escape
 from rich.table import Table
@@ -13,18 +14,40 @@ from communal_sync.apply import ApplyResult
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.errors import CommunalSyncError
 from communal_sync.files import private_writer
-from communal_sync.plan import ISSUE_KINDS, IssueKind, Plan
+from communal_sync.plan import ISSUE_KINDS, IssueKind, Outcome, Plan
 from communal_sync.redact import redact_value
-from communal_sync.reports import neutralize_data_cell, write_report
+from communal_sync.reports import neutralize_data_cell, plan_counts, write_report
 from communal_sync.sources import STDIN_NAME, open_source
 
 ERROR_COLUMN = "error"
+CONFLICTS_LEFT_ALONE: Final = "conflicts_left_alone"
+"""The stored count of conflicting fields the plan left alone (``--on-conflict skip``)."""
+
+
+def conflicts_left_alone(plan: Plan) -> int:
+    """Conflicting fields the plan leaves as Communal has them: a reason to exit 3."""
+    return sum(1 for u in plan.users for c in u.conflicts if c.resolution == "skipped")
+
+
+def plan_run_counts(plan: Plan) -> dict[str, int]:
+    """The plan's counts a run stores beside its outcomes (see ``run_counts``)."""
+    return {**plan_counts(plan), CONFLICTS_LEFT_ALONE: conflicts_left_alone(plan)}
+
+
+def run_counts(plan: Plan, result: ApplyResult) -> dict[str, int]:
+    """Everything a run's exit code follows from, as the journal stores it.
+
+    The apply outcomes (applied, already, failed, conflict, pending) and the plan's own
+    counts (unchanged, invalid, unmatched, ..., conflicts left alone, clears): a run that
+    exits 3 for an invalid row or a skipped conflict says so in ``runs`` too.
+    """
+    return {**result.counts(), **plan_run_counts(plan)}
 
 
 def run_summary(plan: Plan, result: ApplyResult, run_id: int) -> str:
-    """One line: what the run did, then the rows it did not touch."""
+    """One line: what the run did, then the rows it did not touch (every reason for exit 3)."""
     counts = result.counts()
-    parts = [f"{counts['applied']} {'user' if counts['applied'] == 1 else 'users'} updated"]
+    parts = [f"{counts['applied']} {_plural(counts['applied'], 'user')} updated"]
     if counts["already"]:
         parts.append(f"{counts['already']} already applied")
     parts.append(f"{len(plan.unchanged)} unchanged")
@@ -32,11 +55,32 @@ def run_summary(plan: Plan, result: ApplyResult, run_id: int) -> str:
         if counts[status]:
             label = "not sent" if status == "pending" else status
             parts.append(f"{counts[status]} {label}")
+    if left_alone := conflicts_left_alone(plan):
+        parts.append(f"{left_alone} {_plural(left_alone, 'conflict')} left alone")
     kinds: tuple[IssueKind, ...] = tuple(k for k in ISSUE_KINDS if k != "duplicate")
     for kind in kinds:
         if n := plan.issue_count(kind):
             parts.append(f"{n} {kind}")
     return f"Run {run_id}: " + ", ".join(parts)
+
+
+def failure_reason(outcome: Outcome) -> str:
+    """The outcome's message, then any per-field error the message does not already say.
+
+    A 422's message already lists the API's field errors, so they are not repeated.
+    """
+    reason = outcome.message or ""
+    extra = [
+        f"{name}: {message}"
+        for name in sorted(outcome.field_errors)
+        for message in outcome.field_errors[name]
+        if message.rstrip(". ") not in reason
+    ]
+    return " ".join([reason, *extra]).strip()
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
 
 
 def finish_report(
@@ -57,14 +101,11 @@ def finish_report(
         for column in ("user", "line", "result", "reason"):
             table.add_column(column, overflow="fold")
         for outcome in failures:
-            reason = outcome.message or ""
-            for name, messages in outcome.field_errors.items():
-                reason += f" {name}: {'; '.join(messages)}"
             table.add_row(
                 str(outcome.user_id),
                 str(outcome.line),
                 outcome.status,
-                Text(redact_value(reason, redact) or ""),
+                Text(redact_value(failure_reason(outcome), redact) or ""),
             )
         console.print(table)
     console.print(escape(run_summary(plan, result, run_id)))

@@ -105,9 +105,17 @@ def field_error_lines(outcome: Outcome) -> list[str]:
 
 
 def result_message(outcome: Outcome | None) -> str:
-    """The outcome's message and its field errors on one line ("" without an outcome)."""
+    """The outcome's message and its field errors on one line ("" without an outcome).
+
+    A 422's message already lists the API's field errors: those are not repeated.
+    """
     if outcome is None:
         return ""
-    parts = [outcome.message] if outcome.message else []
-    parts += field_error_lines(outcome)
+    message = outcome.message or ""
+    parts = [message] if message else []
+    parts += [
+        line
+        for line in field_error_lines(outcome)
+        if line.partition(": ")[2].rstrip(". ") not in message
+    ]
     return "; ".join(parts)

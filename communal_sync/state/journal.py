@@ -91,7 +91,7 @@ class RunJournal(Database):
         self._update_run(
             run_id,
             "UPDATE runs SET status = 'running', finished_at = NULL, exit_code = NULL,"
-            " pid = ?, attempts = attempts + 1 WHERE id = ?",
+            " counts_json = NULL, pid = ?, attempts = attempts + 1 WHERE id = ?",
             (os.getpid(),),
         )
         return self.get_run(run_id)
