@@ -177,6 +177,9 @@ def run_plan(
     if plan.to_update and not confirm_or_refuse(plan, yes=yes):
         stdout_console().print("Nothing was sent.")
         return ExitCode.OK
+    # The plan sat on screen for as long as the person took to answer: anyone changed in
+    # Communal meanwhile is re-read first and left alone, not overwritten.
+    verify = verify or (bool(plan.to_update) and not yes)
     if run_id is None:
         run_id = store.start_run(
             kind,
