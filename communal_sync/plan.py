@@ -175,6 +175,9 @@ class InputInfo(_Frozen):
     sha256: str | None
     format: str
     rows: int
+    path: str | None = None
+    """The input's absolute path when it is a file, so ``apply`` finds it from any
+    directory to check its checksum (plans saved before it have only ``name``)."""
 
 
 class PlanOptions(_Frozen):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 from communal_sync import __version__
@@ -201,6 +202,7 @@ def build_plan(
             sha256=input_sha256,
             format=intake.source.format,
             rows=out.rows,
+            path=None if input_sha256 is None else str(Path(intake.source.name).resolve()),
         ),
         options=options,
         users=tuple(users),

@@ -163,6 +163,32 @@ def test_apply_refuses_a_plan_whose_input_changed_since_planning(
     assert_users_equal(users_of(sandbox), before)
 
 
+def test_apply_from_another_directory_still_checks_the_planned_input(
+    cli: Cli,
+    sandbox: Sandbox,
+    sandbox_env: dict[str, str],
+    export: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    planned = cli("plan", export.name, "--out", "plan.json", env=sandbox_env)
+    assert planned.exit_code == 3, planned.stdout + planned.stderr
+    saved_plan = tmp_path / "plan.json"
+    with export.open("a", encoding="utf-8") as handle:
+        handle.write("112,Liam,Murphy,liam.murphy@example.org,,,,\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    sandbox.clear_requests()
+
+    result = cli("apply", str(saved_plan), "--yes", env=sandbox_env)
+
+    assert result.exit_code == 4, result.stdout + result.stderr
+    assert "has changed since this plan was made" in result.stderr
+    assert sandbox.requests() == []
+
+
 def test_apply_skips_as_conflict_a_user_changed_in_communal_since_planning(
     cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], saved_plan: Path
 ) -> None:

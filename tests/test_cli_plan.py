@@ -192,6 +192,7 @@ def test_plan_out_saves_the_plan_to_review_and_apply(
         "sha256": hashlib.sha256(NIGHTLY.read_bytes()).hexdigest(),
         "format": "csv",
         "rows": 7,
+        "path": str(NIGHTLY.resolve()),
     }
     assert {u["user_id"]: u["body"] for u in saved["users"]} == BODIES
     assert {u["user_id"]: u["updated_at"] for u in saved["users"]} == dict.fromkeys(

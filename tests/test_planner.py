@@ -176,7 +176,11 @@ def test_plan_describes_input_options_and_tool(
     assert plan.created_at == "2026-03-25T12:00:00+00:00"
     assert plan.base_url == BASE
     assert plan.input == InputInfo(
-        name=str(tmp_path / "export.csv"), sha256="abc123", format="csv", rows=1
+        name=str(tmp_path / "export.csv"),
+        sha256="abc123",
+        format="csv",
+        rows=1,
+        path=str((tmp_path / "export.csv").resolve()),
     )
     assert plan.options == options
     assert plan.refused is None

@@ -380,7 +380,8 @@ def apply_command(
     opt.refuse_raw_with_redact("--failed-out", failed_out, redact)
     opt.refuse_overwriting_input(plan_file, {"report": report, "failed_out": failed_out})
     plan = load_plan_file(plan_file)
-    opt.refuse_overwriting_input(plan.input.name, {"report": report, "failed_out": failed_out})
+    planned_input = plan.input.path or plan.input.name
+    opt.refuse_overwriting_input(planned_input, {"report": report, "failed_out": failed_out})
     check_input_unchanged(plan)
     api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
     with open_session(api, state=state, env=os.environ, throttle=Throttle()) as session:
@@ -453,9 +454,9 @@ def check_input_unchanged(plan: Plan) -> None:
     """Refuse a plan whose input file has changed since it was planned."""
     if plan.input.sha256 is None:
         return
-    source = Path(plan.input.name)
+    source = Path(plan.input.path or plan.input.name)
     if not source.is_file():
-        warn(f"The planned input {plan.input.name} is not here; its checksum was not checked.")
+        warn(f"The planned input {source} is not there; its checksum was not checked.")
         return
     if file_sha256(source) != plan.input.sha256:
         raise RefusedError(
