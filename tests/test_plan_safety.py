@@ -548,3 +548,37 @@ def test_apply_refuses_an_output_naming_its_plan_or_the_plans_export(
     assert plan.read_bytes() == saved
     assert export.read_bytes() == EXPORT.read_bytes()
     assert sandbox.requests() == []
+
+
+def test_two_outputs_naming_one_file_are_refused(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = copy_of_export(tmp_path)
+    shared = tmp_path / "out.json"
+
+    result = cli(
+        "plan", str(export), "--out", str(shared), "--report", str(shared), env=sandbox_env
+    )
+
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "--out and --report both name" in " ".join(result.stderr.split())
+    assert not shared.exists()
+    assert sandbox.requests() == []
+
+
+def test_an_output_naming_the_state_file_is_refused(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = copy_of_export(tmp_path)
+    state = tmp_path / "state.db"
+    assert cli("push", str(export), "--yes", "--state", str(state), env=sandbox_env).exit_code == 3
+    before = state.read_bytes()
+
+    result = cli(
+        "push", str(export), "--yes", "--state", str(state), "--report", str(state),
+        env=sandbox_env,
+    )  # fmt: skip
+
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "is the state file" in result.stderr
+    assert state.read_bytes() == before

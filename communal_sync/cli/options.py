@@ -40,15 +40,38 @@ def refuse_overwriting_input(file: str | Path | None, outputs: Mapping[str, obje
     ``plan fx.csv --report fx.csv`` never replaces the export with its report. Standard
     input (``-``) has no file to protect.
     """
+    written = {
+        flag: Path(target)
+        for name, flag in OUTPUT_FLAGS.items()
+        if isinstance(target := outputs.get(name), Path | str)
+    }
+    _refuse_shared_outputs(written, outputs.get("state"))
     if file is None or str(file) == STDIN:
         return
     source = Path(file)
-    for name, flag in OUTPUT_FLAGS.items():
-        target = outputs.get(name)
-        if isinstance(target, Path | str) and _same_file(source, Path(target)):
+    for flag, target in written.items():
+        if _same_file(source, target):
             raise UsageError(
                 f"{flag} {str(target)!r} is the input file {str(file)!r}: writing it would "
                 f"destroy the input. Give {flag} another file name."
+            )
+
+
+def _refuse_shared_outputs(written: Mapping[str, Path], state: object) -> None:
+    """Refuse two output options naming one file, or one naming the ``--state`` file: the
+    second write would replace the first, or the run's history."""
+    flags = list(written)
+    for index, flag in enumerate(flags):
+        for other in flags[index + 1 :]:
+            if _same_file(written[flag], written[other]):
+                raise UsageError(
+                    f"{flag} and {other} both name {str(written[other])!r}: one would "
+                    "overwrite the other. Give each its own file name."
+                )
+        if isinstance(state, str | Path) and _same_file(written[flag], Path(state)):
+            raise UsageError(
+                f"{flag} {str(written[flag])!r} is the state file: writing it would destroy "
+                f"the identity map and run history. Give {flag} another file name."
             )
 
 
