@@ -285,22 +285,17 @@ def put_count(sandbox: Sandbox) -> int:
     return sum(1 for e in sandbox.requests() if e["method"] == "PUT" and e["status"] == 200)
 
 
+def push_command(export: Path, base_url: str, state_path: Path, concurrency: int) -> list[str]:
+    """The real ``push --yes`` of ``export`` as a child process runs it."""
+    return [
+        sys.executable, "-m", "communal_sync", "push", str(export), "--yes",
+        "--concurrency", str(concurrency), "--base-url", base_url, "--state", str(state_path),
+    ]  # fmt: skip
+
+
 def kill_push_after(sandbox: Sandbox, export: Path, state_path: Path, puts: int) -> None:
     """Start a real ``push`` process and SIGKILL it once ``puts`` PUTs have landed."""
-    command = [
-        sys.executable,
-        "-m",
-        "communal_sync",
-        "push",
-        str(export),
-        "--yes",
-        "--concurrency",
-        "2",
-        "--base-url",
-        sandbox.base_url,
-        "--state",
-        str(state_path),
-    ]
+    command = push_command(export, sandbox.base_url, state_path, concurrency=2)
     env = {**os.environ, "COMMUNAL_API_KEY": sandbox.manager_key}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -430,20 +425,7 @@ def test_a_push_killed_with_address_puts_in_flight_resumes_with_no_conflict_and_
         HoldingProxy(sandbox.root_url, answered=ANSWERED_PUTS) as proxy,
     ):
         before = users_of(sandbox)
-        command = [
-            sys.executable,
-            "-m",
-            "communal_sync",
-            "push",
-            str(export),
-            "--yes",
-            "--concurrency",
-            str(KILL_CONCURRENCY),
-            "--base-url",
-            proxy.base_url,
-            "--state",
-            str(state_path),
-        ]
+        command = push_command(export, proxy.base_url, state_path, KILL_CONCURRENCY)
         env = {
             **os.environ,
             "COMMUNAL_API_KEY": sandbox.manager_key,

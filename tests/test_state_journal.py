@@ -254,16 +254,21 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_recorded_result_survives_the_process_being_killed(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+def run_child_that_kills_itself(script: str, path: Path) -> None:
+    """Run ``script`` on the state file ``path`` in a child process that ends by SIGKILL."""
     child = subprocess.run(
-        [sys.executable, "-c", CHILD_RECORDS_THEN_DIES, str(path)],
+        [sys.executable, "-c", script, str(path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
+
+
+def test_recorded_result_survives_the_process_being_killed(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    run_child_that_kills_itself(CHILD_RECORDS_THEN_DIES, path)
     with open_state(path) as store:
         [run] = store.list_runs()
         assert run.status == "running"
@@ -363,14 +368,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def test_an_intent_survives_the_process_being_killed(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD_INTENDS_THEN_DIES, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
+    run_child_that_kills_itself(CHILD_INTENDS_THEN_DIES, path)
     with open_state(path) as store:
         [run] = store.list_runs()
         assert store.unsettled_operations(run.id) == {("user:101", "abc")}
