@@ -19,7 +19,7 @@ from communal_sync import __version__
 from communal_sync.api.client import CommunalClient
 from communal_sync.api.models import ProgramSignup, User
 from communal_sync.api.retry import NO_RETRY
-from communal_sync.errors import NotFound, Unauthenticated
+from communal_sync.errors import NotFound, TransportError, Unauthenticated
 from communal_sync.intake import Intake, IntakeOptions, open_intake
 from communal_sync.plan import (
     Conflict,
@@ -30,7 +30,7 @@ from communal_sync.plan import (
     PlanOptions,
     RowIssue,
 )
-from communal_sync.planner import GET_LOOKAHEAD, build_plan
+from communal_sync.planner import GET_LOOKAHEAD, UNREACHABLE_STREAK_LIMIT, build_plan
 from communal_sync.state import Snapshot, open_state
 
 BASE = "https://api.getcommunal.com/api"
@@ -676,3 +676,51 @@ def test_every_row_recorded_unchanged_sends_no_request_at_all(
     assert httpx_mock.get_requests() == []
     assert sorted(u.user_id for u in plan.unchanged) == [101, 102, 105]
     assert plan.summary() == "0 users to update, 3 unchanged"
+
+
+# --- a user that cannot be read ------------------------------------------------------------
+
+
+class FlakyApi(FakeApi):
+    """Answers every read but those of ``down``, which fail as a network error would."""
+
+    def __init__(self, users: dict[int, dict[str, Any]], down: set[int]) -> None:
+        super().__init__(users)
+        self.down = down
+
+    def get_user(self, user_id: int) -> User:
+        if user_id in self.down:
+            self.calls.append(("get_user", user_id))
+            raise TransportError(f"No usable answer from the API for user {user_id}.")
+        return super().get_user(user_id)
+
+
+def test_a_user_that_cannot_be_read_is_reported_unreachable_and_the_rest_planned(
+    tmp_path: Path, state: FakeState
+) -> None:
+    api = FlakyApi(USERS, down={101})
+    intake = export(tmp_path, AMARA_ROW, DANA_ROW)
+
+    plan = plan_of(intake, state, api)
+
+    assert [u.user_id for u in plan.to_update] == [104]
+    (issue,) = plan.issues
+    assert (issue.line, issue.kind, issue.field, issue.value) == (2, "unreachable", "id", "101")
+    assert issue.message == (
+        "Could not read user 101 from Communal: No usable answer from the API for user 101. "
+        "The row was not planned; run again."
+    )
+    assert plan.has_row_problems
+    assert "1 unreachable" in plan.summary()
+
+
+def test_a_run_of_unreadable_users_stops_the_plan_as_the_api_being_down(
+    tmp_path: Path, state: FakeState
+) -> None:
+    ids = range(2001, 2001 + UNREACHABLE_STREAK_LIMIT)
+    users = {i: resource(i, "Member", f"N{i}", f"m{i}@example.org") for i in ids}
+    rows = [f"M-{i},{i},Member,Changed{i},m{i}@example.org,," for i in ids]
+    api = FlakyApi(users, down=set(ids))
+
+    with pytest.raises(TransportError):
+        plan_of(export(tmp_path, *rows), state, api)
