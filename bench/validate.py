@@ -10,10 +10,14 @@ country; a small share of dirty rows and a few duplicates) and measures, in one 
 - the wall time of the real CLI as a subprocess, start-up included (reported, no target);
 - with ``--million``: the peak RSS of the real ``communal-sync validate --format json`` on
   1,000,000 rows, as a subprocess (target: under 150 MB).
+- with ``--instructions``: the instructions (valgrind cachegrind, deterministic, unlike
+  times on a shared machine) of the floor and of validate on 20,000 rows, each run once in
+  its own process, Python start-up and imports subtracted.
 
 Run from the project root::
 
     .venv/bin/python bench/validate.py --million
+    .venv/bin/python bench/validate.py --instructions   # needs valgrind; about a minute
 
 Exit status 0 when every measured target passes, 1 otherwise.
 """
@@ -42,6 +46,8 @@ DEFAULT_RUNS: Final = 5
 RATIO_TARGET: Final = 3.0
 MEMORY_TARGET_MB: Final = 150.0
 SEED: Final = 20260325
+INSTRUCTION_ROWS: Final = 20_000
+"""Rows of the file measured under cachegrind (about 50 times slower than native)."""
 
 DIRTY_SHARE: Final = 0.01
 """Share of rows with a real error (blank name, bad email, impossible date, unknown country)."""
@@ -216,6 +222,49 @@ def run_cli(command: list[str], cwd: Path) -> tuple[float, float, int]:
     return wall, usage.ru_maxrss * scale / 1e6, process.returncode
 
 
+def run_once(mode: str, path: Path) -> None:
+    """One measured step, alone in this process (``--run-once``, for cachegrind)."""
+    if mode == "floor":
+        floor(path)
+    elif mode == "validate":
+        validate(path, path.parent)
+
+
+def instructions(path: Path, mode: str) -> int:
+    """The instructions cachegrind counts for ``--run-once mode path`` in a new process."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--run-once",
+        mode,
+        str(path),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    for line in done.stderr.splitlines():
+        if "I" in line and "refs:" in line:
+            return int(line.split("refs:")[1].replace(",", "").strip())
+    raise RuntimeError(f"no instruction count in cachegrind's output:\n{done.stderr}")
+
+
+def count_instructions(work: Path, quote_all: bool) -> list[str]:
+    """The report lines of the floor's and validate's instructions on INSTRUCTION_ROWS rows."""
+    path = work / "instructions.csv"
+    generate(path, INSTRUCTION_ROWS, quote_all=quote_all)
+    base = instructions(path, "none")
+    floor_ir = instructions(path, "floor") - base
+    validate_ir = instructions(path, "validate") - base
+    return [
+        f"instructions, {INSTRUCTION_ROWS:,} rows (cachegrind; start-up and imports subtracted):",
+        f"  floor {floor_ir / 1e6:,.0f} M, validate {validate_ir / 1e6:,.0f} M: "
+        f"{validate_ir / floor_ir:.2f}x floor",
+    ]
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -235,7 +284,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quote-all", action="store_true", help="quote every cell, as Salesforce exports do"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions with valgrind cachegrind (20,000 rows)",
+    )
+    parser.add_argument("--run-once", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.run_once:
+        run_once(args.run_once[0], Path(args.run_once[1]))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="communal-sync-bench-") as tmp:
         work = Path(tmp)  # no communal-sync.toml here: default options, as on a fresh machine
@@ -257,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             generate(big, args.memory_rows, quote_all=args.quote_all)
             wall, rss, code = run_cli(cli_command(big, "--format", "json"), work)
             memory = (args.memory_rows, rss, wall, code)
+        counted = count_instructions(work, args.quote_all) if args.instructions else []
 
     ok = ratio <= RATIO_TARGET
     print(
@@ -294,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    for line in counted:
+        print(line)
     print(verdict(ok))
     return 0 if ok else 1
 

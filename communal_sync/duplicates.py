@@ -2,19 +2,20 @@
 
 This is validation's first pass. It must not hold the file's values in memory (a million
 rows must validate in well under 150 MB), so each key is kept as a 64-bit hash in an
-``array`` next to the row's ordinal; sorting the hashes finds the duplicate groups, and only
-their (few) members are kept. Python's string hash is a 64-bit SipHash, so the chance of two
-different keys colliding in a million rows is about 3 in 100 million.
+``array`` by the row's ordinal. Up to ``COUNT_MAX_ROWS`` rows a dict from hash to first row
+finds the repeats as the batches arrive; beyond that, sorting the hashes finds them. Only
+the (few) members of duplicate groups are kept. Python's string hash is a 64-bit SipHash,
+so the chance of two different keys colliding in a million rows is about 3 in 100 million.
 """
 
 from __future__ import annotations
 
 import operator
 from array import array
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, pairwise, repeat
+from operator import and_, ne
 from typing import Final, Literal
 
 from communal_sync.mapping import ColumnMapping
@@ -76,9 +77,10 @@ def external_id_dup_key(value: str) -> str | None:
 
 
 COUNT_MAX_ROWS: Final = 250_000
-"""Up to this many rows the repeated hashes are counted as the batches arrive (a Counter per
-key kind, a few times faster than sorting); above it the counters are dropped and the hashes
-sorted at the end, which keeps the peak memory of a million-row file lower."""
+"""Up to this many rows each key hash is mapped to the first row that had it as the batches
+arrive (a dict per key kind, which finds the repeats with C-level calls); above it the maps
+are dropped and the hashes sorted at the end, which keeps the peak memory of a million-row
+file lower."""
 
 PER_VALUE_BELOW: Final = 16
 """A batch column with an unusual value is halved until its parts are this small; their
@@ -118,25 +120,52 @@ def index_duplicates(batches: Iterable[KeyBatch], kinds: Sequence[KeyKind]) -> D
     """
     hashers = [_HASHERS[kind] for kind in kinds]
     hashes = [array("q") for _ in kinds]
-    counters: list[Counter[int]] | None = [Counter() for _ in kinds]
+    firsts: list[dict[int, int]] | None = [{} for _ in kinds]
+    repeats: list[list[tuple[int, int]]] = [[] for _ in kinds]
     lines: array[int] = array("I")
+    ordinal = 0
     for batch_lines, columns in batches:
-        lines.extend(batch_lines)
-        for hasher, kind_hashes, index in zip(hashers, hashes, range(len(kinds)), strict=True):
+        lines += array("I", batch_lines)
+        for index, hasher in enumerate(hashers):
             batch_hashes = _hash_column(columns[index], *hasher)
-            kind_hashes.extend(batch_hashes)
-            if counters is not None:
-                counters[index].update(batch_hashes)
-        if counters is not None and len(lines) > COUNT_MAX_ROWS:
-            counters = None
+            hashes[index] += array("q", batch_hashes)
+            if firsts is not None:
+                repeats[index] += _repeats(firsts[index], batch_hashes, ordinal)
+        ordinal = len(lines)
+        if firsts is not None and ordinal > COUNT_MAX_ROWS:
+            firsts = None
     by_ordinal: dict[int, list[DuplicateGroup]] = {}
     for index, (kind, kind_hashes) in enumerate(zip(kinds, hashes, strict=True)):
-        repeated = _repeated(kind_hashes, counters[index] if counters is not None else None)
-        for members in _members(kind_hashes, repeated):
+        if firsts is not None:
+            groups = _groups_of(repeats[index])
+        else:
+            groups = _members(kind_hashes, _repeated(kind_hashes))
+        for members in groups:
             group = DuplicateGroup(kind, tuple(members), tuple(lines[o] for o in members))
-            for ordinal in members:
-                by_ordinal.setdefault(ordinal, []).append(group)
+            for member in members:
+                by_ordinal.setdefault(member, []).append(group)
     return DuplicateIndex({o: tuple(g) for o, g in by_ordinal.items()}, lines)
+
+
+def _repeats(firsts: dict[int, int], hashes: list[int], start: int) -> list[tuple[int, int]]:
+    """Map each new hash of ``hashes`` to its row; return (first row, row) for the others.
+
+    ``hashes`` are the rows from ordinal ``start`` on. A batch with no repeated key (the
+    usual one) costs three C-level maps; ``_NO_KEY`` is never a repeat.
+    """
+    seen_at = list(map(firsts.setdefault, hashes, count(start)))
+    if not any(map(ne, seen_at, count(start))):
+        return []
+    later = compress(count(start), map(and_, map(ne, seen_at, count(start)), map(bool, hashes)))
+    return [(seen_at[ordinal - start], ordinal) for ordinal in later]
+
+
+def _groups_of(repeats: list[tuple[int, int]]) -> list[list[int]]:
+    """The rows of each repeated key, in file order, groups ordered by their first row."""
+    groups: dict[int, list[int]] = {}
+    for first, ordinal in repeats:
+        groups.setdefault(first, [first]).append(ordinal)
+    return [groups[first] for first in sorted(groups)]
 
 
 _Hasher = tuple[
@@ -212,15 +241,10 @@ def _hash_of(key: str | int | None) -> int:
     return _NO_KEY if key is None else hash(key)
 
 
-def _repeated(hashes: array[int], counts: Counter[int] | None) -> set[int]:
-    """The hashes (other than ``_NO_KEY``) that occur more than once."""
-    if counts is None:
-        ordered = sorted(hashes)
-        found = {a for a, b in pairwise(ordered) if a == b}
-    elif len(counts) == len(hashes):
-        return set()
-    else:
-        found = set(compress(counts.keys(), map((1).__lt__, counts.values())))
+def _repeated(hashes: array[int]) -> set[int]:
+    """The hashes (other than ``_NO_KEY``) that occur more than once, by sorting them."""
+    ordered = sorted(hashes)
+    found = {a for a, b in pairwise(ordered) if a == b}
     found.discard(_NO_KEY)
     return found
 

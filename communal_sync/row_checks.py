@@ -1,12 +1,14 @@
 """The per-row checks of validation, compiled once per column mapping.
 
-``RowChecker.accepts`` runs once per row of files of a million rows (a benchmark holds all
-of validation to 3x a bare ``csv.DictReader``). It is a closure over the column positions
-and flags fixed at construction that says yes to the usual row (clean text, values valid
-and already in final form) with a few C-level tests, reading a CSV row's cells by position.
-Any other row goes to ``check_fully``, which holds the rules, cleans every value and writes
-every message. ``check`` is the two together; a property test checks that it agrees with
-``check_fully`` on every row.
+``RowChecker.accepts`` says yes to the usual row (clean text, values valid and already in
+final form) with a few C-level tests, reading a CSV row's cells by position; it is a
+closure over the column positions and flags fixed at construction. ``RowChecker.suspects``
+gives the same verdicts for a whole chunk of CSV records at once, a column at a time, which
+is what validation runs on files of a million rows (a benchmark holds all of validation to
+3x a bare ``csv.DictReader``). Any other row goes to ``check_fully``, which holds the rules,
+cleans every value and writes every message. ``check`` is ``accepts`` and ``check_fully``
+together; property tests check that it agrees with ``check_fully`` on every row, and that
+``suspects`` names exactly the records ``accepts`` refuses.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
-from typing import Any, Final
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain, compress, repeat
+from itertools import count as count_from
+from operator import itemgetter, not_
+from typing import Any, Final, Literal
+from unicodedata import is_normalized
 
 from communal_sync.dates import EARLIEST_YEAR, DateError, DateOrder, parse_date
 from communal_sync.fields import NAME_MAX_LENGTH, custom_name, is_custom
@@ -87,6 +93,218 @@ def _is_plain_date(text: str, today_iso: str) -> bool:
     return True
 
 
+_PRINTABLE_LATIN1: Final = bytes(c for c in range(256) if chr(c).isprintable())
+"""The printable characters below U+0100 as Latin-1 bytes, for ``bytes.translate``."""
+
+_EMAIL_BYTES: Final = (
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-.@"
+)
+"""The characters of a plain address: atom characters, dots and the @ (see _PLAIN_LOCAL)."""
+
+_TO_BREAKS: Final = bytes.maketrans(b".@", b"\n\n")
+"""Turns an address's dots and @ into line breaks: in emails joined by line breaks, two
+breaks in a row then mean an empty local part, a dot at its edge or two dots in a row
+(or an empty or dotted-edge domain, refused anyway)."""
+
+_DAY_SHAPE: Final = re.compile(
+    r"[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+"""YYYY-MM-DD with a day every year has in that month (so not February 29): a date of this
+form in range is plain; any other is judged by ``_is_plain_date``."""
+
+_LINE_BREAK: Final = "\n"
+_BREAK: Final = b"\n"
+_NFC: Final[Literal["NFC"]] = "NFC"
+_FIRST: Final = itemgetter(0)
+_THIRD: Final = itemgetter(2)
+_EIGHTH: Final = itemgetter(7)
+
+
+def _unclean_cells(texts: list[str], bad: set[int], rows: int) -> None:
+    """Add to ``bad`` the records of the cells clean_text would change (``accepts``'s test).
+
+    ``texts`` is column-major: cell k belongs to record k % rows. The non-blank cells are
+    tested all at once, joined by line breaks; only a chunk that fails is gone through to
+    find the cells at fault. Text below U+0100 (most Western names) is in NFC whatever it
+    holds (its characters are starters that compose with nothing) and is tested for
+    unprintable characters as Latin-1 bytes, which is cheaper than ``str.isprintable``.
+    """
+    given = list(filter(None, texts))
+    joined = _LINE_BREAK.join(given)
+    try:
+        encoded = joined.encode("latin-1")
+    except UnicodeEncodeError:
+        printable = (
+            joined.count(_LINE_BREAK) == len(given) - 1
+            and joined.replace(_LINE_BREAK, "").isprintable()
+        )
+        normal = is_normalized(_NFC, joined)
+    else:
+        printable = encoded.translate(None, _PRINTABLE_LATIN1) == _BREAK * (len(given) - 1)
+        normal = True
+    spaced = joined.replace(_LINE_BREAK, " ")
+    stray = "  " in spaced or spaced[:1] == " " or spaced[-1:] == " "
+    if printable and normal and not stray:
+        return
+    if not printable:
+        unprintable = map(not_, map(str.isprintable, texts))
+        bad.update(k % rows for k in compress(count_from(), unprintable))
+    if not normal:
+        not_nfc = map(not_, map(is_normalized, repeat(_NFC), texts))
+        bad.update(k % rows for k in compress(count_from(), not_nfc))
+    if stray and printable:  # no cell holds a line break: the breaks tell the cells apart
+        bad.update(
+            k % rows for k in _positions(texts, given, _cells_with_stray_spaces(joined, spaced))
+        )
+    elif stray:
+        for test, part in ((str.__contains__, "  "), (str.startswith, " "), (str.endswith, " ")):
+            bad.update(k % rows for k in compress(count_from(), map(test, texts, repeat(part))))
+
+
+def _positions(texts: list[str], given: list[str], found: list[int]) -> Iterator[int]:
+    """Where the cells ``given[k]`` (k in ``found``, ascending) are in ``texts``.
+
+    ``given`` is ``texts`` without its blank cells. A cell equal to a found one between two
+    found ones would have been found too, so searching on from the last position finds
+    each one's own place, at C speed.
+    """
+    at = -1
+    for k in found:
+        at = texts.index(given[k], at + 1)
+        yield at
+
+
+def _cells_with_stray_spaces(joined: str, spaced: str) -> list[int]:
+    """The indexes, ascending and once each, of the cells in ``joined`` (cells joined by line
+    breaks; ``spaced`` is the same with spaces for the breaks) with a space at an edge or
+    two in a row.
+
+    Only called when there is one: each "  " of ``spaced`` is found by ``str.find``, and
+    its cell by counting the line breaks since the previous one.
+    """
+    spaces: list[int] = []
+    at = spaced.find("  ")
+    while at >= 0:
+        spaces.append(at if joined[at] == " " else at + 1)  # the space, not the break
+        at = spaced.find("  ", at + 1)
+    if spaced[:1] == " ":
+        spaces.append(0)
+    if spaced[-1:] == " ":
+        spaces.append(len(spaced) - 1)
+    cells: list[int] = []
+    cell = last = 0
+    for at in sorted(spaces):
+        cell += joined.count(_LINE_BREAK, last, at)
+        last = at
+        if not cells or cells[-1] != cell:
+            cells.append(cell)
+    return cells
+
+
+def _longer_than(column: Sequence[str], limit: int) -> Iterator[int]:
+    """The indexes of the cells of ``column`` longer than ``limit``."""
+    return compress(count_from(), map(limit.__lt__, map(len, column)))
+
+
+def _bad_emails(emails: Sequence[str], bad: set[int], domains: dict[str, bool]) -> None:
+    """Add to ``bad`` the records whose email ``accepts`` refuses (not plain, or too long).
+
+    The local parts are tested all at once on the emails joined by line breaks, as bytes
+    (only plain characters, and no empty part or stray dot: see ``_TO_BREAKS``); the
+    domains once per distinct domain (verdicts remembered in ``domains``).
+    """
+    parts = list(map(str.partition, emails, repeat("@")))
+    joined = _LINE_BREAK.join(emails)
+    try:
+        encoded = joined.encode("ascii")
+    except UnicodeEncodeError:
+        plain = False
+    else:
+        breaks = encoded.translate(_TO_BREAKS)
+        plain = (
+            encoded.translate(None, _EMAIL_BYTES) == _BREAK * (len(emails) - 1)
+            and b"\n\n" not in breaks
+            and breaks[:1] != _BREAK
+        )
+    if not plain:
+        locals_ = map(_FIRST, parts)
+        bad.update(compress(count_from(), map(not_, map(_PLAIN_LOCAL.fullmatch, locals_))))
+    hosts = list(map(_THIRD, parts))
+    wrong = _verdicts(hosts, domains, _is_plain_domain)
+    if wrong:
+        bad.update(compress(count_from(), map(wrong.__contains__, hosts)))
+    if max(map(len, emails)) > EMAIL_LOCAL_MAX_LENGTH:
+        for index, (local, _, domain) in enumerate(parts):
+            if len(local) > EMAIL_LOCAL_MAX_LENGTH or len(domain) >= EMAIL_MAX_LENGTH - len(local):
+                bad.add(index)
+
+
+def _bad_dates(dates: Sequence[str], bad: set[int], today: str) -> None:
+    """Add to ``bad`` the records whose non-blank date is not a plain ISO date (1900-today).
+
+    All at once when every date is one (lengths, dashes, range and one C-level parse);
+    otherwise the dates that do not have the form of a valid day, or are out of range, are
+    judged one by one.
+    """
+    given = list(filter(None, dates))
+    if not given:
+        return
+    in_range = min(given) >= _EARLIEST_ISO and max(given) <= today
+    if in_range and set(map(len, given)) == {10} and set(map(_EIGHTH, given)) == {"-"}:
+        try:
+            _consume(map(dt.date.fromisoformat, given))
+        except ValueError:
+            pass
+        else:
+            return
+    odd = set(compress(given, map(not_, map(_DAY_SHAPE.fullmatch, given))))
+    if not in_range:
+        odd.update(text for text in given if not _EARLIEST_ISO <= text <= today)
+    wrong = {text for text in odd if not _is_plain_date(text, today)}
+    if wrong:
+        bad.update(compress(count_from(), map(wrong.__contains__, dates)))
+
+
+def _verdicts(
+    values: Sequence[str], known: dict[str, bool], judge: Callable[[str], bool]
+) -> set[str]:
+    """The distinct values of ``values`` that ``judge`` refuses.
+
+    Verdicts are remembered in ``known`` (see ``_remember``): values repeat down a file.
+    """
+    distinct = set(values)
+    found = list(map(known.get, distinct))
+    if None in found:
+        found = [
+            verdict if verdict is not None else _remember(known, value, judge(value))
+            for value, verdict in zip(distinct, found, strict=True)
+        ]
+    if all(found):
+        return set()
+    return set(compress(distinct, map(not_, found)))
+
+
+def _bad_ids(ids: Sequence[str]) -> Iterator[int]:
+    """The indexes of the non-blank ids that are not a positive whole number."""
+    joined = "".join(ids)
+    if not joined or (
+        joined.isascii()
+        and joined.isdigit()
+        and sum(map(bool, ids)) == sum(map(bool, map(str.lstrip, ids, repeat("0"))))
+    ):
+        return iter(())
+    return (
+        index
+        for index, text in enumerate(ids)
+        if text and not (text.isascii() and text.isdigit() and int(text) > 0)
+    )
+
+
+def _consume(calls: Iterator[object]) -> None:
+    deque(calls, maxlen=0)
+
+
 _BLANK_TO_NONE: Final[dict[str, None]] = {"": None}
 """``map(_BLANK_TO_NONE.get, cells, cells)`` turns "" into None at C speed."""
 
@@ -115,8 +333,15 @@ class RowChecker:
         self._has_id = "id" in present
         self._fields_set = {"line", "custom", *present}
         self._raw_of = self._raw_reader()
+        self._domains: dict[str, bool] = {}
         self.accepts: Callable[[SourceRow], bool] = self._acceptor()
         """Whether a row is valid and already clean: ``check`` then only copies its values."""
+        self.suspects: Callable[[Sequence[str], Sequence[Sequence[str]]], set[int] | None] = (
+            self._suspect_finder()
+        )
+        """``suspects(header, records)``: the indexes of the records (full rows of ``header``)
+        that ``accepts`` would refuse, found column by column; None if the header lacks a
+        mapped column (then ask ``accepts`` row by row)."""
 
     def check(self, src: SourceRow) -> CheckResult:
         """The checked values of one row (for ``build``), or None and every error found."""
@@ -140,7 +365,7 @@ class RowChecker:
         """
         columns = self._columns
         from_values: Callable[[Mapping[str, str]], tuple[str, ...]] = (
-            itemgetter(*columns) if len(columns) > 1 else lambda v: (v[columns[0]],)
+            itemgetter(*columns) if len(columns) > 1 else lambda v: tuple(v[c] for c in columns)
         )
         header: Sequence[str] | None = None
         from_cells: Callable[[Sequence[str]], tuple[str, ...]] | None = None
@@ -191,7 +416,7 @@ class RowChecker:
         today_iso = self._today.isoformat()
         is_nfc = unicodedata.is_normalized
         plain_local = _PLAIN_LOCAL.fullmatch
-        domains: dict[str, bool] = {}
+        domains = self._domains
         dates: dict[str, bool] = {}
         known_domain, known_date = domains.get, dates.get
         header: Sequence[str] | None = None
@@ -255,6 +480,75 @@ class RowChecker:
 
         return accepts
 
+    def _suspect_finder(
+        self,
+    ) -> Callable[[Sequence[str], Sequence[Sequence[str]]], set[int] | None]:
+        """Build ``suspects``: ``accepts`` for a whole chunk of records, a column at a time.
+
+        Each test runs once over a column (or over all the text cells joined) with C-level
+        calls; only a column that fails it is gone through cell by cell to find the records
+        at fault. A record is a suspect exactly when ``accepts`` refuses its row (a test
+        compares the two), so validation can trust every other record of the chunk.
+        """
+        columns = self._columns
+        fields = self._fields
+        field_at = {f: i for i, f in enumerate(fields)}
+        if any(f not in field_at for f in REQUIRED_LABELS):
+            return lambda header, records: set(range(len(records)))
+        text_at = [
+            i for i in range(len(columns)) if i >= len(fields) or fields[i] not in _SELF_CHECKED
+        ]
+        name_at = [field_at[f] for f in ("first_name", "last_name")]
+        long_at = [field_at[f] for f in self._long_names]
+        email_at = field_at["email"]
+        date_at = field_at.get("date_of_birth")
+        country_at = field_at.get("profile_country")
+        id_at = field_at.get("id")
+        today_iso = self._today.isoformat()
+        domains = self._domains
+        name_max = NAME_MAX_LENGTH
+        header_seen: Sequence[str] | None = None
+        in_header: list[int] = []
+
+        def suspects(header: Sequence[str], records: Sequence[Sequence[str]]) -> set[int] | None:
+            nonlocal header_seen, in_header
+            if header is not header_seen:
+                if not set(columns) <= set(header):
+                    return None
+                in_header = [list(header).index(column) for column in columns]
+                header_seen = header
+            count = len(records)
+            if not count:
+                return set()
+            table = list(zip(*records, strict=True))
+            cols = [table[at] for at in in_header]
+            bad: set[int] = set()
+            # Would clean_text change a text cell? Cell k of the column-major list is in
+            # record k % count.
+            texts = list(chain.from_iterable(cols[i] for i in text_at))
+            _unclean_cells(texts, bad, count)
+            for at in name_at:
+                column = cols[at]
+                if not all(column) or max(map(len, column)) > name_max:
+                    bad.update(compress(count_from(), map(not_, column)))
+                    bad.update(_longer_than(column, name_max))
+            for at in long_at:
+                if max(map(len, cols[at])) > name_max:
+                    bad.update(_longer_than(cols[at], name_max))
+            _bad_emails(cols[email_at], bad, domains)
+            if date_at is not None:
+                _bad_dates(cols[date_at], bad, today_iso)
+            if country_at is not None:
+                countries = cols[country_at]
+                wrong = {c for c in set(countries) if c and normalize_country(c) is None}
+                if wrong:
+                    bad.update(compress(count_from(), map(wrong.__contains__, countries)))
+            if id_at is not None:
+                bad.update(_bad_ids(cols[id_at]))
+            return bad
+
+        return suspects
+
     def _clean_values(self, src: SourceRow) -> dict[str, Any]:
         """The checked values of a row ``accepts`` said yes to: blanks None, codes normalized."""
         raw = self._raw_of(src)
@@ -272,8 +566,12 @@ class RowChecker:
     def check_fully(self, src: SourceRow) -> tuple[dict[str, Any] | None, list[RowError]]:
         """``check`` for any row: cleans every value and collects every error, in column order."""
         line = src.line
-        values = src.values
-        raw = tuple(clean_text(values.get(column, "")) for column in self._columns)
+        picked = self._raw_of(src)
+        if picked is not None:
+            raw = tuple(map(clean_text, picked))
+        else:  # a JSON record without some mapped key: that cell is blank
+            values = src.values
+            raw = tuple(clean_text(values.get(column, "")) for column in self._columns)
         data = ROW_TEMPLATE.copy()
         data["line"] = line
         data.update(zip(self._fields, raw, strict=False))
@@ -285,17 +583,18 @@ class RowChecker:
             errors.append(self._problem(src))
             if src.problem_field is None:
                 return None, errors
-        for name, text in zip(self._labels, raw, strict=True):
-            if _CONTROL.search(text):
-                errors.append(
-                    RowError(
-                        line,
-                        name,
-                        text,
-                        "This holds a control character (such as NUL, ESC or BEL) that "
-                        "cannot be sent; remove it from the file.",
+        if _CONTROL.search("".join(raw)):  # rare: then find the fields that hold one
+            for name, text in zip(self._labels, raw, strict=True):
+                if _CONTROL.search(text):
+                    errors.append(
+                        RowError(
+                            line,
+                            name,
+                            text,
+                            "This holds a control character (such as NUL, ESC or BEL) that "
+                            "cannot be sent; remove it from the file.",
+                        )
                     )
-                )
 
         for name in ("first_name", "last_name"):
             text = data[name]
@@ -417,7 +716,6 @@ def _cell_picker(
     if header is None or not set(columns) <= set(header):
         return None
     positions = [list(header).index(column) for column in columns]
-    if len(positions) == 1:
-        position = positions[0]
-        return lambda cells: (cells[position],)
-    return itemgetter(*positions)
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    return lambda cells: tuple(cells[position] for position in positions)

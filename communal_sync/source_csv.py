@@ -3,10 +3,12 @@
 The row loop is the hot path of every run (a benchmark holds the whole validation to 3x a
 bare ``csv.DictReader``), so per-record Python work is avoided: a chunk of physical lines
 is parsed by one C call, and when it holds one record per line (the usual case) the line
-numbers are simply counted and the rows keep their cell lists (a row's dict is built only
-if asked for). Validation's duplicate pass reads only the key columns
+numbers are simply counted and the rows, made by C-level maps, keep their cell lists (a
+row's dict is built only if asked for); validation takes such a chunk whole, with its
+records (``iter_csv_row_batches``). Validation's duplicate pass reads only the key columns
 (``iter_csv_key_batches``). Line numbers count physical lines (including those inside
-quoted fields, and CR-only line ends, since the file is opened with ``newline=""``).
+quoted fields, and CR-only line ends, since the file is opened with ``newline=""``). A
+record whose cells are all blank or whitespace is skipped, whatever its width.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from typing import Final, TextIO
 
 from communal_sync.errors import InputError
 from communal_sync.source_encoding import decode_error, open_text
-from communal_sync.source_row import KeyBatch, SourceRow, row_from_cells
+from communal_sync.source_row import (
+    KeyBatch,
+    RowBatch,
+    SourceRow,
+    row_from_cells,
+    rows_from_records,
+)
 
 DELIMITERS: Final = (",", ";", "\t", "|")
 """The delimiters we sniff, in order of preference when the header cannot tell them apart."""
@@ -40,6 +48,7 @@ slower)."""
 SNIFF_RECORDS: Final = 20
 """Records after the header used to break a tie between delimiters."""
 
+_FIRST: Final = itemgetter(0)
 _BOM: Final = "\ufeff"
 _QUOTE: Final = '"'
 
@@ -115,29 +124,51 @@ def iter_csv_rows(
     """Yield each non-blank data row of the CSV with the line its record starts on.
 
     A row with fewer cells than the header gets "" for the missing ones (common in real
-    exports); one with more cells carries a ``problem`` instead of shifting values.
+    exports); one with more cells carries a ``problem`` instead of shifting values. A row
+    whose cells are all blank or whitespace is skipped, however many cells it has.
     ``owner`` is only held, so a Source owning a spooled stdin copy outlives the loop.
+    """
+    for rows, _ in iter_csv_row_batches(path, name, encoding, delimiter, header, owner=owner):
+        yield from rows
+
+
+def iter_csv_row_batches(
+    path: Path,
+    name: str,
+    encoding: str,
+    delimiter: str,
+    header: list[str],
+    *,
+    owner: object = None,
+) -> Iterator[RowBatch]:
+    """``iter_csv_rows`` a chunk at a time, with the chunk's records when all are full rows.
+
+    A chunk of records that all have one cell per column and are not blank (the usual case)
+    becomes its rows with no per-row Python work, and comes with its records so validation
+    can check them column by column; any other chunk is made row by row, without records.
     """
     width = len(header)
     for starts, records in _record_chunks(path, name, encoding, delimiter):
         if _all_full(records, width):
-            yield from map(row_from_cells, starts, repeat(header), records)
+            yield rows_from_records(starts, header, records), records
             continue
+        rows: list[SourceRow] = []
         for start, cells in zip(starts, records, strict=True):
             count = len(cells)
-            if count == width:
-                if any(cells):
-                    yield row_from_cells(start, header, cells)
+            if _is_blank(cells):
                 continue
-            if count == 0 or not any(cell.strip() for cell in cells):
+            if count == width:
+                rows.append(row_from_cells(start, header, cells))
                 continue
             values = dict(zip(header, cells, strict=False))
             if count < width:
                 values.update(dict.fromkeys(header[count:], ""))
-                yield SourceRow(start, values)
+                rows.append(SourceRow(start, values))
             else:
                 problem = f"row has {count} cells but the header has {width}"
-                yield SourceRow(start, values, problem)
+                rows.append(SourceRow(start, values, problem))
+        if rows:
+            yield rows, None
 
 
 def iter_csv_key_batches(
@@ -184,12 +215,9 @@ def _usable(
     kept: list[list[str]] = []
     for start, cells in zip(starts, records, strict=True):
         count = len(cells)
-        if count == width:
-            if not any(cells):
-                continue
-        elif count == 0 or not any(cell.strip() for cell in cells):
+        if _is_blank(cells):
             continue
-        else:
+        if count != width:
             cells = cells + [""] * (width - count) if count < width else [""] * width
         kept_starts.append(start)
         kept.append(cells)
@@ -197,8 +225,22 @@ def _usable(
 
 
 def _all_full(records: list[list[str]], width: int) -> bool:
-    """Every record has one cell per column and is not blank: no per-record work needed."""
-    return all(map(width.__eq__, map(len, records))) and all(map(any, records))
+    """Every record has one cell per column and is not blank: no per-record work needed.
+
+    A record whose first cell holds more than whitespace is not blank, which settles the
+    usual chunk with one C-level test per record.
+    """
+    if not all(map(width.__eq__, map(len, records))):
+        return False
+    return all(map(str.strip, map(_FIRST, records))) or not any(map(_is_blank, records))
+
+
+def _is_blank(cells: list[str]) -> bool:
+    """Whether a record is blank: no cells, or only empty and whitespace-only ones.
+
+    Such a record is skipped whatever its width: "  ,  ,  " is as empty as an empty line.
+    """
+    return not any(map(str.strip, cells))
 
 
 def _split_unquoted(lines: list[str], delimiter: str) -> list[list[str]] | None:

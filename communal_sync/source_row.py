@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import FrozenInstanceError
+from itertools import islice, repeat
 from typing import Any, Final
 
-__all__ = ["KEY_BATCH_ROWS", "KeyBatch", "SourceRow", "key_batches_of", "row_from_cells"]
+__all__ = [
+    "KEY_BATCH_ROWS",
+    "KeyBatch",
+    "RowBatch",
+    "SourceRow",
+    "batches_of",
+    "key_batches_of",
+    "row_from_cells",
+    "rows_from_records",
+]
 
 KeyBatch = tuple[list[int], list[list[str]]]
 """Some consecutive rows, cut down to a few columns: their lines, and one list of cells per
@@ -14,6 +25,14 @@ column (aligned with the lines). A row with a read problem has "" in every colum
 
 KEY_BATCH_ROWS: Final = 1024
 """Rows per KeyBatch: enough to hash a column with a few C calls, little memory."""
+
+RowBatch = tuple[list["SourceRow"], Sequence[Sequence[str]] | None]
+"""Some consecutive rows, and their records when every one of them is a problem-free record
+with one cell per column of the same header (then ``rows[i].cells is records[i]`` and
+``rows[0].columns`` is that header): validation checks such a batch column by column."""
+
+ROW_BATCH_ROWS: Final = 128
+"""Rows per RowBatch made of a plain row stream (``batches_of``)."""
 
 
 class SourceRow:
@@ -105,19 +124,52 @@ _set_columns: Final = _SLOTS["columns"].__set__
 _new: Final = object.__new__
 
 
+class _CellRow(SourceRow):
+    """A problem-free row made from cells: no problem is a class attribute, not two writes."""
+
+    __slots__ = ()
+    problem = None
+    problem_field = None
+
+
 def row_from_cells(line: int, columns: Sequence[str], cells: Sequence[str]) -> SourceRow:
     """A problem-free row holding ``cells`` (one per column) and building ``values`` lazily.
 
-    ``len(cells)`` must equal ``len(columns)``. This is the reader's hot path: four slot
-    writes, no dict, until someone reads ``values``.
+    ``len(cells)`` must equal ``len(columns)``. Three slot writes, no dict, until someone
+    reads ``values``.
     """
-    row: SourceRow = _new(SourceRow)
+    row: SourceRow = _new(_CellRow)
     _set_line(row, line)
     _set_cells(row, cells)
     _set_columns(row, columns)
-    _set_problem(row, None)
-    _set_problem_field(row, None)
     return row
+
+
+def rows_from_records(
+    lines: Iterable[int], columns: Sequence[str], records: Sequence[Sequence[str]]
+) -> list[SourceRow]:
+    """``row_from_cells`` for each record, with no Python-level work per row.
+
+    This is the reader's hot path (once per record of a million-row file): the rows are made
+    and their slots written by C-level maps.
+    """
+    rows: list[SourceRow] = list(map(_new, repeat(_CellRow, len(records))))
+    _consume(map(_set_line, rows, lines))
+    _consume(map(_set_cells, rows, records))
+    _consume(map(_set_columns, rows, repeat(columns)))
+    return rows
+
+
+def _consume(calls: Iterator[None]) -> None:
+    deque(calls, maxlen=0)
+
+
+def batches_of(rows: Iterable[SourceRow]) -> Iterator[RowBatch]:
+    """The rows in batches of ``ROW_BATCH_ROWS``, without records: the generic form of
+    ``Source.row_batches``, for readers that do not parse records."""
+    rows = iter(rows)
+    while batch := list(islice(rows, ROW_BATCH_ROWS)):
+        yield batch, None
 
 
 def key_batches_of(rows: Iterable[SourceRow], columns: Sequence[str]) -> Iterator[KeyBatch]:

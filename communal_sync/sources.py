@@ -22,15 +22,16 @@ from typing import BinaryIO, Final, Literal
 from communal_sync.errors import ConfigError, InputError
 from communal_sync.source_csv import (
     iter_csv_key_batches,
+    iter_csv_row_batches,
     iter_csv_rows,
     read_header,
     sniff_delimiter,
 )
 from communal_sync.source_encoding import detect_decoding, read_head
 from communal_sync.source_json import iter_json_rows, iter_jsonl_rows, scan_keys
-from communal_sync.source_row import KeyBatch, SourceRow, key_batches_of
+from communal_sync.source_row import KeyBatch, RowBatch, SourceRow, batches_of, key_batches_of
 
-__all__ = ["STDIN_NAME", "Format", "KeyBatch", "Source", "SourceRow", "open_source"]
+__all__ = ["STDIN_NAME", "Format", "KeyBatch", "RowBatch", "Source", "SourceRow", "open_source"]
 
 Format = Literal["csv", "json", "jsonl"]
 
@@ -102,6 +103,20 @@ class Source:
         if self.format == "json":
             return iter_json_rows(self._path, self.name, self.encoding, owner=self)
         return iter_jsonl_rows(self._path, self.name, self.encoding, owner=self)
+
+    def row_batches(self) -> Iterator[RowBatch]:
+        """Return a generator over the same rows as ``rows()``, a list at a time.
+
+        A CSV chunk whose records all have one cell per column comes with those records
+        (see ``RowBatch``), so validation can check it column by column; JSON rows come
+        without records.
+        """
+        if self.format == "csv":
+            assert self.delimiter is not None
+            return iter_csv_row_batches(
+                self._path, self.name, self.encoding, self.delimiter, self.headers, owner=self
+            )
+        return batches_of(self.rows())
 
     def key_batches(self, columns: Sequence[str]) -> Iterator[KeyBatch]:
         """Return a generator over the rows' lines and ``columns`` cells, in batches.

@@ -2,21 +2,27 @@
 
 Two passes: the first reads only the key columns (``Source.key_batches`` when the source
 has it, else ``rows()``) and finds rows that share an email, id or external id (see
-``duplicates``); the second checks each row of ``source.rows()`` and emits a ``RowResult``
-in file order, knowing the duplicate groups. Every error of every row is collected; a row
-is never rejected on its first problem alone.
+``duplicates``); the second checks the rows of ``source.row_batches()`` (else ``rows()``)
+and emits a ``RowResult`` per row in file order, knowing the duplicate groups. Every error
+of every row is collected; a row is never rejected on its first problem alone.
 
 The second pass is the hot path (a benchmark holds validation to 3x a bare
-``csv.DictReader``): a usual row is accepted by ``RowChecker.accepts`` on its cells, and
-its ``ProfileRow`` is built only when someone reads ``RowResult.row`` (``validate`` only
-counts valid rows; ``plan`` reads them), without re-validating through pydantic
-(``profile_row.trusted_row``).
+``csv.DictReader``), so it works a batch of rows at a time: ``RowChecker.suspects`` checks a
+CSV chunk's records column by column with C-level calls and names the few rows that are not
+plainly valid; every other row's result is made by C-level maps, with its ``ProfileRow``
+built only when someone reads ``RowResult.row`` (``validate`` only counts valid rows;
+``plan`` reads them), without re-validating through pydantic (``profile_row.trusted_row``).
+Only the named rows, and rows with duplicates, are judged one by one.
 """
 
 from __future__ import annotations
 
+from array import array
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import FrozenInstanceError, dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from typing import Any, Final, Literal, Protocol
 
 from communal_sync.duplicates import (
@@ -31,7 +37,7 @@ from communal_sync.errors import InputError
 from communal_sync.mapping import ColumnMapping
 from communal_sync.profile_row import ProfileRow, RowError
 from communal_sync.row_checks import RowChecker
-from communal_sync.source_row import SourceRow
+from communal_sync.source_row import RowBatch, SourceRow, batches_of
 
 __all__ = [
     "DuplicatePolicy",
@@ -132,9 +138,11 @@ class _CheckedRow(RowResult):
 
 _RESULT_SLOTS: Final[Mapping[str, Any]] = vars(RowResult)
 _set_row: Final = _RESULT_SLOTS["_row"].__set__
-_VALID_SETTERS: Final[tuple[Any, ...]] = tuple(
-    _RESULT_SLOTS[slot].__set__ for slot in ("line", "source", "_make_row")
-)
+_set_line: Final = _RESULT_SLOTS["line"].__set__
+_set_source: Final = _RESULT_SLOTS["source"].__set__
+_set_make_row: Final = _RESULT_SLOTS["_make_row"].__set__
+_new_result: Final = object.__new__
+_LINE_OF: Final = attrgetter("line")
 
 
 @dataclass
@@ -166,48 +174,97 @@ def validate_source(
     """
     duplicates = _find_duplicates(source, mapping)
     checker = RowChecker(mapping, date_order=options.date_order)
-    by_ordinal = duplicates.groups_by_ordinal
     expected_lines = duplicates.lines
-    policy = options.on_duplicate
-    key_columns: dict[KeyKind, str] = {
-        kind: mapping.column_of(kind) or "" for kind in ("email", "id", "external_id")
-    }
-    check = checker.check
-    check_fully = checker.check_fully
-    accepts = checker.accepts
-    build = checker.build
-    make_row = checker.row_of
-    new_result = object.__new__
-    set_line, set_source, set_make_row = _VALID_SETTERS
-    ordinal = -1
-    count = len(expected_lines)
-    for ordinal, src in enumerate(source.rows()):
-        line = src.line
-        if ordinal >= count or expected_lines[ordinal] != line:
-            raise _changed_while_reading(source.name, line)
-        if by_ordinal and (groups := by_ordinal.get(ordinal)) is not None:
-            data, errors = check(src)
-            skipped = _duplicate_verdict(src, ordinal, groups, policy, key_columns, errors)
-            if skipped is not None and not errors:
-                yield RowResult(line, src, None, (skipped,), "duplicate")
-                continue
-        elif accepts(src):
-            # RowResult(line, src, <row built on first access>, (), "valid"), through the
-            # slots: three writes, and no model built for a caller that only counts rows.
-            result = new_result(_CheckedRow)
-            set_line(result, line)
-            set_source(result, src)
-            set_make_row(result, make_row)
-            yield result
-            continue
-        else:
-            data, errors = check_fully(src)
-        if errors or data is None:
-            yield RowResult(line, src, None, tuple(errors), "invalid")
-        else:
-            yield RowResult(line, src, build(data), (), "valid")
-    if ordinal + 1 != count:
+    judge = _Judge(checker, duplicates, options.on_duplicate, mapping)
+    ordinal = 0
+    for rows, records in _row_batches(source):
+        end = ordinal + len(rows)
+        lines = list(map(_LINE_OF, rows))
+        changed = lines != expected_lines[ordinal:end].tolist()
+        if changed:
+            lines, rows, records = _until_changed(lines, expected_lines, ordinal, rows, records)
+        yield from judge.results(rows, records, lines, ordinal)
+        if changed:
+            changed_at = len(rows)
+            raise _changed_while_reading(
+                source.name, lines[changed_at] if changed_at < len(lines) else None
+            )
+        ordinal = end
+    if ordinal != len(expected_lines):
         raise _changed_while_reading(source.name, None)
+
+
+class _Judge:
+    """The verdicts on batches of rows, knowing the duplicate groups (``validate_source``).
+
+    The hot path: a batch's results are made for every row with C-level maps, as rows that
+    needed no cleaning (three slot writes each, no model built for a caller that only counts
+    rows); only the few rows ``RowChecker.suspects`` names, or that have duplicates, are
+    then judged one by one and their results put in place.
+    """
+
+    def __init__(
+        self,
+        checker: RowChecker,
+        duplicates: DuplicateIndex,
+        policy: DuplicatePolicy,
+        mapping: ColumnMapping,
+    ) -> None:
+        self._checker = checker
+        self._groups = duplicates.groups_by_ordinal
+        self._grouped = sorted(self._groups)
+        self._next_grouped = 0
+        self._policy = policy
+        self._key_columns: dict[KeyKind, str] = {
+            kind: mapping.column_of(kind) or "" for kind in ("email", "id", "external_id")
+        }
+
+    def results(
+        self,
+        rows: list[SourceRow],
+        records: Sequence[Sequence[str]] | None,
+        lines: list[int],
+        ordinal: int,
+    ) -> list[RowResult]:
+        """The results of ``rows``, the batch whose first row is at ``ordinal``."""
+        checker = self._checker
+        suspects = None
+        if records is not None and rows:
+            columns = rows[0].columns
+            assert columns is not None
+            suspects = checker.suspects(columns, records)
+        if suspects is None:
+            accepts = checker.accepts
+            suspects = {index for index, src in enumerate(rows) if not accepts(src)}
+        end = ordinal + len(rows)
+        grouped = self._grouped
+        while self._next_grouped < len(grouped) and grouped[self._next_grouped] < end:
+            suspects.add(grouped[self._next_grouped] - ordinal)
+            self._next_grouped += 1
+        results: list[RowResult] = list(map(_new_result, repeat(_CheckedRow, len(rows))))
+        _consume(map(_set_line, results, lines))
+        _consume(map(_set_source, results, rows))
+        _consume(map(_set_make_row, results, repeat(checker.row_of)))
+        for index in suspects:
+            results[index] = self._judge(rows[index], ordinal + index)
+        return results
+
+    def _judge(self, src: SourceRow, ordinal: int) -> RowResult:
+        """The result of a row that is not plainly valid, or has duplicates."""
+        line = src.line
+        groups = self._groups.get(ordinal)
+        if groups is not None:
+            data, errors = self._checker.check(src)
+            skipped = _duplicate_verdict(
+                src, ordinal, groups, self._policy, self._key_columns, errors
+            )
+            if skipped is not None and not errors:
+                return RowResult(line, src, None, (skipped,), "duplicate")
+        else:
+            data, errors = self._checker.check_fully(src)
+        if errors or data is None:
+            return RowResult(line, src, None, tuple(errors), "invalid")
+        return RowResult(line, src, self._checker.build(data), (), "valid")
 
 
 def _find_duplicates(source: RowSource, mapping: ColumnMapping) -> DuplicateIndex:
@@ -217,6 +274,38 @@ def _find_duplicates(source: RowSource, mapping: ColumnMapping) -> DuplicateInde
     if key_batches is None:
         return find_duplicates(source.rows(), mapping)
     return index_duplicates(key_batches(list(columns.values())), list(columns))
+
+
+def _row_batches(source: RowSource) -> Iterator[RowBatch]:
+    """``source.row_batches()`` when it has them (a CSV: records checked by column)."""
+    row_batches = getattr(source, "row_batches", None)
+    if row_batches is None:
+        return batches_of(source.rows())
+    batches: Iterator[RowBatch] = row_batches()
+    return batches
+
+
+def _until_changed(
+    lines: list[int],
+    expected: array[int],
+    ordinal: int,
+    rows: list[SourceRow],
+    records: Sequence[Sequence[str]] | None,
+) -> tuple[list[int], list[SourceRow], Sequence[Sequence[str]] | None]:
+    """The rows of a batch before the first one the first pass did not see at its line.
+
+    ``lines`` stays whole, so the caller can name the line where the file changed.
+    """
+    same = 0
+    for line, seen in zip(lines, expected[ordinal:], strict=False):
+        if line != seen:
+            break
+        same += 1
+    return lines, rows[:same], records[:same] if records is not None else None
+
+
+def _consume(calls: Iterator[None]) -> None:
+    deque(calls, maxlen=0)
 
 
 def _duplicate_verdict(

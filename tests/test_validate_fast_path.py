@@ -59,9 +59,7 @@ def plain_rows(path: Path) -> list[tuple[int, dict[str, str], str | None]]:
         rows = []
         for cells in reader:
             start, end = end + 1, reader.line_num
-            if len(cells) == width and not any(cells):
-                continue
-            if len(cells) != width and not any(cell.strip() for cell in cells):
+            if not any(cell.strip() for cell in cells):  # blank, or only whitespace
                 continue
             values = dict(zip(header, cells + [""] * (width - len(cells)), strict=False))
             problem = None
