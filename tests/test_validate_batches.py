@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from communal_sync import row_checks, source_csv
+from communal_sync import column_checks, source_csv
 from communal_sync.errors import InputError
 from communal_sync.mapping import build_mapping
 from communal_sync.row_checks import RowChecker
@@ -91,7 +91,7 @@ def test_characters_below_u0100_are_in_nfc_and_printable_ones_are_listed() -> No
     assert unicodedata.is_normalized("NFC", latin1)
     assert (
         bytes(code for code in range(256) if chr(code).isprintable())
-        == row_checks._PRINTABLE_LATIN1
+        == column_checks._PRINTABLE_LATIN1
     )
 
 
@@ -99,11 +99,11 @@ def test_day_shape_accepts_only_real_days_and_never_february_29() -> None:
     day = dt.date(1999, 12, 25)
     while day.year < 2005:
         text = day.isoformat()
-        shaped = row_checks._DAY_SHAPE.fullmatch(text) is not None
+        shaped = column_checks._DAY_SHAPE.fullmatch(text) is not None
         assert shaped == (text[5:] != "02-29")
         day += dt.timedelta(days=1)
     for text in ("2001-02-30", "2001-04-31", "2001-13-01", "2001-00-10", "2001-01-00"):
-        assert row_checks._DAY_SHAPE.fullmatch(text) is None
+        assert column_checks._DAY_SHAPE.fullmatch(text) is None
 
 
 TRICKY = (
