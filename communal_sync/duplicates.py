@@ -181,6 +181,7 @@ def _plain_emails(values: list[str]) -> bool:
     return (
         text.isascii()
         and len(text.split()) == 1
+        and text == text.strip()  # split() is blind to the first value's leading space
         and all(map(operator.contains, values, repeat("@")))
     )
 
@@ -188,7 +189,7 @@ def _plain_emails(values: list[str]) -> bool:
 def _plain_external_ids(values: list[str]) -> bool:
     """Every value is non-blank ASCII with no whitespace at all: its key is itself."""
     text = "".join(values)
-    return text.isascii() and len(text.split()) == 1 and all(values)
+    return text.isascii() and len(text.split()) == 1 and text == text.strip() and all(values)
 
 
 def _plain_ids(values: list[str]) -> bool:

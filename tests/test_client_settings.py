@@ -170,11 +170,12 @@ def test_api_keys_compare_by_value() -> None:
     assert ApiKey("a") != ApiKey("b")
 
 
-@pytest.mark.parametrize("name", ["communal.key", "key.txt", "secrets/communal", "./k"])
+@pytest.mark.parametrize("name", ["communal.key", "key.txt", "secrets/communal", "secrets/k"])
 def test_a_missing_key_file_with_a_file_like_name_is_named(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "secrets").mkdir()
 
     with pytest.raises(ConfigError) as caught:
         resolve_settings(api_key_file=name, env={})
@@ -182,7 +183,10 @@ def test_a_missing_key_file_with_a_file_like_name_is_named(
     assert f"The API key file {name} does not exist" in str(caught.value)
 
 
-@pytest.mark.parametrize("name", [KEY, "eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM", "abc123.secretpart"])
+@pytest.mark.parametrize(
+    "name",
+    [KEY, "eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM", "abc123.secretpart", "Zm9vYmFy/YmF6cXV4+abc=="],
+)
 def test_a_missing_key_file_that_may_be_the_key_is_not_named(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -582,3 +582,28 @@ def test_an_output_naming_the_state_file_is_refused(
     assert result.exit_code == 2, result.stdout + result.stderr
     assert "is the state file" in result.stderr
     assert state.read_bytes() == before
+
+
+def test_an_output_naming_the_state_file_from_the_environment_is_refused_on_every_command(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = copy_of_export(tmp_path)
+    state = tmp_path / "env-state.db"
+    env = {**sandbox_env, "COMMUNAL_SYNC_STATE": str(state)}
+    plan = tmp_path / "plan.json"
+    assert cli("plan", str(export), "--out", str(plan), env=env).exit_code == 3
+    assert cli("push", str(export), "--yes", env=env).exit_code == 3
+    before = state.read_bytes()
+    commands = [
+        ("push", str(export), "--yes", "--failed-out", str(state)),
+        ("apply", str(plan), "--yes", "--failed-out", str(state)),
+        ("apply", str(plan), "--yes", "--report", str(state.with_name("env-state.db.lock"))),
+        ("revert", "1", "--yes", "--report", str(state)),
+    ]
+
+    for command in commands:
+        result = cli(*command, env=env)
+        assert result.exit_code == 2, (command, result.stdout + result.stderr)
+        assert "is the state file" in result.stderr, command
+
+    assert state.read_bytes() == before

@@ -161,10 +161,14 @@ _FILE_NAME: Final = re.compile(r"[^.]+\.[A-Za-z]{1,5}")
 def looks_like_file_name(name: str) -> bool:
     """Whether a missing ``--api-key-file`` value can be named in an error without risk.
 
-    A path with a directory part, or a bare name with a short extension, is a file name; any
-    other bare word may be the key typed where its file's name belongs, so it is not shown.
+    A path into a folder that exists, or a bare name with a short extension, is a file name;
+    anything else may be the key typed where its file's name belongs (base64 keys hold "/"),
+    so it is not shown.
     """
-    return os.sep in name or "/" in name or _FILE_NAME.fullmatch(name) is not None
+    if _FILE_NAME.fullmatch(name):
+        return True
+    path = Path(name)
+    return path.parent != Path() and path.parent.is_dir()
 
 
 def check_base_url(url: str) -> str:

@@ -318,6 +318,7 @@ def revert(
     state: str | None = opt.STATE,
 ) -> None:
     """Restore the values a run overwrote, unless they were changed again since."""
+    opt.refuse_overwriting_input(None, {"report": report, "state": state, "sandbox": sandbox})
     api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
     with open_session(api, state=state, env=os.environ, throttle=Throttle()) as session:
         with open_state(session.state_path) as store:
@@ -378,10 +379,10 @@ def apply_command(
     Run it again after an interruption: what was done is not sent again.
     """
     opt.refuse_raw_with_redact("--failed-out", failed_out, redact)
-    opt.refuse_overwriting_input(plan_file, {"report": report, "failed_out": failed_out})
+    outputs = {"report": report, "failed_out": failed_out, "state": state, "sandbox": sandbox}
+    opt.refuse_overwriting_input(plan_file, outputs)
     plan = load_plan_file(plan_file)
-    planned_input = plan.input.path or plan.input.name
-    opt.refuse_overwriting_input(planned_input, {"report": report, "failed_out": failed_out})
+    opt.refuse_overwriting_input(plan.input.path or plan.input.name, outputs)
     check_input_unchanged(plan)
     api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
     with open_session(api, state=state, env=os.environ, throttle=Throttle()) as session:

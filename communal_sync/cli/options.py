@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -10,6 +11,7 @@ from typing import Final
 import typer
 
 from communal_sync.errors import UsageError
+from communal_sync.state.location import lock_path_for, resolve_state_path
 
 
 def refuse_raw_with_redact(flag: str, path: Path | None, redact: bool) -> None:
@@ -45,7 +47,7 @@ def refuse_overwriting_input(file: str | Path | None, outputs: Mapping[str, obje
         for name, flag in OUTPUT_FLAGS.items()
         if isinstance(target := outputs.get(name), Path | str)
     }
-    _refuse_shared_outputs(written, outputs.get("state"))
+    _refuse_shared_outputs(written, _state_in_use(outputs))
     if file is None or str(file) == STDIN:
         return
     source = Path(file)
@@ -57,9 +59,19 @@ def refuse_overwriting_input(file: str | Path | None, outputs: Mapping[str, obje
             )
 
 
-def _refuse_shared_outputs(written: Mapping[str, Path], state: object) -> None:
-    """Refuse two output options naming one file, or one naming the ``--state`` file: the
-    second write would replace the first, or the run's history."""
+def _state_in_use(outputs: Mapping[str, object]) -> Path | None:
+    """The state file the command will open (``--state``, ``$COMMUNAL_SYNC_STATE`` or the
+    default), or None for ``--sandbox`` without ``--state`` (a temporary file)."""
+    explicit = outputs.get("state")
+    chosen = explicit if isinstance(explicit, str) and explicit else None
+    if outputs.get("sandbox") and chosen is None:
+        return None
+    return resolve_state_path(chosen, os.environ)
+
+
+def _refuse_shared_outputs(written: Mapping[str, Path], state: Path | None) -> None:
+    """Refuse two output options naming one file, or one naming the state file (or its
+    lock): the second write would replace the first, or the identity map and history."""
     flags = list(written)
     for index, flag in enumerate(flags):
         for other in flags[index + 1 :]:
@@ -68,7 +80,9 @@ def _refuse_shared_outputs(written: Mapping[str, Path], state: object) -> None:
                     f"{flag} and {other} both name {str(written[other])!r}: one would "
                     "overwrite the other. Give each its own file name."
                 )
-        if isinstance(state, str | Path) and _same_file(written[flag], Path(state)):
+        if state is not None and any(
+            _same_file(written[flag], kept) for kept in (state, lock_path_for(state))
+        ):
             raise UsageError(
                 f"{flag} {str(written[flag])!r} is the state file: writing it would destroy "
                 f"the identity map and run history. Give {flag} another file name."
