@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on ``app``.
-from communal_sync.cli import history, inspect, link, plan, push, sandbox, validate
+from communal_sync.cli import (
+    history,
+    inspect,
+    link,
+    plan,
+    push,
+    sandbox,
+    saved_plan,
+    validate,
+)
 from communal_sync.cli.app import app
 
 
@@ -12,4 +21,15 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "history", "inspect", "link", "main", "plan", "push", "sandbox", "validate"]
+__all__ = [
+    "app",
+    "history",
+    "inspect",
+    "link",
+    "main",
+    "plan",
+    "push",
+    "sandbox",
+    "saved_plan",
+    "validate",
+]
