@@ -21,7 +21,6 @@ from typing import Any, Final, Protocol
 
 from communal_sync.api.models import CustomProfileFieldValue, User
 from communal_sync.apply_custom import WriteStopped, may_have_landed, write_custom_values
-from communal_sync.diff import same_value
 from communal_sync.errors import (
     ApiError,
     Forbidden,
@@ -33,6 +32,14 @@ from communal_sync.errors import (
     UnexpectedResponse,
 )
 from communal_sync.hashing import canonical_hash
+from communal_sync.landed import (
+    FOUND_MESSAGE,
+    FOUND_NOTE,
+    LANDED_MESSAGE,
+    LANDED_NOTE,
+    already_holds,
+    as_landed,
+)
 from communal_sync.plan import Outcome, Plan, UserPlan
 from communal_sync.state import Snapshot, StateStore
 
@@ -41,15 +48,6 @@ FORBIDDEN_STREAK_LIMIT: Final = 3
 UNREACHABLE_STREAK_LIMIT: Final = 8
 """Requests in a row that exhausted their retries on network/5xx errors, or got an answer
 that is not the API's (HTML, truncated JSON), before the run gives up."""
-FOUND_NOTE: Final = "found already applied"
-"""The journal's note on a PUT not sent because Communal already held its whole body."""
-LANDED_NOTE: Final = "found already applied (sent by an earlier attempt that stopped)"
-"""The journal's note on a PUT an earlier attempt sent without learning the outcome."""
-FOUND_MESSAGE: Final = "Communal already held these values; nothing was sent."
-LANDED_MESSAGE: Final = (
-    "Sent by an earlier attempt that stopped before its answer; Communal shows it landed, "
-    "so it was not sent again."
-)
 
 
 class UserWriter(Protocol):
@@ -351,7 +349,7 @@ def _apply_one(
                 _record_success(
                     user,
                     body,
-                    _as_landed(live, body),
+                    as_landed(live, body),
                     store,
                     run_id,
                     note=LANDED_NOTE if in_flight else FOUND_NOTE,
@@ -389,45 +387,6 @@ def _apply_one(
         raise WriteStopped(error, str(error)) from error
     _record_success(user, body, updated.raw(), store, run_id, final=final)
     return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
-
-
-def already_holds(
-    live: User, body: Mapping[str, str | None], *, region: str | None, in_flight: bool
-) -> bool:
-    """Whether Communal already holds ``body``, judged from a fresh GET of the user.
-
-    Every body field the GET shows must hold the body's value (cosmetics aside). GET never
-    shows the address fields (``UserResource`` has none; only a PUT's ``User`` does), so
-    for those there is nothing to compare, and the journal decides:
-
-    - Without ``in_flight`` this run never sent this body: a hidden field cannot be
-      vouched for, and the answer is False (the caller reports a conflict).
-    - With ``in_flight`` an earlier attempt journalled its intent to send exactly this
-      body and never learned the outcome (killed, or no answer). The caller asks only
-      because ``updated_at`` moved since planning, so *something* wrote the user. A PUT
-      is validated and saved whole or not at all, so if that write was our PUT, the
-      hidden fields hold the body's values exactly as the shown ones do. Every shown
-      field matching is then taken as our PUT having landed. The rule errs only when
-      our PUT never reached Communal (the intent is written just before sending; a
-      connection that certainly never opened clears it) and, in that same window,
-      someone else edited the user and left every shown field of our body at our
-      values: the address is then journalled as landed though it is not, and later
-      pushes of an unchanged row will not resend it. Nothing is overwritten or sent
-      twice either way. Comparing the PUT's own answer (its ``updated_at``) with the
-      GET's would settle it, but that answer is exactly what a crash loses.
-    """
-    values = live.raw()
-    provided = live.provided_fields()
-    shown = [name for name in body if name in provided]
-    if len(shown) < len(body) and not in_flight:
-        return False
-    return all(same_value(name, values.get(name), body[name], region=region) for name in shown)
-
-
-def _as_landed(live: User, body: Mapping[str, str | None]) -> dict[str, Any]:
-    """The user as our landed PUT left it: the GET's fields, plus the body's hidden ones."""
-    provided = live.provided_fields()
-    return {**live.raw(), **{k: v for k, v in body.items() if k not in provided}}
 
 
 def _record_success(

@@ -18,17 +18,11 @@ from push_support import BIG_FIRST_ID, big_seed, env_for, users_of
 
 from communal_sync.api.client import CommunalClient
 from communal_sync.api.models import CustomProfileFieldValue, User
-from communal_sync.apply import (
-    FOUND_NOTE,
-    LANDED_MESSAGE,
-    LANDED_NOTE,
-    already_holds,
-    apply_plan,
-    operation_key,
-)
+from communal_sync.apply import apply_plan, operation_key
 from communal_sync.apply_custom import LANDED_EARLIER, custom_operation_key
 from communal_sync.errors import Rejected, TransportError
 from communal_sync.hashing import canonical_hash
+from communal_sync.landed import FOUND_NOTE, LANDED_MESSAGE, LANDED_NOTE, already_holds
 from communal_sync.plan import Plan
 from communal_sync.sandbox import Sandbox
 from communal_sync.state import StateStore, open_state

@@ -41,7 +41,7 @@ from push_support import (
     write_big_export,
 )
 
-from communal_sync.apply import LANDED_NOTE
+from communal_sync.landed import LANDED_NOTE
 from communal_sync.sandbox import Faults, Sandbox
 from communal_sync.state import open_state
 
