@@ -329,17 +329,22 @@ class Report:
         print(f"  {name}: {value}{mark}", flush=True)
 
 
-def bare_put_loop(
-    base_url: str, bodies: Sequence[tuple[int, dict[str, Any]]], workers: int
-) -> float:
-    """The ceiling: the same PUTs from a thread pool over one httpx.Client; seconds taken."""
+def bare_client(base_url: str, workers: int) -> httpx.Client:
+    """One plain httpx.Client with the manager key and a pool of ``workers`` connections."""
     headers = {
         "Authorization": f"Bearer {MANAGER_KEY}",
         "Accept": "application/json",
         "X-Api-Version": API_VERSION,
     }
     limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-    with httpx.Client(base_url=base_url, headers=headers, limits=limits, timeout=30) as client:
+    return httpx.Client(base_url=base_url, headers=headers, limits=limits, timeout=30)
+
+
+def bare_put_loop(
+    base_url: str, bodies: Sequence[tuple[int, dict[str, Any]]], workers: int
+) -> float:
+    """The ceiling: the same PUTs from a thread pool over one httpx.Client; seconds taken."""
+    with bare_client(base_url, workers) as client:
 
         def put(item: tuple[int, dict[str, Any]]) -> int:
             user_id, body = item
@@ -363,13 +368,7 @@ def bare_read_write_loop(
     identity check need the live record, and the API has no list endpoint), planning all
     of them before applying; this loop does the same two phases with nothing in between.
     """
-    headers = {
-        "Authorization": f"Bearer {MANAGER_KEY}",
-        "Accept": "application/json",
-        "X-Api-Version": API_VERSION,
-    }
-    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-    with httpx.Client(base_url=base_url, headers=headers, limits=limits, timeout=30) as client:
+    with bare_client(base_url, workers) as client:
 
         def get(item: tuple[int, dict[str, Any]]) -> int:
             return client.get(f"/users/{item[0]}").status_code

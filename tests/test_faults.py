@@ -299,14 +299,7 @@ def kill_push_after(sandbox: Sandbox, export: Path, state_path: Path, puts: int)
     env = {**os.environ, "COMMUNAL_API_KEY": sandbox.manager_key}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
-        while put_count(sandbox) < puts:
-            if process.poll() is not None:
-                _, err = process.communicate()
-                pytest.fail(f"push ended before {puts} PUTs: {err.decode()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {puts} PUTs within {KILL_TIMEOUT_SECONDS}s")
-            time.sleep(POLL_SECONDS)
+        wait_for_puts(sandbox, process, puts)
         process.send_signal(signal.SIGKILL)
     finally:
         if process.poll() is None:
