@@ -387,19 +387,21 @@ def bare_read_write_loop(
     return seconds
 
 
+def throttled_client(base_url: str) -> CommunalClient:
+    """The client as ``push`` builds it: the manager key, every request through a Throttle."""
+    throttle = Throttle()
+    return CommunalClient(
+        MANAGER_KEY,
+        base_url=base_url,
+        api_version=API_VERSION,
+        before_request=throttle.wait,
+        on_rate_limited=throttle.throttled,
+    )
+
+
 def apply_in_process(base_url: str, plan: Plan, state: Path, concurrency: int) -> float:
     """What ``push`` does after confirming: ``apply_plan`` with a throttle; seconds taken."""
-    throttle = Throttle()
-    with (
-        CommunalClient(
-            MANAGER_KEY,
-            base_url=base_url,
-            api_version=API_VERSION,
-            before_request=throttle.wait,
-            on_rate_limited=throttle.throttled,
-        ) as client,
-        open_state(state) as store,
-    ):
+    with throttled_client(base_url) as client, open_state(state) as store:
         run_id = store.start_run(
             "push", input_name=plan.input.name, plan_json=plan.model_dump_json()
         )
@@ -572,17 +574,7 @@ def first_push_in_process(export: Path, state: Path, base_url: str, concurrency:
     """
     start = time.perf_counter()
     intake = open_intake(str(export), IntakeOptions())
-    throttle = Throttle()
-    with (
-        CommunalClient(
-            MANAGER_KEY,
-            base_url=base_url,
-            api_version=API_VERSION,
-            before_request=throttle.wait,
-            on_rate_limited=throttle.throttled,
-        ) as client,
-        open_state(state) as store,
-    ):
+    with throttled_client(base_url) as client, open_state(state) as store:
         plan = build_plan(
             intake,
             state=store,

@@ -316,7 +316,7 @@ def revert(
     state: str | None = opt.STATE,
 ) -> None:
     """Restore the values a run overwrote, unless they were changed again since."""
-    opt.refuse_overwriting_input(None, {"report": report, "state": state, "sandbox": sandbox})
+    opt.refuse_overwriting_input((), {"report": report, "state": state, "sandbox": sandbox})
     api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
     with open_session(api, state=state, env=os.environ, throttle=Throttle()) as session:
         with open_state(session.state_path) as store:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -33,11 +33,13 @@ OUTPUT_FLAGS: Final = {
 STDIN: Final = "-"
 
 
-def refuse_overwriting_input(file: str | Path | None, outputs: Mapping[str, object]) -> None:
-    """Refuse (``UsageError``) an output option that names the input file itself.
+def refuse_overwriting_input(
+    inputs: Sequence[str | Path | None], outputs: Mapping[str, object]
+) -> None:
+    """Refuse (``UsageError``) an output option that names an input file itself.
 
     ``outputs`` is a command's arguments (``locals()`` will do): each one named in
-    ``OUTPUT_FLAGS`` and set is compared with ``file`` by resolved path, and by
+    ``OUTPUT_FLAGS`` and set is compared with each of ``inputs`` by resolved path, and by
     ``Path.samefile`` when both exist (a hard link, a differently spelled mount), so
     ``plan fx.csv --report fx.csv`` never replaces the export with its report. Standard
     input (``-``) has no file to protect.
@@ -48,15 +50,15 @@ def refuse_overwriting_input(file: str | Path | None, outputs: Mapping[str, obje
         if isinstance(target := outputs.get(name), Path | str)
     }
     _refuse_shared_outputs(written, _state_in_use(outputs))
-    if file is None or str(file) == STDIN:
-        return
-    source = Path(file)
-    for flag, target in written.items():
-        if _same_file(source, target):
-            raise UsageError(
-                f"{flag} {str(target)!r} is the input file {str(file)!r}: writing it would "
-                f"destroy the input. Give {flag} another file name."
-            )
+    for file in inputs:
+        if file is None or str(file) == STDIN:
+            continue
+        for flag, target in written.items():
+            if _same_file(Path(file), target):
+                raise UsageError(
+                    f"{flag} {str(target)!r} is the input file {str(file)!r}: writing it "
+                    f"would destroy the input. Give {flag} another file name."
+                )
 
 
 def _state_in_use(outputs: Mapping[str, object]) -> Path | None:

@@ -195,7 +195,7 @@ def request_from(arguments: dict[str, Any]) -> PlanRequest:
     this keeps the gathering in one place, and the check that no output option
     (``--out``, ``--report``, ``--failed-out``) names the input file.
     """
-    opt.refuse_overwriting_input(arguments.get("file"), arguments)
+    opt.refuse_overwriting_input((arguments.get("file"),), arguments)
     names = inspect.signature(build_request).parameters
     return build_request(**{k: v for k, v in arguments.items() if k in names})
 

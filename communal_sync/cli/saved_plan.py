@@ -51,9 +51,8 @@ def apply_command(
     """
     opt.refuse_raw_with_redact("--failed-out", failed_out, redact)
     outputs = {"report": report, "failed_out": failed_out, "state": state, "sandbox": sandbox}
-    opt.refuse_overwriting_input(plan_file, outputs)
     plan = load_plan_file(plan_file)
-    opt.refuse_overwriting_input(plan.input.path or plan.input.name, outputs)
+    opt.refuse_overwriting_input((plan_file, plan.input.path or plan.input.name), outputs)
     check_input_unchanged(plan)
     api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
     with open_session(api, state=state, env=os.environ, throttle=Throttle()) as session:

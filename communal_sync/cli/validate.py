@@ -52,7 +52,7 @@ def validate(
     Exit 0 when every row is valid, 3 when some are invalid, 1 when the file cannot be read.
     """
     opt.refuse_raw_with_redact("--errors-out", errors_out, redact)
-    opt.refuse_overwriting_input(file, {"errors_out": errors_out})
+    opt.refuse_overwriting_input((file,), {"errors_out": errors_out})
     intake = open_intake(
         file,
         IntakeOptions(
