@@ -53,13 +53,13 @@ from typing import Any, Final
 import httpx
 
 from communal_sync.api.client import CommunalClient
-from communal_sync.apply import apply_plan, remember_unchanged
+from communal_sync.api.throttle import Throttle
+from communal_sync.applying.apply import apply_plan, remember_unchanged
 from communal_sync.hashing import file_sha256
-from communal_sync.intake import IntakeOptions, open_intake
+from communal_sync.intake.pipeline import IntakeOptions, open_intake
 from communal_sync.plan import Plan, PlanOptions
-from communal_sync.planner import build_plan
+from communal_sync.planning.planner import build_plan
 from communal_sync.state import open_state
-from communal_sync.throttle import Throttle
 
 MANAGER_KEY: Final = "bench-manager-key"
 API_VERSION: Final = "2026-03-25"

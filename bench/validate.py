@@ -37,8 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from communal_sync.intake import IntakeOptions, open_intake
-from communal_sync.validate import ValidationSummary, summarize
+from communal_sync.intake.pipeline import IntakeOptions, open_intake
+from communal_sync.intake.validate import ValidationSummary, summarize
 
 DEFAULT_ROWS: Final = 100_000
 MILLION: Final = 1_000_000

@@ -25,11 +25,11 @@ from communal_sync.api.settings import (
     is_loopback_host,
     resolve_settings,
 )
+from communal_sync.api.throttle import Throttle
 from communal_sync.errors import ConfigError, RefusedError
 from communal_sync.sandbox import Sandbox, load_seed
 from communal_sync.state import StateStore
 from communal_sync.state.location import resolve_state_path
-from communal_sync.throttle import Throttle
 
 DEMO_SEED = Path(__file__).resolve().parent.parent / "sample_data" / "organization.json"
 """The demo organization the embedded sandbox starts with (present in a source checkout)."""

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from support.cli import CliResult, run_cli
+from support.paths import SAMPLE_DATA
 
 from communal_sync.api import retry
 from communal_sync.sandbox import Sandbox
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DATA = REPO_ROOT / "sample_data"
 
 
 @pytest.fixture(autouse=True)
@@ -28,26 +26,6 @@ def _stable_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iter
         monkeypatch.delenv(name, raising=False)
     with retry.testing():
         yield
-
-
-@dataclass
-class CliResult:
-    """What a command run printed and returned."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
-    """Run the real ``communal-sync`` command in-process and capture its output."""
-    from typer.testing import CliRunner
-
-    from communal_sync.cli import app
-
-    runner = CliRunner()
-    result = runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
-    return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture

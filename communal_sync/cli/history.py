@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 
+from communal_sync.api.throttle import Throttle
+from communal_sync.applying.landed import FOUND_NOTE, LANDED_NOTE
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.plan import CONCURRENCY, REPORT, plan_exit_code, show_plan
@@ -21,13 +23,11 @@ from communal_sync.cli.push import DRY_RUN, YES, run_plan
 from communal_sync.cli.results import CONFLICTS_LEFT_ALONE, plan_run_counts
 from communal_sync.errors import RefusedError
 from communal_sync.fields import CUSTOM_PREFIX, custom_name
-from communal_sync.landed import FOUND_NOTE, LANDED_NOTE
 from communal_sync.plan import ISSUE_KINDS, Plan
-from communal_sync.revert import build_revert_plan
+from communal_sync.planning.revert import build_revert_plan
 from communal_sync.session import ApiOptions, check_state_api, open_session
 from communal_sync.state import StateStore, acquire_lock, open_state, resolve_state_path
 from communal_sync.state.records import ResultRecord, RunRecord
-from communal_sync.throttle import Throttle
 
 RUN_ID_SHOW: int = typer.Argument(..., help="The run id, from `communal-sync runs`.")
 RUN_ID_REVERT: int = typer.Argument(..., help="The run to undo, from `communal-sync runs`.")

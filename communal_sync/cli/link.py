@@ -16,8 +16,14 @@ from rich.text import Text
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.errors import ExitCode
-from communal_sync.link import LinkOptions, LinkResult, apply_links, open_link_file, read_links
-from communal_sync.redact import REDACTED, redact_value
+from communal_sync.identity.link import (
+    LinkOptions,
+    LinkResult,
+    apply_links,
+    open_link_file,
+    read_links,
+)
+from communal_sync.reports.redaction import REDACTED, redact_value
 from communal_sync.state import acquire_lock, open_state, resolve_state_path
 
 DRY_RUN: bool = typer.Option(

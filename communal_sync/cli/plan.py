@@ -15,19 +15,19 @@ from communal_sync.cli import events
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.render import render_plan
-from communal_sync.custom_fields import (
+from communal_sync.errors import ExitCode, UsageError
+from communal_sync.files import write_private_text
+from communal_sync.hashing import file_sha256
+from communal_sync.intake.pipeline import Intake, IntakeOptions, open_intake
+from communal_sync.plan import Plan, PlanOptions
+from communal_sync.planning.custom_fields import (
     CustomFieldMode,
     prepare_custom_fields,
     resolve_allow_clear,
 )
-from communal_sync.diff import check_allow_clear
-from communal_sync.errors import ExitCode, UsageError
-from communal_sync.files import write_private_text
-from communal_sync.hashing import file_sha256
-from communal_sync.intake import Intake, IntakeOptions, open_intake
-from communal_sync.limits import parse_max_changes
-from communal_sync.plan import Plan, PlanOptions
-from communal_sync.planner import build_plan
+from communal_sync.planning.diff import check_allow_clear
+from communal_sync.planning.limits import parse_max_changes
+from communal_sync.planning.planner import build_plan
 from communal_sync.reports import plan_counts, write_report
 from communal_sync.session import ApiOptions, Session, check_state_api, open_session
 from communal_sync.state import StateStore, open_state

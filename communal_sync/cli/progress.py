@@ -18,7 +18,7 @@ from communal_sync.cli import events
 from communal_sync.cli.app import stderr_console
 from communal_sync.cli.results import failure_reason
 from communal_sync.plan import Outcome
-from communal_sync.redact import redact_value
+from communal_sync.reports.redaction import redact_value
 
 PROBLEM_STATUSES: Final = frozenset({"failed", "conflict"})
 """Outcomes worth an event of their own: the user was not (fully) updated."""

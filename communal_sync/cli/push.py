@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from communal_sync.apply import ApplyResult, apply_plan, remember_unchanged
+from communal_sync.api.throttle import Throttle
+from communal_sync.applying.apply import ApplyResult, apply_plan, remember_unchanged
 from communal_sync.cli import events
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
@@ -34,12 +35,11 @@ from communal_sync.cli.plan import (
 from communal_sync.cli.progress import progress_reporter
 from communal_sync.cli.results import finish_report, run_counts
 from communal_sync.errors import ExitCode, RefusedError, UsageError
-from communal_sync.intake import open_intake
+from communal_sync.intake.pipeline import open_intake
 from communal_sync.plan import Plan
 from communal_sync.session import Session, check_state_api, open_session
 from communal_sync.state import StateStore, acquire_lock, open_state
 from communal_sync.state.records import EndStatus, RunKind
-from communal_sync.throttle import Throttle
 
 DRY_RUN: bool = typer.Option(False, "--dry-run", help="Show the plan; send nothing.")
 YES: bool = typer.Option(False, "--yes", "-y", help="Apply without asking (for cron).")

@@ -8,8 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from communal_sync.plan import Plan, UserPlan
-from communal_sync.redact import redact_value
 from communal_sync.reports import redact_issue
+from communal_sync.reports.redaction import redact_value
 
 EMPTY = "(empty)"
 NOT_WRITTEN = "NOT WRITTEN"

@@ -10,14 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from communal_sync.apply import ApplyResult
+from communal_sync.applying.apply import ApplyResult
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.errors import CommunalSyncError
 from communal_sync.files import private_writer
 from communal_sync.plan import ISSUE_KINDS, IssueKind, Outcome, Plan
-from communal_sync.redact import redact_value
 from communal_sync.reports import neutralize_data_cell, plan_counts, write_report
-from communal_sync.sources import STDIN_NAME, open_source
+from communal_sync.reports.redaction import redact_value
+from communal_sync.sources.source import STDIN_NAME, open_source
 
 ERROR_COLUMN = "error"
 CONFLICTS_LEFT_ALONE: Final = "conflicts_left_alone"

@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from communal_sync.api.settings import is_loopback_host
+from communal_sync.api.throttle import Throttle
 from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.cli.plan import CONCURRENCY, REPORT, show_plan
@@ -24,7 +25,6 @@ from communal_sync.hashing import canonical_hash, file_sha256
 from communal_sync.plan import PLAN_FORMAT_VERSION, Plan
 from communal_sync.session import ApiOptions, open_session
 from communal_sync.state import acquire_lock, open_state
-from communal_sync.throttle import Throttle
 
 PLAN_FILE: Path = typer.Argument(..., help="A plan saved by `plan --out plan.json`.")
 

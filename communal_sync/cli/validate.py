@@ -16,10 +16,10 @@ from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
 from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
-from communal_sync.intake import IntakeOptions, open_intake
-from communal_sync.redact import REDACTED, redact_value
+from communal_sync.intake.pipeline import IntakeOptions, open_intake
+from communal_sync.intake.validate import RowResult, ValidationSummary, summarize
 from communal_sync.reports import neutralize_data_cell
-from communal_sync.validate import RowResult, ValidationSummary, summarize
+from communal_sync.reports.redaction import REDACTED, redact_value
 
 ERROR_COLUMN = "error"
 SHOWN_VALUE_CHARS = 200

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Final
 
 from communal_sync.plan import (
     Conflict,
@@ -27,8 +28,16 @@ from communal_sync.plan import (
     SkippedField,
     UserPlan,
 )
-from communal_sync.redact import REDACTED, redact_value
 from communal_sync.reports.results import Run
+
+REDACTED: Final = "•••"
+
+
+def redact_value(value: str | None, redact: bool) -> str | None:
+    """``value`` itself, or a mask when redacting (``None`` and blanks stay visible as such)."""
+    if not redact or value is None or value == "":
+        return value
+    return REDACTED
 
 
 def redact_plan(plan: Plan) -> Plan:

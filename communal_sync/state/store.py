@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from communal_sync.hashing import canonical_json
-from communal_sync.normalize import email_key
 from communal_sync.state.database import Clock, connect, utc_now
 from communal_sync.state.journal import RunJournal
 from communal_sync.state.records import (
@@ -18,6 +17,7 @@ from communal_sync.state.records import (
     JsonObject,
     Snapshot,
 )
+from communal_sync.values.normalize import email_key
 
 
 def open_state(path: Path, *, clock: Clock = utc_now) -> StateStore:

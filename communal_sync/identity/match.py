@@ -1,0 +1,164 @@
+"""Who each row is: a Communal user id, found without ever guessing.
+
+In order: the row's ``id`` column; its external key through the identity map; its email
+through the identity map; and, only with ``--discover``, a program-signup search that must
+find exactly one user with exactly that email. No match, or more than one candidate, is
+reported as such. An external key that finds someone is checked against the row's email
+too: when the identity map gives that email to a different user, the two keys point at
+two people and the row is ambiguous, never the external key's person with the other's
+email.
+
+A match is then checked against Communal's record of that user (``identity_mismatch``):
+an id column shifted by one, a CRM key taken for the Communal id or a stale identity map
+points at a real user who is someone else, and pushing would overwrite that person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from communal_sync.api.models import ProgramSignup
+from communal_sync.intake.validate import ProfileRow
+from communal_sync.plan import IssueKind, MatchMethod
+from communal_sync.planning.diff import CurrentValue
+from communal_sync.values.normalize import clean_text, email_key
+
+UNMATCHED_HINT = (
+    "Add a Communal id column, load an id map with `communal-sync link FILE`, "
+    "or pass --discover to search program signups."
+)
+AMBIGUOUS_FIX = "add a Communal id column to say which."
+SPLIT_KEYS_FIX = (
+    "the external key and the email point to two different people. Correct whichever is "
+    "wrong in the file, reload the identity map with `communal-sync link FILE` if it is out "
+    "of date, or add a Communal id column to say which."
+)
+
+IDENTITY_FIELDS: Final = ("first_name", "last_name", "email")
+"""The fields that say who a person is: a row sharing none of them with its match is
+someone else."""
+
+
+class IdentityLookup(Protocol):
+    """The part of the state store matching reads."""
+
+    def lookup_external_id(self, external_id: str) -> int | None: ...
+
+    def lookup_email(self, email_key: str) -> list[int]: ...
+
+
+Discover = Callable[[str], Iterable[ProgramSignup]]
+"""Searches program signups for an email (``client.search_program_signups``)."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A row's user id and how it was found, or why there is none."""
+
+    user_id: int | None
+    method: MatchMethod | None = None
+    problem: IssueKind | None = None
+    message: str | None = None
+
+
+def match_row(
+    row: ProfileRow, identities: IdentityLookup, *, discover: Discover | None = None
+) -> Match:
+    """Find the Communal user ``row`` describes; see the module docstring for the order."""
+    if row.id is not None:
+        return Match(row.id, "id")
+    key = email_key(row.email)
+    if row.external_id is not None:
+        user_id = identities.lookup_external_id(row.external_id)
+        if user_id is not None:
+            return _checked_by_email(user_id, sorted(set(identities.lookup_email(key))))
+    candidates = sorted(set(identities.lookup_email(key)))
+    if len(candidates) == 1:
+        return Match(candidates[0], "email")
+    if len(candidates) > 1:
+        return _ambiguous(candidates, "the identity map")
+    if discover is not None:
+        found = sorted(set(_signup_users(discover(row.email), key)))
+        if len(found) == 1:
+            return Match(found[0], "discover")
+        if len(found) > 1:
+            return _ambiguous(found, "program signups")
+    return Match(
+        None,
+        problem="unmatched",
+        message=f"No Communal user is known for this row. {UNMATCHED_HINT}",
+    )
+
+
+def _signup_users(signups: Iterable[ProgramSignup], key: str) -> Iterable[int]:
+    """User ids of signups whose *account* email is exactly ``key``.
+
+    A signup's ``associated_email`` is not the account's: a parent signs children up with
+    their own address, so matching on it would update the child with the parent's row.
+    """
+    for signup in signups:
+        if signup.user_id is None or signup.user is None:
+            continue
+        if signup.user.email and email_key(signup.user.email) == key:
+            yield signup.user_id
+
+
+def _checked_by_email(user_id: int, email_owners: list[int]) -> Match:
+    """The external key's match, unless the identity map gives the row's email to another.
+
+    An email the map does not know, or knows as this same user's, confirms nothing and
+    contradicts nothing; one it gives to someone else means the row names two people.
+    """
+    others = [owner for owner in email_owners if owner != user_id]
+    if not others:
+        return Match(user_id, "external_id")
+    return _ambiguous(
+        sorted({user_id, *others}),
+        "the identity map",
+        fix=f"its external key is user {user_id}'s and its email is user "
+        f"{', '.join(str(o) for o in others)}'s: {SPLIT_KEYS_FIX}",
+    )
+
+
+def _ambiguous(candidates: list[int], where: str, *, fix: str = AMBIGUOUS_FIX) -> Match:
+    """A row that matches several users: which ones, where, and ``fix`` (what to do)."""
+    ids = ", ".join(str(c) for c in candidates)
+    return Match(
+        None,
+        problem="ambiguous",
+        message=f"This row matches more than one Communal user in {where} ({ids}); {fix}",
+    )
+
+
+def identity_key(field_name: str, value: str | None) -> str:
+    """The form an identity field is compared in: emails by ``email_key``, names by cleaned,
+    case-folded text ("  ADA " and "Ada" are one name); blank is ""."""
+    if value is None:
+        return ""
+    if field_name == "email":
+        return email_key(value)
+    return clean_text(value).casefold()
+
+
+def identity_mismatch(row: ProfileRow, current: Mapping[str, CurrentValue]) -> bool:
+    """Whether ``row`` shares no name or email with its matched user's ``current`` record.
+
+    Only fields whose current value is known count: a match on any one (the same email
+    with new names, the same first name with a new surname and email) is the same person.
+    A field Communal's record does not give (blank or unknown) is no evidence either way,
+    so a record that gives none of them is never called a mismatch.
+    """
+    known = 0
+    for name in IDENTITY_FIELDS:
+        now = current.get(name)
+        if now is None or now.provenance == "unknown":
+            continue
+        theirs = identity_key(name, now.value)
+        if not theirs:
+            continue
+        known += 1
+        if identity_key(name, getattr(row, name)) == theirs:
+            return False
+    return known > 0

@@ -1,0 +1,273 @@
+"""Checks over a whole column of a chunk of records, and the tests of a plain value.
+
+Validation's fast path (``RowChecker.suspects`` in row_checks) asks, for 128 CSV records
+at once, which ones are *not* plainly valid. Each function here answers that for one
+column with a few C-level operations over the column's cells joined into one string (or
+encoded as bytes), instead of a Python loop per cell, and adds the record numbers it
+doubts to a set. A doubt is never a verdict: a doubted record goes through
+``check_fully``, so these tests may refuse a valid value but must never pass one that
+``check_fully`` would change or reject (property tests hold them to that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from itertools import compress, repeat
+from itertools import count as count_from
+from operator import itemgetter, not_
+from typing import Final, Literal
+from unicodedata import is_normalized
+
+from communal_sync.values.dates import EARLIEST_YEAR
+from communal_sync.values.normalize import EMAIL_LOCAL_MAX_LENGTH, EMAIL_MAX_LENGTH
+
+_EARLIEST_ISO: Final = f"{EARLIEST_YEAR}-01-01"
+
+_ATOM: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_LOCAL: Final = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_PLAIN_DOMAIN: Final = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
+)
+"""An ASCII address whose domain is lower case is valid, and already in normalize_email
+form, when its local part matches PLAIN_LOCAL and its domain _PLAIN_DOMAIN."""
+
+VERDICTS_KEPT: Final = 65_536
+"""Domains (or dates) whose verdict the fast check remembers; a few MB at most."""
+
+
+def remember_verdict(known: dict[str, bool], text: str, verdict: bool) -> bool:
+    """Keep ``verdict`` for ``text`` while ``known`` is under VERDICTS_KEPT; return it."""
+    if len(known) < VERDICTS_KEPT:
+        known[text] = verdict
+    return verdict
+
+
+def is_plain_domain(domain: str) -> bool:
+    """Whether ``domain`` is a valid lower-case ASCII domain (normalize_email leaves it)."""
+    return _PLAIN_DOMAIN.fullmatch(domain) is not None
+
+
+def is_plain_date(text: str, today_iso: str) -> bool:
+    """Whether ``text`` is a real ISO date from 1900 to today (parse_date returns it as is)."""
+    if not (len(text) == 10 and _EARLIEST_ISO <= text <= today_iso and text[7] == "-"):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+_PRINTABLE_LATIN1: Final = bytes(c for c in range(256) if chr(c).isprintable())
+"""The printable characters below U+0100 as Latin-1 bytes, for ``bytes.translate``."""
+
+_EMAIL_BYTES: Final = (
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-.@"
+)
+"""The characters of a plain address: atom characters, dots and the @ (see PLAIN_LOCAL)."""
+
+_TO_BREAKS: Final = bytes.maketrans(b".@", b"\n\n")
+"""Turns an address's dots and @ into line breaks: in emails joined by line breaks, two
+breaks in a row then mean an empty local part, a dot at its edge or two dots in a row
+(or an empty or dotted-edge domain, refused anyway)."""
+
+_DAY_SHAPE: Final = re.compile(
+    r"[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+"""YYYY-MM-DD with a day every year has in that month (so not February 29): a date of this
+form in range is plain; any other is judged by ``is_plain_date``."""
+
+_LINE_BREAK: Final = "\n"
+_BREAK: Final = b"\n"
+_NFC: Final[Literal["NFC"]] = "NFC"
+_FIRST: Final = itemgetter(0)
+_THIRD: Final = itemgetter(2)
+_EIGHTH: Final = itemgetter(7)
+
+
+def unclean_cells(texts: list[str], bad: set[int], rows: int) -> None:
+    """Add to ``bad`` the records of the cells clean_text would change (``accepts``'s test).
+
+    ``texts`` is column-major: cell k belongs to record k % rows. The non-blank cells are
+    tested all at once, joined by line breaks; only a chunk that fails is gone through to
+    find the cells at fault. Text below U+0100 (most Western names) is in NFC whatever it
+    holds (its characters are starters that compose with nothing) and is tested for
+    unprintable characters as Latin-1 bytes, which is cheaper than ``str.isprintable``.
+    """
+    given = list(filter(None, texts))
+    joined = _LINE_BREAK.join(given)
+    try:
+        encoded = joined.encode("latin-1")
+    except UnicodeEncodeError:
+        printable = (
+            joined.count(_LINE_BREAK) == len(given) - 1
+            and joined.replace(_LINE_BREAK, "").isprintable()
+        )
+        normal = is_normalized(_NFC, joined)
+    else:
+        printable = encoded.translate(None, _PRINTABLE_LATIN1) == _BREAK * (len(given) - 1)
+        normal = True
+    spaced = joined.replace(_LINE_BREAK, " ")
+    stray = "  " in spaced or spaced[:1] == " " or spaced[-1:] == " "
+    if printable and normal and not stray:
+        return
+    if not printable:
+        unprintable = map(not_, map(str.isprintable, texts))
+        bad.update(k % rows for k in compress(count_from(), unprintable))
+    if not normal:
+        not_nfc = map(not_, map(is_normalized, repeat(_NFC), texts))
+        bad.update(k % rows for k in compress(count_from(), not_nfc))
+    if stray and printable:  # no cell holds a line break: the breaks tell the cells apart
+        bad.update(
+            k % rows for k in _positions(texts, given, _cells_with_stray_spaces(joined, spaced))
+        )
+    elif stray:
+        for test, part in ((str.__contains__, "  "), (str.startswith, " "), (str.endswith, " ")):
+            bad.update(k % rows for k in compress(count_from(), map(test, texts, repeat(part))))
+
+
+def _positions(texts: list[str], given: list[str], found: list[int]) -> Iterator[int]:
+    """Where the cells ``given[k]`` (k in ``found``, ascending) are in ``texts``.
+
+    ``given`` is ``texts`` without its blank cells. A cell equal to a found one between two
+    found ones would have been found too, so searching on from the last position finds
+    each one's own place, at C speed.
+    """
+    at = -1
+    for k in found:
+        at = texts.index(given[k], at + 1)
+        yield at
+
+
+def _cells_with_stray_spaces(joined: str, spaced: str) -> list[int]:
+    """The indexes, ascending and once each, of the cells in ``joined`` (cells joined by line
+    breaks; ``spaced`` is the same with spaces for the breaks) with a space at an edge or
+    two in a row.
+
+    Only called when there is one: each "  " of ``spaced`` is found by ``str.find``, and
+    its cell by counting the line breaks since the previous one.
+    """
+    spaces: list[int] = []
+    at = spaced.find("  ")
+    while at >= 0:
+        spaces.append(at if joined[at] == " " else at + 1)  # the space, not the break
+        at = spaced.find("  ", at + 1)
+    if spaced[:1] == " ":
+        spaces.append(0)
+    if spaced[-1:] == " ":
+        spaces.append(len(spaced) - 1)
+    cells: list[int] = []
+    cell = last = 0
+    for at in sorted(spaces):
+        cell += joined.count(_LINE_BREAK, last, at)
+        last = at
+        if not cells or cells[-1] != cell:
+            cells.append(cell)
+    return cells
+
+
+def longer_than(column: Sequence[str], limit: int) -> Iterator[int]:
+    """The indexes of the cells of ``column`` longer than ``limit``."""
+    return compress(count_from(), map(limit.__lt__, map(len, column)))
+
+
+def bad_emails(emails: Sequence[str], bad: set[int], domains: dict[str, bool]) -> None:
+    """Add to ``bad`` the records whose email ``accepts`` refuses (not plain, or too long).
+
+    The local parts are tested all at once on the emails joined by line breaks, as bytes
+    (only plain characters, and no empty part or stray dot: see ``_TO_BREAKS``); the
+    domains once per distinct domain (verdicts remembered in ``domains``).
+    """
+    parts = list(map(str.partition, emails, repeat("@")))
+    joined = _LINE_BREAK.join(emails)
+    try:
+        encoded = joined.encode("ascii")
+    except UnicodeEncodeError:
+        plain = False
+    else:
+        breaks = encoded.translate(_TO_BREAKS)
+        plain = (
+            encoded.translate(None, _EMAIL_BYTES) == _BREAK * (len(emails) - 1)
+            and b"\n\n" not in breaks
+            and breaks[:1] != _BREAK
+        )
+    if not plain:
+        locals_ = map(_FIRST, parts)
+        bad.update(compress(count_from(), map(not_, map(PLAIN_LOCAL.fullmatch, locals_))))
+    hosts = list(map(_THIRD, parts))
+    wrong = _verdicts(hosts, domains, is_plain_domain)
+    if wrong:
+        bad.update(compress(count_from(), map(wrong.__contains__, hosts)))
+    if max(map(len, emails)) > EMAIL_LOCAL_MAX_LENGTH:
+        for index, (local, _, domain) in enumerate(parts):
+            if len(local) > EMAIL_LOCAL_MAX_LENGTH or len(domain) >= EMAIL_MAX_LENGTH - len(local):
+                bad.add(index)
+
+
+def bad_dates(dates: Sequence[str], bad: set[int], today: str) -> None:
+    """Add to ``bad`` the records whose non-blank date is not a plain ISO date (1900-today).
+
+    All at once when every date is one (lengths, dashes, range and one C-level parse);
+    otherwise the dates that do not have the form of a valid day, or are out of range, are
+    judged one by one.
+    """
+    given = list(filter(None, dates))
+    if not given:
+        return
+    in_range = min(given) >= _EARLIEST_ISO and max(given) <= today
+    if in_range and set(map(len, given)) == {10} and set(map(_EIGHTH, given)) == {"-"}:
+        try:
+            _consume(map(dt.date.fromisoformat, given))
+        except ValueError:
+            pass
+        else:
+            return
+    odd = set(compress(given, map(not_, map(_DAY_SHAPE.fullmatch, given))))
+    if not in_range:
+        odd.update(text for text in given if not _EARLIEST_ISO <= text <= today)
+    wrong = {text for text in odd if not is_plain_date(text, today)}
+    if wrong:
+        bad.update(compress(count_from(), map(wrong.__contains__, dates)))
+
+
+def _verdicts(
+    values: Sequence[str], known: dict[str, bool], judge: Callable[[str], bool]
+) -> set[str]:
+    """The distinct values of ``values`` that ``judge`` refuses.
+
+    Verdicts are remembered in ``known`` (see ``remember_verdict``): values repeat down a file.
+    """
+    distinct = set(values)
+    found = list(map(known.get, distinct))
+    if None in found:
+        found = [
+            verdict if verdict is not None else remember_verdict(known, value, judge(value))
+            for value, verdict in zip(distinct, found, strict=True)
+        ]
+    if all(found):
+        return set()
+    return set(compress(distinct, map(not_, found)))
+
+
+def bad_ids(ids: Sequence[str]) -> Iterator[int]:
+    """The indexes of the non-blank ids that are not a positive whole number."""
+    joined = "".join(ids)
+    if not joined or (
+        joined.isascii()
+        and joined.isdigit()
+        and sum(map(bool, ids)) == sum(map(bool, map(str.lstrip, ids, repeat("0"))))
+    ):
+        return iter(())
+    return (
+        index
+        for index, text in enumerate(ids)
+        if text and not (text.isascii() and text.isdigit() and int(text) > 0)
+    )
+
+
+def _consume(calls: Iterator[object]) -> None:
+    deque(calls, maxlen=0)

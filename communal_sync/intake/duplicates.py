@@ -1,0 +1,260 @@
+"""Find rows of one file that name the same person: same email, id or external id.
+
+This is validation's first pass. It must not hold the file's values in memory (a million
+rows must validate in well under 150 MB), so each key is kept as a 64-bit hash in an
+``array`` by the row's ordinal. Up to ``COUNT_MAX_ROWS`` rows a dict from hash to first row
+finds the repeats as the batches arrive; beyond that, sorting the hashes finds them. Only
+the (few) members of duplicate groups are kept. Python's string hash is a 64-bit SipHash,
+so the chance of two different keys colliding in a million rows is about 3 in 100 million.
+"""
+
+from __future__ import annotations
+
+import operator
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import compress, count, pairwise, repeat
+from operator import and_, ne
+from typing import Final, Literal
+
+from communal_sync.intake.mapping import ColumnMapping
+from communal_sync.sources.rows import KeyBatch, SourceRow, key_batches_of
+from communal_sync.values.normalize import clean_text, email_key
+
+KeyKind = Literal["email", "id", "external_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateGroup:
+    """Rows (by ordinal in the file, and by line) that share one key of one kind."""
+
+    kind: KeyKind
+    ordinals: tuple[int, ...]
+    lines: tuple[int, ...]
+
+    def other_lines(self, ordinal: int) -> list[int]:
+        """The lines of the group's rows other than the row at ``ordinal``."""
+        return [line for o, line in zip(self.ordinals, self.lines, strict=True) if o != ordinal]
+
+
+@dataclass(frozen=True)
+class DuplicateIndex:
+    """The duplicate groups of a file, looked up by row ordinal (0 for the first data row)."""
+
+    groups_by_ordinal: dict[int, tuple[DuplicateGroup, ...]]
+    lines: array[int]
+    """Every row's line, by ordinal: pass two checks it read the same rows."""
+
+    @property
+    def rows(self) -> int:
+        """How many rows the first pass read."""
+        return len(self.lines)
+
+
+def email_dup_key(value: str) -> str | None:
+    """The duplicate key of an email cell (``email_key``); None for a value with no ``@``.
+
+    Placeholders such as "n/a" or "none" are invalid on their own and are not duplicates of
+    each other. Plain ASCII skips ``email_key``'s Unicode work (same result).
+    """
+    if "@" not in value:
+        return None
+    return email_key(value)
+
+
+def id_dup_key(value: str) -> int | None:
+    """The duplicate key of an id cell: its integer value, or None when it is not one."""
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def external_id_dup_key(value: str) -> str | None:
+    """The duplicate key of an external id: the cleaned text (case matters: "a1" != "A1")."""
+    return clean_text(value) or None
+
+
+COUNT_MAX_ROWS: Final = 250_000
+"""Up to this many rows each key hash is mapped to the first row that had it as the batches
+arrive (a dict per key kind, which finds the repeats with C-level calls); above it the maps
+are dropped and the hashes sorted at the end, which keeps the peak memory of a million-row
+file lower."""
+
+PER_VALUE_BELOW: Final = 16
+"""A batch column with an unusual value is halved until its parts are this small; their
+values are then keyed one by one."""
+
+_NO_KEY: Final = 0
+"""Stored for a row without a key of that kind; a real key hashing to 0 is ignored (2**-64)."""
+
+
+def key_columns(mapping: ColumnMapping) -> dict[KeyKind, str]:
+    """The column of each key kind the file has: email always, id and external id if mapped.
+
+    Kinds without a column are left out, so the first pass hashes nothing for them.
+    """
+    columns: dict[KeyKind, str] = {"email": mapping.column_of("email") or ""}
+    for kind in ("id", "external_id"):
+        column = mapping.column_of(kind)
+        if column is not None:
+            columns[kind] = column
+    return columns
+
+
+def find_duplicates(rows: Iterable[SourceRow], mapping: ColumnMapping) -> DuplicateIndex:
+    """Read every row's key columns once and return the groups of rows that share a key.
+
+    Rows with a read problem are left out: they are invalid whatever their keys say.
+    """
+    columns = key_columns(mapping)
+    return index_duplicates(key_batches_of(rows, list(columns.values())), list(columns))
+
+
+def index_duplicates(batches: Iterable[KeyBatch], kinds: Sequence[KeyKind]) -> DuplicateIndex:
+    """``find_duplicates`` on rows already cut down to their key cells (``Source.key_batches``).
+
+    Each batch holds one column of cells per kind in ``kinds``, in that order. A row with a
+    read problem has "" in every column, which is no key of any kind.
+    """
+    hashers = [_HASHERS[kind] for kind in kinds]
+    hashes = [array("q") for _ in kinds]
+    firsts: list[dict[int, int]] | None = [{} for _ in kinds]
+    repeats: list[list[tuple[int, int]]] = [[] for _ in kinds]
+    lines: array[int] = array("I")
+    ordinal = 0
+    for batch_lines, columns in batches:
+        lines += array("I", batch_lines)
+        for index, hasher in enumerate(hashers):
+            batch_hashes = _hash_column(columns[index], *hasher)
+            hashes[index] += array("q", batch_hashes)
+            if firsts is not None:
+                repeats[index] += _repeats(firsts[index], batch_hashes, ordinal)
+        ordinal = len(lines)
+        if firsts is not None and ordinal > COUNT_MAX_ROWS:
+            firsts = None
+    by_ordinal: dict[int, list[DuplicateGroup]] = {}
+    for index, (kind, kind_hashes) in enumerate(zip(kinds, hashes, strict=True)):
+        if firsts is not None:
+            groups = _groups_of(repeats[index])
+        else:
+            groups = _members(kind_hashes, _repeated(kind_hashes))
+        for members in groups:
+            group = DuplicateGroup(kind, tuple(members), tuple(lines[o] for o in members))
+            for member in members:
+                by_ordinal.setdefault(member, []).append(group)
+    return DuplicateIndex({o: tuple(g) for o, g in by_ordinal.items()}, lines)
+
+
+def _repeats(firsts: dict[int, int], hashes: list[int], start: int) -> list[tuple[int, int]]:
+    """Map each new hash of ``hashes`` to its row; return (first row, row) for the others.
+
+    ``hashes`` are the rows from ordinal ``start`` on. A batch with no repeated key (the
+    usual one) costs three C-level maps; ``_NO_KEY`` is never a repeat.
+    """
+    seen_at = list(map(firsts.setdefault, hashes, count(start)))
+    if not any(map(ne, seen_at, count(start))):
+        return []
+    later = compress(count(start), map(and_, map(ne, seen_at, count(start)), map(bool, hashes)))
+    return [(seen_at[ordinal - start], ordinal) for ordinal in later]
+
+
+def _groups_of(repeats: list[tuple[int, int]]) -> list[list[int]]:
+    """The rows of each repeated key, in file order, groups ordered by their first row."""
+    groups: dict[int, list[int]] = {}
+    for first, ordinal in repeats:
+        groups.setdefault(first, [first]).append(ordinal)
+    return [groups[first] for first in sorted(groups)]
+
+
+_Hasher = tuple[
+    Callable[[list[str]], bool], Callable[[list[str]], Iterable[int]], Callable[[str], int]
+]
+"""For one key kind: is every value of a list in its usual form (one C-level test over the
+list), the keys of such a list (C-level maps), and the key of any one value."""
+
+
+def _plain_emails(values: list[str]) -> bool:
+    """Every value is ASCII with an @ and no whitespace at all: its key is its lower()."""
+    text = "".join(values)
+    return (
+        text.isascii()
+        and len(text.split()) == 1
+        and text == text.strip()  # split() is blind to the first value's leading space
+        and all(map(operator.contains, values, repeat("@")))
+    )
+
+
+def _plain_external_ids(values: list[str]) -> bool:
+    """Every value is non-blank ASCII with no whitespace at all: its key is itself."""
+    text = "".join(values)
+    return text.isascii() and len(text.split()) == 1 and text == text.strip() and all(values)
+
+
+def _plain_ids(values: list[str]) -> bool:
+    """Every value is ASCII digits: its key is its integer value."""
+    text = "".join(values)
+    return text.isascii() and text.isdigit() and all(values)
+
+
+_HASHERS: Final[dict[KeyKind, _Hasher]] = {
+    "email": (
+        _plain_emails,
+        lambda values: map(hash, map(str.lower, values)),
+        lambda value: _hash_of(email_dup_key(value)),
+    ),
+    "external_id": (
+        _plain_external_ids,
+        lambda values: map(hash, values),
+        lambda value: _hash_of(external_id_dup_key(value)),
+    ),
+    "id": (
+        _plain_ids,
+        lambda values: map(hash, map(int, values)),
+        lambda value: _hash_of(id_dup_key(value)),
+    ),
+}
+
+
+def _hash_column(
+    values: list[str],
+    plain: Callable[[list[str]], bool],
+    hash_plain: Callable[[list[str]], Iterable[int]],
+    hash_one: Callable[[str], int],
+) -> list[int]:
+    """The key hashes of ``values``: the usual form through C-level maps, the rest one by one.
+
+    A list that is not all plain is halved until the odd values are isolated, so a batch with
+    one unusual cell still hashes the other thousand in C. Same hashes as ``hash_one``.
+    """
+    if plain(values):
+        return list(hash_plain(values))
+    if len(values) < PER_VALUE_BELOW:
+        return [hash_one(value) for value in values]
+    middle = len(values) // 2
+    return _hash_column(values[:middle], plain, hash_plain, hash_one) + _hash_column(
+        values[middle:], plain, hash_plain, hash_one
+    )
+
+
+def _hash_of(key: str | int | None) -> int:
+    return _NO_KEY if key is None else hash(key)
+
+
+def _repeated(hashes: array[int]) -> set[int]:
+    """The hashes (other than ``_NO_KEY``) that occur more than once, by sorting them."""
+    ordered = sorted(hashes)
+    found = {a for a, b in pairwise(ordered) if a == b}
+    found.discard(_NO_KEY)
+    return found
+
+
+def _members(hashes: array[int], repeated: set[int]) -> list[list[int]]:
+    """The ordinals (indexes) of each repeated hash, in file order, groups by first row."""
+    if not repeated:
+        return []
+    members: dict[int, list[int]] = {}
+    for ordinal in compress(count(), map(repeated.__contains__, hashes)):
+        members.setdefault(hashes[ordinal], []).append(ordinal)
+    return list(members.values())

@@ -1,0 +1,400 @@
+"""Check every row of an export and turn the good ones into ``ProfileRow``s.
+
+Two passes: the first reads only the key columns (``Source.key_batches`` when the source
+has it, else ``rows()``) and finds rows that share an email, id or external id (see
+``duplicates``); the second checks the rows of ``source.row_batches()`` (else ``rows()``)
+and emits a ``RowResult`` per row in file order, knowing the duplicate groups. Every error
+of every row is collected; a row is never rejected on its first problem alone.
+
+The second pass is the hot path (a benchmark holds validation to 3x a bare
+``csv.DictReader``), so it works a batch of rows at a time: ``RowChecker.suspects`` checks a
+CSV chunk's records column by column with C-level calls and names the few rows that are not
+plainly valid; every other row's result is made by C-level maps, with its ``ProfileRow``
+built only when someone reads ``RowResult.row`` (``validate`` only counts valid rows;
+``plan`` reads them), without re-validating through pydantic (``profile_row.trusted_row``).
+Only the named rows, and rows with duplicates, are judged one by one.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import FrozenInstanceError, dataclass, field
+from itertools import repeat
+from operator import attrgetter
+from typing import Any, Final, Literal, Protocol
+
+from communal_sync.errors import InputError
+from communal_sync.intake.duplicates import (
+    DuplicateGroup,
+    DuplicateIndex,
+    KeyKind,
+    find_duplicates,
+    index_duplicates,
+    key_columns,
+)
+from communal_sync.intake.mapping import ColumnMapping
+from communal_sync.intake.profile_row import ProfileRow, RowError
+from communal_sync.intake.row_checks import RowChecker
+from communal_sync.sources.rows import RowBatch, SourceRow, batches_of
+
+__all__ = [
+    "DuplicatePolicy",
+    "ProfileRow",
+    "RowError",
+    "RowResult",
+    "RowSource",
+    "ValidationOptions",
+    "ValidationSummary",
+    "summarize",
+    "validate_source",
+]
+
+DuplicatePolicy = Literal["error", "first", "last"]
+RowStatus = Literal["valid", "invalid", "duplicate"]
+
+LINES_SHOWN: Final = 10
+"""Other lines named in one duplicate message before "and N more"."""
+
+
+class RowResult:
+    """The verdict on one source row; ``row`` is set only when ``status`` is "valid".
+
+    Immutable and compared field by field, like the frozen dataclass it was. A valid row
+    that needed no cleaning gets its ``row`` built on first access (``validate`` only
+    counts such rows; ``plan`` reads them); every check on it has already passed.
+    """
+
+    __slots__ = ("_make_row", "_row", "errors", "line", "source", "status")
+
+    line: int
+    source: SourceRow
+    errors: tuple[RowError, ...]
+    status: RowStatus
+    _row: ProfileRow | None
+    _make_row: Callable[[SourceRow], ProfileRow]
+
+    def __init__(
+        self,
+        line: int,
+        source: SourceRow,
+        row: ProfileRow | None,
+        errors: tuple[RowError, ...],
+        status: RowStatus,
+    ) -> None:
+        for name, value in zip(
+            ("line", "source", "_row", "errors", "status"),
+            (line, source, row, errors, status),
+            strict=True,
+        ):
+            _RESULT_SLOTS[name].__set__(self, value)
+
+    @property
+    def row(self) -> ProfileRow | None:
+        """The validated row, or None when the row is invalid or a skipped duplicate."""
+        try:
+            return self._row
+        except AttributeError:
+            row = self._make_row(self.source)
+            _set_row(self, row)
+            return row
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RowResult):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        line, source, row, errors, status = self._fields()
+        return (
+            f"RowResult(line={line!r}, source={source!r}, row={row!r}, "
+            f"errors={errors!r}, status={status!r})"
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RowResult, self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.line, self.source, self.row, self.errors, self.status)
+
+
+class _CheckedRow(RowResult):
+    """A valid row that needed no cleaning: status and errors are the class's, so making one
+    is three slot writes (``validate_source``'s hot path)."""
+
+    __slots__ = ()
+    errors = ()
+    status = "valid"
+
+
+_RESULT_SLOTS: Final[Mapping[str, Any]] = vars(RowResult)
+_set_row: Final = _RESULT_SLOTS["_row"].__set__
+_set_line: Final = _RESULT_SLOTS["line"].__set__
+_set_source: Final = _RESULT_SLOTS["source"].__set__
+_set_make_row: Final = _RESULT_SLOTS["_make_row"].__set__
+_new_result: Final = object.__new__
+_LINE_OF: Final = attrgetter("line")
+
+
+@dataclass
+class ValidationOptions:
+    """How to judge rows: the duplicate policy and how to read phones and ambiguous dates."""
+
+    on_duplicate: DuplicatePolicy = "error"
+    default_region: str | None = None
+    date_order: Literal["dmy", "mdy"] | None = None
+
+
+class RowSource(Protocol):
+    """What validation needs of a ``sources.Source``: a name and re-readable rows."""
+
+    @property
+    def name(self) -> str: ...
+
+    def rows(self) -> Iterator[SourceRow]: ...
+
+
+def validate_source(
+    source: RowSource, mapping: ColumnMapping, options: ValidationOptions
+) -> Iterator[RowResult]:
+    """Yield one RowResult per source row, in file order, after a first duplicate pass.
+
+    Memory stays flat: the first pass keeps 64-bit key hashes, not values. Raises
+    InputError if the second read does not see the rows the first one did (a file
+    rewritten while we read it).
+    """
+    duplicates = _find_duplicates(source, mapping)
+    checker = RowChecker(mapping, date_order=options.date_order)
+    expected_lines = duplicates.lines
+    judge = _Judge(checker, duplicates, options.on_duplicate, mapping)
+    ordinal = 0
+    for rows, records in _row_batches(source):
+        end = ordinal + len(rows)
+        lines = list(map(_LINE_OF, rows))
+        changed = lines != expected_lines[ordinal:end].tolist()
+        if changed:
+            lines, rows, records = _until_changed(lines, expected_lines, ordinal, rows, records)
+        yield from judge.results(rows, records, lines, ordinal)
+        if changed:
+            changed_at = len(rows)
+            raise _changed_while_reading(
+                source.name, lines[changed_at] if changed_at < len(lines) else None
+            )
+        ordinal = end
+    if ordinal != len(expected_lines):
+        raise _changed_while_reading(source.name, None)
+
+
+class _Judge:
+    """The verdicts on batches of rows, knowing the duplicate groups (``validate_source``).
+
+    The hot path: a batch's results are made for every row with C-level maps, as rows that
+    needed no cleaning (three slot writes each, no model built for a caller that only counts
+    rows); only the few rows ``RowChecker.suspects`` names, or that have duplicates, are
+    then judged one by one and their results put in place.
+    """
+
+    def __init__(
+        self,
+        checker: RowChecker,
+        duplicates: DuplicateIndex,
+        policy: DuplicatePolicy,
+        mapping: ColumnMapping,
+    ) -> None:
+        self._checker = checker
+        self._groups = duplicates.groups_by_ordinal
+        self._grouped = sorted(self._groups)
+        self._next_grouped = 0
+        self._policy = policy
+        self._key_columns: dict[KeyKind, str] = {
+            kind: mapping.column_of(kind) or "" for kind in ("email", "id", "external_id")
+        }
+
+    def results(
+        self,
+        rows: list[SourceRow],
+        records: Sequence[Sequence[str]] | None,
+        lines: list[int],
+        ordinal: int,
+    ) -> list[RowResult]:
+        """The results of ``rows``, the batch whose first row is at ``ordinal``."""
+        checker = self._checker
+        suspects = None
+        if records is not None and rows:
+            columns = rows[0].columns
+            assert columns is not None
+            suspects = checker.suspects(columns, records)
+        if suspects is None:
+            accepts = checker.accepts
+            suspects = {index for index, src in enumerate(rows) if not accepts(src)}
+        end = ordinal + len(rows)
+        grouped = self._grouped
+        while self._next_grouped < len(grouped) and grouped[self._next_grouped] < end:
+            suspects.add(grouped[self._next_grouped] - ordinal)
+            self._next_grouped += 1
+        results: list[RowResult] = list(map(_new_result, repeat(_CheckedRow, len(rows))))
+        _consume(map(_set_line, results, lines))
+        _consume(map(_set_source, results, rows))
+        _consume(map(_set_make_row, results, repeat(checker.row_of)))
+        for index in suspects:
+            results[index] = self._judge(rows[index], ordinal + index)
+        return results
+
+    def _judge(self, src: SourceRow, ordinal: int) -> RowResult:
+        """The result of a row that is not plainly valid, or has duplicates."""
+        line = src.line
+        groups = self._groups.get(ordinal)
+        if groups is not None:
+            data, errors = self._checker.check(src)
+            skipped = _duplicate_verdict(
+                src, ordinal, groups, self._policy, self._key_columns, errors
+            )
+            if skipped is not None and not errors:
+                return RowResult(line, src, None, (skipped,), "duplicate")
+        else:
+            data, errors = self._checker.check_fully(src)
+        if errors or data is None:
+            return RowResult(line, src, None, tuple(errors), "invalid")
+        return RowResult(line, src, self._checker.build(data), (), "valid")
+
+
+def _find_duplicates(source: RowSource, mapping: ColumnMapping) -> DuplicateIndex:
+    """The first pass, through ``source.key_batches`` when it has them (a CSV: no rows built)."""
+    columns = key_columns(mapping)
+    key_batches = getattr(source, "key_batches", None)
+    if key_batches is None:
+        return find_duplicates(source.rows(), mapping)
+    return index_duplicates(key_batches(list(columns.values())), list(columns))
+
+
+def _row_batches(source: RowSource) -> Iterator[RowBatch]:
+    """``source.row_batches()`` when it has them (a CSV: records checked by column)."""
+    row_batches = getattr(source, "row_batches", None)
+    if row_batches is None:
+        return batches_of(source.rows())
+    batches: Iterator[RowBatch] = row_batches()
+    return batches
+
+
+def _until_changed(
+    lines: list[int],
+    expected: array[int],
+    ordinal: int,
+    rows: list[SourceRow],
+    records: Sequence[Sequence[str]] | None,
+) -> tuple[list[int], list[SourceRow], Sequence[Sequence[str]] | None]:
+    """The rows of a batch before the first one the first pass did not see at its line.
+
+    ``lines`` stays whole, so the caller can name the line where the file changed.
+    """
+    same = 0
+    for line, seen in zip(lines, expected[ordinal:], strict=False):
+        if line != seen:
+            break
+        same += 1
+    return lines, rows[:same], records[:same] if records is not None else None
+
+
+def _consume(calls: Iterator[None]) -> None:
+    deque(calls, maxlen=0)
+
+
+def _duplicate_verdict(
+    src: SourceRow,
+    ordinal: int,
+    groups: Sequence[DuplicateGroup],
+    policy: DuplicatePolicy,
+    key_columns: dict[KeyKind, str],
+    errors: list[RowError],
+) -> RowError | None:
+    """Add the "error" policy's errors to ``errors``, or return the "skipped" notice."""
+    for group in groups:
+        others = group.other_lines(ordinal)
+        where = _line_list(others)
+        label = "id" if group.kind == "id" else group.kind.replace("_", " ")
+        value = src.values.get(key_columns[group.kind])
+        if policy == "error":
+            errors.append(
+                RowError(
+                    src.line,
+                    group.kind,
+                    value,
+                    f"The same {label} is also on {where}: each person must appear once. "
+                    "Remove the extra rows, or choose one with --on-duplicate first|last.",
+                )
+            )
+            continue
+        keeper = group.ordinals[0] if policy == "first" else group.ordinals[-1]
+        if keeper != ordinal:
+            kept_line = group.lines[group.ordinals.index(keeper)]
+            return RowError(
+                src.line,
+                group.kind,
+                value,
+                f"Skipped: same {label} as line {kept_line}, and on_duplicate = {policy!r} "
+                f"keeps the {policy} of them.",
+            )
+    return None
+
+
+def _line_list(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:LINES_SHOWN])
+    more = len(lines) - LINES_SHOWN
+    noun = "line" if len(lines) == 1 else "lines"
+    return f"{noun} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _changed_while_reading(name: str, line: int | None) -> InputError:
+    return InputError(
+        "the file changed while it was being read (the second pass saw different rows).",
+        file=name,
+        line=line,
+        hint="Run again once the export has finished writing.",
+    )
+
+
+@dataclass
+class ValidationSummary:
+    """Counts and errors over a whole file, for the ``validate`` command and reports."""
+
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    unmapped_columns: list[str] = field(default_factory=list)
+
+    def add(self, result: RowResult) -> None:
+        """Count one result and keep its errors (and a duplicate's notice)."""
+        self.rows += 1
+        if result.status == "valid":
+            self.valid += 1
+            return
+        if result.status == "invalid":
+            self.invalid += 1
+        else:
+            self.duplicates += 1
+        self.errors.extend(result.errors)
+
+
+def summarize(results: Iterable[RowResult], mapping: ColumnMapping) -> ValidationSummary:
+    """Consume ``results`` into a ValidationSummary (counts, every error, unmapped columns)."""
+    summary = ValidationSummary(unmapped_columns=list(mapping.unmapped))
+    valid = 0
+    for result in results:
+        if result.status == "valid":
+            valid += 1
+        else:
+            summary.add(result)
+    summary.rows += valid
+    summary.valid += valid
+    return summary

@@ -1,0 +1,229 @@
+"""The three-way, normalization-aware field diff: what to change, what is a conflict.
+
+Pure functions only. For each field there are three values: the *source* (the file), the
+*current* value (live from Communal, from our snapshot, or unknown) and the *base* (what we
+last pushed). Cosmetic differences (email case, spacing, Unicode forms, phone formatting,
+country and date spellings) are never changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from communal_sync.errors import UsageError
+from communal_sync.fields import CUSTOM_PREFIX, OPTIONAL_FIELDS, REQUIRED_FIELDS, custom_name
+from communal_sync.plan import Conflict, ConflictPolicy, FieldChange, Provenance
+from communal_sync.values.normalize import (
+    clean_text,
+    email_key,
+    normalize_country,
+    normalize_date,
+    phone_key,
+)
+
+CLEAR_ALL: Final = "all"
+CLEARABLE_FIELDS: Final = OPTIONAL_FIELDS
+"""The standard fields ``--allow-clear`` may name: every nullable one."""
+CLEAR_NAMES_HINT: Final = (
+    f"{CLEAR_ALL}, {', '.join(CLEARABLE_FIELDS)}, or {CUSTOM_PREFIX}<name> for a custom "
+    "profile field"
+)
+CURRENT_UNKNOWN_NOTE: Final = "current unknown"
+
+
+@dataclass(frozen=True)
+class CurrentValue:
+    """A field's value in Communal now, and how we know it."""
+
+    value: str | None
+    provenance: Provenance
+
+
+UNKNOWN: Final = CurrentValue(None, "unknown")
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """The diff of one record: changes to send, conflicts to report.
+
+    ``final`` is each field's value in Communal afterwards where known (the body builder
+    reads the required trio from it). ``asserted`` is what the row sets or confirms, to be
+    recorded as the base after a push: it leaves out fields the row leaves to Communal (a
+    blank cell, a conflict not resolved for the file, an edit made only in Communal), so
+    their base stays what we last sent.
+    """
+
+    changes: tuple[FieldChange, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    final: dict[str, str | None] = field(default_factory=dict)
+    asserted: dict[str, str | None] = field(default_factory=dict)
+
+
+def comparison_key(field_name: str, value: str | None, *, region: str | None = None) -> str:
+    """The form two values of ``field_name`` are compared in; blank and None are equal."""
+    if value is None:
+        return ""
+    text = clean_text(value)
+    if not text:
+        return ""
+    if field_name == "email":
+        return email_key(text)
+    if field_name == "telephone":
+        return phone_key(text, region)
+    if field_name == "profile_country":
+        return normalize_country(text) or text.upper()
+    if field_name == "date_of_birth":
+        try:
+            return normalize_date(text, order=None) or text
+        except ValueError:
+            return text
+    return text
+
+
+def same_value(field_name: str, a: str | None, b: str | None, *, region: str | None) -> bool:
+    """Whether ``a`` and ``b`` are the same value of ``field_name``, cosmetics aside."""
+    return comparison_key(field_name, a, region=region) == comparison_key(
+        field_name, b, region=region
+    )
+
+
+def check_allow_clear(names: Iterable[str]) -> tuple[str, ...]:
+    """The ``--allow-clear`` values, checked and spelled as the plan spells fields.
+
+    Standard names and ``all`` ignore case; ``custom:<name>`` is kept for
+    ``custom_fields.resolve_allow_clear`` to resolve against Communal's definitions. A
+    name that is no clearable field, or a required one (never cleared), is a
+    ``UsageError``: a typo must not silently clear nothing.
+    """
+    checked: set[str] = set()
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if name[: len(CUSTOM_PREFIX)].casefold() == CUSTOM_PREFIX:
+            if not custom_name(name).strip():
+                raise UsageError(
+                    f"--allow-clear {raw!r} names no custom field: write "
+                    f'{CUSTOM_PREFIX}<name>, e.g. --allow-clear "{CUSTOM_PREFIX}T-shirt size".'
+                )
+            checked.add(CUSTOM_PREFIX + custom_name(name).strip())
+            continue
+        lowered = name.casefold()
+        if lowered in REQUIRED_FIELDS:
+            raise UsageError(
+                f"--allow-clear {raw!r}: {lowered} is required by Communal, so it is never "
+                f"cleared. Drop it; the fields that can be cleared are {CLEAR_NAMES_HINT}."
+            )
+        if lowered != CLEAR_ALL and lowered not in CLEARABLE_FIELDS:
+            raise UsageError(
+                f"--allow-clear {raw!r} is not a field that can be cleared. "
+                f"Use one of: {CLEAR_NAMES_HINT}."
+            )
+        checked.add(lowered)
+    return tuple(sorted(checked))
+
+
+def clear_allowed(field_name: str, allow_clear: Collection[str]) -> bool:
+    """Whether a blank cell may clear ``field_name``: named, or ``all``; never a required one."""
+    if field_name in REQUIRED_FIELDS:
+        return False
+    return CLEAR_ALL in allow_clear or field_name in allow_clear
+
+
+def diff_fields(
+    source: Mapping[str, str | None],
+    current: Mapping[str, CurrentValue],
+    base: Mapping[str, str | None] | None,
+    *,
+    on_conflict: ConflictPolicy = "skip",
+    allow_clear: Collection[str] = (),
+    region: str | None = None,
+) -> FieldDiff:
+    """Diff the file's values against Communal's, with our last push as the common base.
+
+    A blank source value (``None``) is "no data" and never a change unless clearing is
+    allowed for that field. A field whose current value is unknown is planned as a change
+    marked "current unknown". A field changed in Communal since our last push (current
+    differs from base) that the file also changed (source differs from base) is a conflict,
+    resolved by ``on_conflict``; one the file did not change is Communal's edit, and stands.
+    See ``FieldDiff`` for ``final`` and ``asserted``.
+    """
+    changes: list[FieldChange] = []
+    conflicts: list[Conflict] = []
+    final: dict[str, str | None] = {}
+    asserted: dict[str, str | None] = {}
+    for name, wanted in source.items():
+        now = current.get(name, UNKNOWN)
+        final[name] = now.value
+        if wanted is None or not clean_text(wanted):
+            if not clear_allowed(name, allow_clear):
+                continue
+            wanted = None
+        if now.provenance == "unknown":
+            changes.append(
+                FieldChange(
+                    field=name,
+                    before=None,
+                    after=wanted,
+                    provenance="unknown",
+                    note=CURRENT_UNKNOWN_NOTE,
+                )
+            )
+            final[name] = asserted[name] = wanted
+            continue
+        if same_value(name, now.value, wanted, region=region):
+            asserted[name] = now.value
+            continue
+        if (
+            base is not None
+            and name in base
+            and not same_value(name, now.value, base[name], region=region)
+        ):
+            if same_value(name, wanted, base[name], region=region):
+                continue
+            resolution = {"skip": "skipped", "source": "source", "communal": "communal"}[
+                on_conflict
+            ]
+            conflicts.append(
+                Conflict(
+                    field=name,
+                    base=base[name],
+                    current=now.value,
+                    source=wanted,
+                    resolution=resolution,
+                )
+            )
+            if on_conflict != "source":
+                continue
+        changes.append(
+            FieldChange(field=name, before=now.value, after=wanted, provenance=now.provenance)
+        )
+        final[name] = asserted[name] = wanted
+    return FieldDiff(
+        changes=tuple(changes), conflicts=tuple(conflicts), final=final, asserted=asserted
+    )
+
+
+def build_put_body(
+    diff: FieldDiff, current: Mapping[str, CurrentValue]
+) -> dict[str, str | None] | None:
+    """The ``PUT /users/{id}`` body: the required trio plus only the changed standard fields.
+
+    ``None`` when nothing changes. ``null`` appears only for an explicit, allowed clear.
+    The trio carries Communal's current value where the file does not change it, so a
+    cosmetic difference (say, email case) is never sent.
+    """
+    standard = [c for c in diff.changes if not c.field.startswith("custom:")]
+    if not standard:
+        return None
+    body: dict[str, str | None] = {}
+    for name in REQUIRED_FIELDS:
+        value = diff.final.get(name)
+        if value is None:
+            value = current.get(name, UNKNOWN).value
+        body[name] = value
+    for change in standard:
+        body[change.field] = change.after
+    return body

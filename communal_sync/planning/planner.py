@@ -1,0 +1,447 @@
+"""Build the plan: match every valid row, learn the current record, diff, check the limits.
+
+The only module that puts the pieces together; each piece (``match``, ``current``,
+``diff``, ``limits``) is a pure function tested alone. API calls happen here and only
+for rows that can change: a row whose hash equals the one recorded at the last successful
+push of its user costs nothing (unless ``full_refresh``).
+
+A read user is checked against the row before anything is diffed: one that shares no
+name or email with it (``match.identity_mismatch``) is someone else, and the row is
+reported as ``mismatched`` instead of planned, unless ``trust_ids``. A row skipped by its
+hash is not read, so not checked: it sends nothing and records nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from communal_sync import __version__
+from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, User
+from communal_sync.errors import (
+    ApiError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    UnexpectedResponse,
+)
+from communal_sync.fields import PROFILE_FIELDS
+from communal_sync.hashing import canonical_hash
+from communal_sync.identity.match import (
+    IDENTITY_FIELDS,
+    Discover,
+    IdentityLookup,
+    identity_mismatch,
+    match_row,
+)
+from communal_sync.intake.pipeline import Intake
+from communal_sync.intake.validate import ProfileRow, RowResult
+from communal_sync.plan import (
+    EmailChange,
+    InputInfo,
+    MatchMethod,
+    Plan,
+    PlanOptions,
+    RowIssue,
+    Unchanged,
+    UserPlan,
+)
+from communal_sync.planning.current import current_record
+from communal_sync.planning.custom_fields import (
+    NO_CUSTOM_FIELDS,
+    CustomFields,
+    custom_source,
+    locked_source,
+)
+from communal_sync.planning.diff import CurrentValue, build_put_body, clear_allowed, diff_fields
+from communal_sync.planning.limits import check_limits
+from communal_sync.state.records import Snapshot
+from communal_sync.values.normalize import email_key
+
+UNREACHABLE_STREAK_LIMIT = 8
+"""Rows in a row whose reads failed after retries: then the API is down, and planning stops."""
+
+GET_LOOKAHEAD = 2
+"""GETs queued per worker ahead of the row being planned: keeps every worker busy while
+bounding memory, and what is still sent after a fatal error (a revoked key, an unsupported
+version) to about twice ``concurrency``."""
+
+MISMATCH_FIXES: dict[MatchMethod, str] = {
+    "id": "Check the id column",
+    "external_id": "Check the external id column and the identity map "
+    "(`communal-sync link FILE` reloads it)",
+    "email": "The identity map is out of date: reload it with `communal-sync link FILE`",
+    "discover": "Check the email against Communal's program signups",
+}
+"""What to do about a row whose match is someone else, by how it was matched."""
+TRUST_IDS_HINT = "or pass --trust-ids if the file is meant to rename this person."
+
+
+class PlanState(IdentityLookup, Protocol):
+    """The part of the state store planning reads."""
+
+    def get_snapshot(self, user_id: int) -> Snapshot | None: ...
+
+
+class UserReader(Protocol):
+    """The part of the API client planning uses."""
+
+    def get_user(self, user_id: int) -> User: ...
+
+    def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
+
+    def search_program_signups(
+        self, query: str, *, user_id: int | None = None
+    ) -> list[ProgramSignup]: ...
+
+
+@dataclass
+class _Candidate:
+    """A matched row waiting for its current record."""
+
+    row: ProfileRow
+    user_id: int
+    method: MatchMethod
+    source: dict[str, str | None]
+    source_hash: str
+    snapshot: Snapshot | None
+    live: User | None = None
+    custom_values: list[CustomProfileFieldValue] | None = None
+    missing: bool = False
+    unreachable: ApiError | None = None
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every row of one plan is planned with."""
+
+    state: PlanState
+    client: UserReader
+    options: PlanOptions
+    mapped: set[str]
+    allow_clear: set[str]
+    region: str | None
+    discover: Discover | None
+    custom: CustomFields
+
+
+@dataclass
+class _Collector:
+    users: list[UserPlan] = field(default_factory=list)
+    unchanged: list[Unchanged] = field(default_factory=list)
+    issues: list[RowIssue] = field(default_factory=list)
+    rows: int = 0
+    valid: int = 0
+    lines_by_user: dict[int, list[int]] = field(default_factory=dict)
+    unreachable_streak: int = 0
+
+
+def build_plan(
+    intake: Intake,
+    *,
+    state: PlanState,
+    client: UserReader,
+    options: PlanOptions,
+    base_url: str,
+    input_sha256: str | None,
+    concurrency: int = 4,
+    custom: CustomFields = NO_CUSTOM_FIELDS,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Plan:
+    """Plan what pushing ``intake`` would change; read-only for Communal and the state.
+
+    ``custom`` are the resolved custom profile fields (``custom_fields.prepare``); with
+    none, no custom-field request is made.
+    """
+    ctx = _Context(
+        state=state,
+        client=client,
+        options=options,
+        mapped={f for f in intake.mapping.columns.values() if f in PROFILE_FIELDS},
+        allow_clear=set(options.allow_clear),
+        region=intake.options.default_region,
+        discover=client.search_program_signups if options.discover else None,
+        custom=custom,
+    )
+    out = _Collector()
+
+    def candidates() -> Iterator[_Candidate]:
+        for result in intake.results():
+            out.rows += 1
+            candidate = _triage(result, out, ctx)
+            if candidate is not None:
+                yield candidate
+
+    workers = max(1, concurrency)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[_Candidate]] = deque()
+        try:
+            for candidate in candidates():
+                pending.append(pool.submit(_fetch, candidate, ctx))
+                if len(pending) >= GET_LOOKAHEAD * workers:
+                    _plan_candidate(pending.popleft().result(), out, ctx)
+            while pending:
+                _plan_candidate(pending.popleft().result(), out, ctx)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+    users, unchanged = _drop_shared_users(out)
+    plan = Plan(
+        tool_version=__version__,
+        created_at=now().isoformat(timespec="seconds"),
+        base_url=base_url,
+        input=InputInfo(
+            name=intake.source.name,
+            sha256=input_sha256,
+            format=intake.source.format,
+            rows=out.rows,
+            path=None if input_sha256 is None else str(Path(intake.source.name).resolve()),
+        ),
+        options=options,
+        users=tuple(users),
+        unchanged=tuple(unchanged),
+        issues=tuple(sorted(out.issues, key=lambda i: i.line)),
+        unmapped_columns=tuple(intake.mapping.unmapped),
+        warnings=tuple(intake.warnings) + custom.warnings(),
+    )
+    refusal = check_limits(plan, valid_rows=out.valid)
+    return plan.model_copy(update={"refused": refusal}) if refusal else plan
+
+
+def asserted_values(row: ProfileRow, mapped: Iterable[str]) -> dict[str, str | None]:
+    """The standard fields this row speaks for: those with a column in the file."""
+    values = row.model_dump(include=set(mapped))
+    return {name: values.get(name) for name in PROFILE_FIELDS if name in values}
+
+
+def source_hash(values: Mapping[str, str | None], clears: Sequence[str]) -> str:
+    """The fingerprint of what a row asks for, including which blanks would clear."""
+    return canonical_hash({"values": dict(values), "clears": sorted(clears)})
+
+
+def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | None:
+    if result.status != "valid" or result.row is None:
+        kind = "duplicate" if result.status == "duplicate" else "invalid"
+        for error in result.errors:
+            out.issues.append(
+                RowIssue(
+                    line=error.line,
+                    kind=kind,
+                    field=error.field,
+                    value=error.value,
+                    message=error.message,
+                )
+            )
+        return None
+    out.valid += 1
+    row = result.row
+    match = match_row(row, ctx.state, discover=ctx.discover)
+    if match.user_id is None or match.method is None:
+        out.issues.append(
+            RowIssue(
+                line=row.line,
+                kind=match.problem or "unmatched",
+                field="email",
+                value=row.email,
+                message=match.message or "No match.",
+            )
+        )
+        return None
+    out.lines_by_user.setdefault(match.user_id, []).append(row.line)
+    values = asserted_values(row, ctx.mapped)
+    values.update(custom_source(row.custom, ctx.custom))
+    clears = [f for f, v in values.items() if v is None and clear_allowed(f, ctx.allow_clear)]
+    locked = locked_source(row.custom, ctx.custom)
+    digest = source_hash({**values, **locked}, clears)
+    snapshot = ctx.state.get_snapshot(match.user_id)
+    if not ctx.options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
+        out.unchanged.append(
+            Unchanged(user_id=match.user_id, line=row.line, verified=False, source_hash=digest)
+        )
+        return None
+    return _Candidate(row, match.user_id, match.method, values, digest, snapshot)
+
+
+def _fetch(candidate: _Candidate, ctx: _Context) -> _Candidate:
+    """Read the user (and custom values); a row whose reads keep failing is reported alone.
+
+    Retries are spent inside the client; errors that no later request could escape (a
+    401, an unsupported version) propagate and stop the plan.
+    """
+    try:
+        candidate.live = ctx.client.get_user(candidate.user_id)
+        if ctx.custom.reads_values:
+            candidate.custom_values = ctx.client.list_custom_profile_field_values(candidate.user_id)
+    except NotFound:
+        candidate.missing = True
+    except (ServerError, TransportError, RateLimited, UnexpectedResponse) as error:
+        candidate.unreachable = error
+    return candidate
+
+
+def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> None:
+    row = candidate.row
+    if candidate.unreachable is None:
+        out.unreachable_streak = 0
+    else:
+        out.unreachable_streak += 1
+        if out.unreachable_streak >= UNREACHABLE_STREAK_LIMIT:
+            raise candidate.unreachable  # the API is down, not this one user
+        out.issues.append(
+            RowIssue(
+                line=row.line,
+                kind="unreachable",
+                field="id",
+                value=str(candidate.user_id),
+                message=f"Could not read user {candidate.user_id} from Communal: "
+                f"{candidate.unreachable} The row was not planned; run again.",
+            )
+        )
+        return
+    if candidate.missing:
+        out.issues.append(
+            RowIssue(
+                line=row.line,
+                kind="unmatched",
+                field="id",
+                value=str(candidate.user_id),
+                message=f"Communal has no user {candidate.user_id} (matched by "
+                f"{candidate.method}). Check the id, or re-link this person.",
+            )
+        )
+        return
+    snapshot = candidate.snapshot
+    snapshot_user = snapshot.user if snapshot else None
+    if not ctx.options.trust_ids:
+        identity = current_record(IDENTITY_FIELDS, candidate.live, snapshot_user)
+        if identity_mismatch(row, identity):
+            out.issues.append(_mismatch_issue(candidate, identity))
+            out.lines_by_user[candidate.user_id].remove(row.line)  # it claims no one
+            return
+    current = current_record(candidate.source, candidate.live, snapshot_user)
+    custom_current, value_ids = ctx.custom.current(candidate.custom_values or [])
+    current.update(custom_current)
+    known = set(PROFILE_FIELDS) | set(ctx.custom.writable)
+    base = {k: v for k, v in snapshot.pushed.items() if k in known} if snapshot else None
+    diff = diff_fields(
+        candidate.source,
+        current,
+        base,
+        on_conflict=ctx.options.on_conflict,
+        allow_clear=ctx.allow_clear,
+        region=ctx.region,
+    )
+    body = build_put_body(diff, current)
+    writes = ctx.custom.writes(diff.changes, value_ids)
+    email_change = None
+    if (
+        snapshot is not None
+        and snapshot.pushed_email
+        and email_key(snapshot.pushed_email) != email_key(row.email)
+    ):
+        email_change = EmailChange(old=snapshot.pushed_email, new=row.email)
+    skipped = ctx.custom.locked_skips(row.custom, candidate.custom_values or [])
+    if body is None and not writes and not diff.conflicts and not skipped:
+        out.unchanged.append(
+            Unchanged(
+                user_id=candidate.user_id,
+                line=row.line,
+                verified=True,
+                source_hash=candidate.source_hash,
+                email=row.email,
+                external_id=row.external_id,
+                pushed={k: v for k, v in candidate.source.items() if v is not None},
+            )
+        )
+        return
+    live = candidate.live
+    # A locked difference is reported on every run until someone settles it, so the row's
+    # hash is not remembered (None): the next run reads the user again instead of skipping.
+    out.users.append(
+        UserPlan(
+            user_id=candidate.user_id,
+            line=row.line,
+            matched_by=candidate.method,
+            name=f"{row.first_name} {row.last_name}",
+            external_id=row.external_id,
+            email_change=email_change,
+            changes=diff.changes,
+            conflicts=diff.conflicts,
+            skipped=skipped,
+            body=body,
+            custom_writes=writes,
+            updated_at=live.updated_at if live is not None else None,
+            source_hash=None if skipped else candidate.source_hash,
+            pushed=diff.asserted,
+        )
+    )
+
+
+def _mismatch_issue(candidate: _Candidate, identity: dict[str, CurrentValue]) -> RowIssue:
+    """The issue of a row whose matched user is someone else: who each is, and the fix.
+
+    Both people's names and emails are quoted, so they are listed for redaction.
+    """
+    row = candidate.row
+    theirs = {name: identity[name].value for name in IDENTITY_FIELDS}
+    method = candidate.method
+    field_name: str = "email"
+    value: str | None = row.email
+    how = "by --discover" if method == "discover" else "by email through the identity map"
+    if method == "id":
+        field_name, value, how = "id", str(candidate.user_id), "by the id column"
+    elif method == "external_id":
+        field_name, value = "external_id", row.external_id
+        how = f"by external id {row.external_id} through the identity map"
+    quoted = (row.first_name, row.last_name, row.email, row.external_id, *theirs.values())
+    return RowIssue(
+        line=row.line,
+        kind="mismatched",
+        field=field_name,
+        value=value,
+        message=f"This row is {_person(row.first_name, row.last_name, row.email)}, but the "
+        f"Communal user {candidate.user_id} it matched ({how}) is "
+        f"{_person(theirs['first_name'], theirs['last_name'], theirs['email'])}: no name or "
+        "email in common, so nothing is planned for this row. "
+        f"{MISMATCH_FIXES[method]}, {TRUST_IDS_HINT}",
+        quoted=tuple(v for v in quoted if v),
+    )
+
+
+def _person(first: str | None, last: str | None, email: str | None) -> str:
+    """ "Ada Lovelace <ada@example.org>", leaving out what is blank."""
+    name = " ".join(part for part in (first, last) if part)
+    if not email:
+        return name or "(no name)"
+    return f"{name} <{email}>" if name else f"<{email}>"
+
+
+def _drop_shared_users(out: _Collector) -> tuple[list[UserPlan], list[Unchanged]]:
+    """Rows that resolve to one user (say, by id and by email) are all reported, none sent."""
+    shared = {uid: lines for uid, lines in out.lines_by_user.items() if len(lines) > 1}
+    if not shared:
+        return out.users, out.unchanged
+    for uid, lines in shared.items():
+        for line in lines:
+            others = ", ".join(str(n) for n in lines if n != line)
+            out.issues.append(
+                RowIssue(
+                    line=line,
+                    kind="ambiguous",
+                    field=None,
+                    value=None,
+                    message=f"Matches the same Communal user {uid} as line(s) {others}; "
+                    "none of these rows is pushed. Keep one row per person.",
+                )
+            )
+    return (
+        [u for u in out.users if u.user_id not in shared],
+        [u for u in out.unchanged if u.user_id not in shared],
+    )

@@ -1,0 +1,160 @@
+"""Build a plan that undoes a run: restore each field's value from before that run.
+
+It is an ordinary plan, shown, dry-runnable and applied like any other. The same
+three-way diff keeps it safe: the *source* is the before-image, the *base* is what the
+run wrote, the *current* value is read live. A field someone changed again since the run
+is a conflict and is left alone; a field whose earlier value was never known cannot be
+restored and is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from communal_sync import __version__
+from communal_sync.errors import NotFound, UsageError
+from communal_sync.fields import PROFILE_FIELDS, custom_name
+from communal_sync.plan import CustomWrite, InputInfo, Plan, PlanOptions, RowIssue, UserPlan
+from communal_sync.planning.current import current_record
+from communal_sync.planning.diff import CurrentValue, FieldDiff, build_put_body, diff_fields
+from communal_sync.planning.planner import UserReader
+from communal_sync.state import StateStore
+from communal_sync.state.records import ResultRecord
+
+
+def build_revert_plan(
+    run_id: int,
+    *,
+    store: StateStore,
+    client: UserReader,
+    base_url: str,
+    region: str | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Plan:
+    """The plan that restores what run ``run_id`` changed, where that is still safe."""
+    store.get_run(run_id)  # a UsageError naming `runs` when there is no such run
+    applied = [r for r in store.results(run_id) if r.status == "applied" and r.user_id]
+    if not applied:
+        raise UsageError(f"Run {run_id} changed nothing, so there is nothing to revert.")
+    users: list[UserPlan] = []
+    issues: list[RowIssue] = []
+    warnings: list[str] = []
+    for user_id, results in _latest_by_user(applied).items():
+        profile = next((r for r in results if r.operation.startswith("user:")), None)
+        customs = [r for r in results if r.operation.startswith("cpfv:")]
+        before = (profile.before if profile else None) or {}
+        if unknown := before.get("unknown", []):
+            warnings.append(
+                f"User {user_id}: {', '.join(unknown)} had no known value before run "
+                f"{run_id} (GET does not return addresses), so cannot be restored."
+            )
+        written = _as_text((profile.after if profile else None) or {})
+        restore = {k: v for k, v in before.get("fields", {}).items() if k in PROFILE_FIELDS}
+        base = {k: written.get(k) for k in restore}
+        definitions: dict[str, tuple[int, str]] = {}
+        for result in customs:
+            was, wrote = result.before or {}, result.after or {}
+            key = str(was.get("field"))
+            restore[key], base[key] = was.get("value"), wrote.get("value")
+            definitions[key] = (int(was["field_id"]), custom_name(key))
+        if not restore:
+            continue
+        line = (profile or results[0]).source_line or 0
+        try:
+            live = client.get_user(user_id)
+        except NotFound:
+            issues.append(
+                RowIssue(
+                    line=line,
+                    kind="unmatched",
+                    field="id",
+                    value=str(user_id),
+                    message=f"Communal no longer has user {user_id}.",
+                )
+            )
+            continue
+        snapshot = store.get_snapshot(user_id)
+        current = current_record(
+            {**_trio(live.raw()), **restore}, live, snapshot.user if snapshot else None
+        )
+        value_ids: dict[str, int] = {}
+        if definitions:
+            by_field = {fid: key for key, (fid, _) in definitions.items()}
+            for key in definitions:
+                current[key] = CurrentValue(None, "live")
+            for value in client.list_custom_profile_field_values(user_id):
+                owner = by_field.get(value.custom_profile_field_id or -1)
+                if owner is not None:
+                    current[owner] = CurrentValue(value.value or None, "live")
+                    value_ids[owner] = value.id
+        clears = [k for k, v in restore.items() if v in (None, "")]
+        diff = diff_fields(
+            restore, current, base, on_conflict="skip", allow_clear=clears, region=region
+        )
+        body = build_put_body(diff, current)
+        writes = tuple(
+            CustomWrite(
+                field=c.field,
+                field_id=definitions[c.field][0],
+                name=definitions[c.field][1],
+                value_id=value_ids.get(c.field),
+                value=c.after,
+            )
+            for c in diff.changes
+            if c.field in definitions and (c.after is not None or c.field in value_ids)
+        )
+        if body is None and not writes and not diff.conflicts:
+            continue
+        users.append(
+            UserPlan(
+                user_id=user_id,
+                line=line,
+                matched_by="id",
+                name=f"{live.first_name or ''} {live.last_name or ''}".strip(),
+                changes=diff.changes,
+                conflicts=diff.conflicts,
+                body=body,
+                custom_writes=writes,
+                updated_at=live.updated_at,
+                source_hash=None,
+                pushed={k: v for k, v in restore.items() if not _held(k, diff)},
+            )
+        )
+    return Plan(
+        tool_version=__version__,
+        created_at=now().isoformat(timespec="seconds"),
+        base_url=base_url,
+        input=InputInfo(
+            name=f"revert of run {run_id}", sha256=None, format="run", rows=len(applied)
+        ),
+        options=PlanOptions(),
+        users=tuple(users),
+        issues=tuple(issues),
+        warnings=tuple(warnings),
+    )
+
+
+def _latest_by_user(results: list[ResultRecord]) -> dict[int, list[ResultRecord]]:
+    """Per user, the last applied result of each operation (a resumed run may repeat one)."""
+    latest: dict[str, ResultRecord] = {}
+    for result in results:
+        latest[result.operation] = result
+    grouped: dict[int, list[ResultRecord]] = {}
+    for result in latest.values():
+        assert result.user_id is not None
+        grouped.setdefault(result.user_id, []).append(result)
+    return dict(sorted(grouped.items()))
+
+
+def _trio(values: dict[str, Any]) -> dict[str, str | None]:
+    return {k: values.get(k) for k in ("first_name", "last_name", "email")}
+
+
+def _as_text(values: dict[str, Any]) -> dict[str, str | None]:
+    return {k: (None if v is None else str(v)) for k, v in values.items()}
+
+
+def _held(name: str, diff: FieldDiff) -> bool:
+    return any(c.field == name and c.resolution != "source" for c in diff.conflicts)

@@ -1,0 +1,146 @@
+"""Pure normalizers for the values of a profile: text, emails, phones, countries, dates.
+
+Used by validation (to clean what we send) and by the diff (to compare without calling a
+cosmetic difference a change). The value normalizers (``clean_text``, ``normalize_email``,
+``normalize_country``, ``normalize_date``) and ``email_key`` are idempotent,
+``f(f(x)) == f(x)``. ``phone_key`` is a comparison key only: two values are compared by
+their keys, a key is never keyed again (a digits-only fallback may read as a number under
+a region). All are cheap on the common case (plain ASCII): they run once per cell of files
+of a million rows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+import phonenumbers
+
+from communal_sync.values.countries import normalize_country
+from communal_sync.values.dates import DateError, DateOrder, normalize_date, parse_date
+
+__all__ = [
+    "EMAIL_LOCAL_MAX_LENGTH",
+    "EMAIL_MAX_LENGTH",
+    "DateError",
+    "DateOrder",
+    "clean_text",
+    "email_key",
+    "is_valid_email",
+    "normalize_country",
+    "normalize_date",
+    "normalize_email",
+    "parse_date",
+    "phone_key",
+]
+
+EMAIL_MAX_LENGTH: Final = 254
+"""RFC 5321: the longest address a mail server must accept."""
+
+EMAIL_LOCAL_MAX_LENGTH: Final = 64
+"""RFC 5321: the longest local part (before the @)."""
+
+_ZERO_WIDTH: Final = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"))
+"""Zero-width space, word joiner and BOM: invisible, copied from web pages. The zero-width
+joiner and non-joiner (U+200D, U+200C) stay inside a value: emoji sequences and Persian
+and Indic names need them; only at the ends are they noise."""
+_JOINERS: Final = "\u200c\u200d"
+
+
+def clean_text(s: str) -> str:
+    """Trim, collapse runs of whitespace to one space, drop zero-width characters, NFC.
+
+    ASCII text (almost every cell) skips the Unicode work; non-breaking and other Unicode
+    spaces count as whitespace, so "Ann\\u00a0Lee" and "Ann Lee" come out the same.
+    """
+    if s.isascii():
+        return " ".join(s.split())
+    text = " ".join(unicodedata.normalize("NFC", s.translate(_ZERO_WIDTH)).split())
+    if text[:1] in _JOINERS or text[-1:] in _JOINERS:
+        text = " ".join(text.strip(_JOINERS).split())
+    return text
+
+
+def normalize_email(s: str) -> str:
+    """The address to send: cleaned text with the domain lower-cased, local part kept.
+
+    The local part is case-sensitive in theory, so it is sent as written; the domain never is.
+    """
+    text = clean_text(s)
+    at = text.rfind("@")
+    if at < 0:
+        return text
+    return text[: at + 1] + text[at + 1 :].lower()
+
+
+def email_key(s: str) -> str:
+    """The comparison key of an email address: the whole address case-folded.
+
+    Mail providers treat "Ann@X.org" and "ann@x.org" as one mailbox, and so does Communal's
+    uniqueness rule, so duplicates and changes are judged on this key.
+    """
+    return normalize_email(s).casefold()
+
+
+_LOCAL_ASCII: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_DOMAIN_ASCII: Final = (
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
+)
+_EMAIL_ASCII: Final = re.compile(f"{_LOCAL_ASCII}@{_DOMAIN_ASCII}")
+_DOMAIN_RE: Final = re.compile(_DOMAIN_ASCII)
+_LOCAL_UNICODE: Final = re.compile(
+    r"[^\s@\"(),:;<>\[\]\\.\x00-\x1f\x7f]+(?:\.[^\s@\"(),:;<>\[\]\\.\x00-\x1f\x7f]+)*"
+)
+
+
+def is_valid_email(s: str) -> bool:
+    """Whether ``s`` is a plausible email address: syntax only, no DNS.
+
+    One ``@``; a dot-atom local part (no spaces, no leading, trailing or double dot) of at
+    most 64 characters; a domain of valid labels with a dot. Unicode local parts and
+    internationalized (IDN) domains are accepted; the domain must encode with IDNA.
+    """
+    if len(s) > EMAIL_MAX_LENGTH:
+        return False
+    if s.isascii():
+        return _EMAIL_ASCII.fullmatch(s) is not None and s.index("@") <= EMAIL_LOCAL_MAX_LENGTH
+    local, at, domain = s.rpartition("@")
+    if (
+        not s.isprintable()
+        or not at
+        or len(local) > EMAIL_LOCAL_MAX_LENGTH
+        or _LOCAL_UNICODE.fullmatch(local) is None
+    ):
+        return False
+    if any(label[:1] == "-" or label[-1:] == "-" for label in domain.split(".")):
+        return False  # the IDNA form (xn---...) would hide a hyphen at a label's edge
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return _DOMAIN_RE.fullmatch(ascii_domain) is not None
+
+
+_NOT_DIGIT: Final = re.compile(r"\D")
+
+
+def phone_key(s: str, region: str | None = None) -> str:
+    """The comparison key of a telephone number: E.164 when it parses, else its digits.
+
+    ``region`` (ISO alpha-2, e.g. "CA") reads numbers written without a country code, so
+    "(514) 555-0100" and "+1 514 555 0100" get the same key. Only the length is checked,
+    not whether the number is assigned, so test numbers compare sensibly too.
+    """
+    text = clean_text(s)
+    if not text:
+        return ""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return _NOT_DIGIT.sub("", text)
+    if phonenumbers.is_possible_number(number):
+        key = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return f"{key};ext={number.extension}" if number.extension else key
+    return _NOT_DIGIT.sub("", text)
