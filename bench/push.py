@@ -402,7 +402,7 @@ def throttled_client(base_url: str) -> CommunalClient:
 def apply_in_process(base_url: str, plan: Plan, state: Path, concurrency: int) -> float:
     """What ``push`` does after confirming: ``apply_plan`` with a throttle; seconds taken."""
     with throttled_client(base_url) as client, open_state(state) as store:
-        run_id = store.start_run(
+        run_id = store.journal.start_run(
             "push", input_name=plan.input.name, plan_json=plan.model_dump_json()
         )
         start = time.perf_counter()
@@ -584,14 +584,16 @@ def first_push_in_process(export: Path, state: Path, base_url: str, concurrency:
             input_sha256=file_sha256(export),
             concurrency=concurrency,
         )
-        run_id = store.start_run("push", input_name=plan.input.name, input_sha256=plan.input.sha256)
+        run_id = store.journal.start_run(
+            "push", input_name=plan.input.name, input_sha256=plan.input.sha256
+        )
         result = apply_plan(
             plan, client=client, store=store, run_id=run_id, concurrency=concurrency
         )
         if result.failed or result.fatal or plan.issues:
             raise RuntimeError(f"The first push did not go through: {result.counts()}.")
         remember_unchanged(plan, store, run_id)
-        store.finish_run(run_id, status="finished", exit_code=0, counts=result.counts())
+        store.journal.finish_run(run_id, status="finished", exit_code=0, counts=result.counts())
     return time.perf_counter() - start
 
 

@@ -127,10 +127,10 @@ def check_state_api(store: StateStore, base_url: str, *, bind: bool) -> None:
     were never sent there. ``bind`` records the API on a file not yet bound (a push).
     """
     api = api_identity(base_url)
-    bound = store.api_binding()
+    bound = store.binding.bound_api()
     if bound is None:
         if bind:
-            store.bind_api(api)
+            store.binding.bind(api)
         return
     if bound != api:
         raise RefusedError(

@@ -17,10 +17,15 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Set
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from communal_sync.api.models import CustomProfileFieldValue, User
-from communal_sync.applying.custom_writes import WriteStopped, may_have_landed, write_custom_values
+from communal_sync.api.models import User
+from communal_sync.applying.custom_writes import (
+    CustomWrites,
+    WriteStopped,
+    may_have_landed,
+    write_custom_values,
+)
 from communal_sync.applying.landed import (
     FOUND_MESSAGE,
     FOUND_NOTE,
@@ -29,6 +34,7 @@ from communal_sync.applying.landed import (
     already_holds,
     as_landed,
 )
+from communal_sync.applying.ports import ApplyState, UserWriter
 from communal_sync.errors import (
     ApiError,
     Forbidden,
@@ -41,31 +47,13 @@ from communal_sync.errors import (
 )
 from communal_sync.hashing import canonical_hash
 from communal_sync.plan import Outcome, Plan, UserPlan
-from communal_sync.state import Snapshot, StateStore
+from communal_sync.state.records import Snapshot
 
 FORBIDDEN_STREAK_LIMIT: Final = 3
 """403s in a row, with no success yet, that mean the key cannot update other users."""
 UNREACHABLE_STREAK_LIMIT: Final = 8
 """Requests in a row that exhausted their retries on network/5xx errors, or got an answer
 that is not the API's (HTML, truncated JSON), before the run gives up."""
-
-
-class UserWriter(Protocol):
-    """The part of the API client apply uses."""
-
-    def get_user(self, user_id: int) -> User: ...
-
-    def update_user(self, user_id: int, body: dict[str, str | None]) -> User: ...
-
-    def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
-
-    def create_custom_profile_field_value(
-        self, user_id: int, field_id: int, value: str | None
-    ) -> CustomProfileFieldValue | None: ...
-
-    def update_custom_profile_field_value(
-        self, value_id: int, user_id: int, field_id: int, value: str | None
-    ) -> CustomProfileFieldValue | None: ...
 
 
 @dataclass
@@ -129,7 +117,7 @@ def apply_plan(
     plan: Plan,
     *,
     client: UserWriter,
-    store: StateStore,
+    store: ApplyState,
     run_id: int,
     concurrency: int = 4,
     verify: bool = False,
@@ -144,10 +132,20 @@ def apply_plan(
     400 version error, 403 on every user or a network that stays down stops the run
     (``fatal``): requests in flight finish and are journalled, nothing new is sent.
     Setting ``stop`` (Ctrl-C) does the same and marks the result ``interrupted``.
+    ``region`` reads telephones written without a country code when judging whether a
+    PUT already landed (the plan's ``options.default_region``).
     """
     stop = stop or threading.Event()
-    sent = _Sent(
-        done=store.applied_operations(run_id), unsettled=store.unsettled_operations(run_id)
+    run = _RunWrites(
+        client=client,
+        store=store,
+        run_id=run_id,
+        verify=verify,
+        region=region,
+        earlier=_Sent(
+            done=store.journal.applied_operations(run_id),
+            unsettled=store.journal.unsettled_operations(run_id),
+        ),
     )
     result = ApplyResult()
     streaks = _Streaks()
@@ -156,9 +154,8 @@ def apply_plan(
     def work(user: UserPlan) -> Outcome | None:
         if stop.is_set():
             return None
-        body = user.body or {}
         try:
-            outcome = _apply_user(user, client, store, run_id, sent, verify, region)
+            outcome = run.apply_user(user)
         except (ApiError, WriteStopped) as raised:
             error = raised.error if isinstance(raised, WriteStopped) else raised
             if _is_fatal(error, streaks):
@@ -170,7 +167,7 @@ def apply_plan(
             else:
                 # Re-reading the user failed, before this attempt sent anything: an
                 # earlier attempt's write, if one is unsettled, stays so.
-                outcome = _record_failure(user, body, error, store, run_id, settled=False)
+                outcome = run.record_failure(user, user.body or {}, error, settled=False)
         else:
             with streaks.lock:
                 streaks.succeeded = streaks.succeeded or outcome.status == "applied"
@@ -228,85 +225,201 @@ def _collect(
             on_outcome(outcome)
 
 
-def _apply_user(
-    user: UserPlan,
-    client: UserWriter,
-    store: StateStore,
-    run_id: int,
-    earlier: _Sent,
-    verify: bool,
-    region: str | None,
-) -> Outcome:
-    """The profile PUT, then the custom field writes; each skipped if already journalled."""
-    sent = False
-    put_done = (operation_key(user.user_id), canonical_hash(user.body or {})) in earlier.done
-    if user.body is not None and not put_done:
-        outcome = _apply_one(
-            user,
-            user.body,
-            client,
-            store,
-            run_id,
-            verify,
-            region,
-            unsettled=earlier.unsettled,
-            final=not user.custom_writes,
-        )
-        if outcome.status == "conflict" or not user.custom_writes:
-            return outcome
-        sent = outcome.status == "applied"
-    if user.custom_writes:
-        written, failures, count, conflicts = write_custom_values(
-            user,
-            client,
-            store,
-            run_id,
-            done=earlier.done,
-            recheck=verify,
-            unsettled=earlier.unsettled,
-        )
-        if conflicts and not failures:
-            return Outcome(
-                user_id=user.user_id,
-                line=user.line,
-                status="conflict",
-                message="; ".join(conflicts),
+@dataclass(frozen=True)
+class _RunWrites:
+    """What every user of one run is applied with: the client, the state, the run, and
+    what earlier attempts of it already sent."""
+
+    client: UserWriter
+    store: ApplyState
+    run_id: int
+    verify: bool
+    region: str | None
+    earlier: _Sent
+
+    def apply_user(self, user: UserPlan) -> Outcome:
+        """The profile PUT, then the custom field writes; each skipped if already journalled."""
+        sent = False
+        put_done = (
+            operation_key(user.user_id),
+            canonical_hash(user.body or {}),
+        ) in self.earlier.done
+        if user.body is not None and not put_done:
+            outcome = self._put(user, user.body, final=not user.custom_writes)
+            if outcome.status == "conflict" or not user.custom_writes:
+                return outcome
+            sent = outcome.status == "applied"
+        if user.custom_writes:
+            custom = write_custom_values(
+                user,
+                CustomWrites(self.client, self.store.journal, self.run_id),
+                done=self.earlier.done,
+                recheck=self.verify,
+                unsettled=self.earlier.unsettled,
             )
-        if failures:
-            return Outcome(
-                user_id=user.user_id,
-                line=user.line,
-                status="failed",
-                message="; ".join(failures),
-            )
-        _finish_custom(user, written, store, run_id)
-        sent = sent or count > 0
-    if sent:
+            if custom.conflicts and not custom.failures:
+                return Outcome(
+                    user_id=user.user_id,
+                    line=user.line,
+                    status="conflict",
+                    message="; ".join(custom.conflicts),
+                )
+            if custom.failures:
+                return Outcome(
+                    user_id=user.user_id,
+                    line=user.line,
+                    status="failed",
+                    message="; ".join(custom.failures),
+                )
+            self._finish_custom(user, custom.written)
+            sent = sent or custom.sent > 0
+        if sent:
+            return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
+        return Outcome(
+            user_id=user.user_id,
+            line=user.line,
+            status="already",
+            message="Applied by an earlier attempt.",
+        )
+
+    def _finish_custom(self, user: UserPlan, written: dict[str, str | None]) -> None:
+        """After every write of a user landed: remember the values and the row's hash."""
+        snapshots = self.store.snapshots
+        previous = snapshots.get(user.user_id)
+        held_back = any(c.resolution == "skipped" for c in user.conflicts)
+        snapshots.save(
+            user.user_id,
+            user=previous.user if previous else {},
+            pushed=pushed_base(user, previous, landed=written),
+            source_hash=None if held_back else user.source_hash,
+            external_id=user.external_id,
+            pushed_email=(user.body or {}).get("email")
+            or (previous.pushed_email if previous else None),
+            run_id=self.run_id,
+        )
+
+    def _put(self, user: UserPlan, body: dict[str, str | None], *, final: bool) -> Outcome:
+        """The user's profile PUT: re-read first when verifying, journal intent and outcome."""
+        key = operation_key(user.user_id)
+        body_hash = canonical_hash(body)
+        if self.verify:
+            live = self.client.get_user(user.user_id)
+            if live.updated_at != user.updated_at:
+                return self._changed_since_planning(user, body, live, final=final)
+        self.store.journal.record_intent(
+            self.run_id, operation=key, body_hash=body_hash, fields=body, user_id=user.user_id
+        )
+        try:
+            updated = self.client.update_user(user.user_id, body)
+        except ApiError as error:
+            self.record_failure(user, body, error, settled=not may_have_landed(error))
+            raise WriteStopped(error, str(error)) from error
+        self._record_success(user, body, updated.raw(), final=final)
         return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
-    return Outcome(
-        user_id=user.user_id,
-        line=user.line,
-        status="already",
-        message="Applied by an earlier attempt.",
-    )
 
+    def _changed_since_planning(
+        self, user: UserPlan, body: dict[str, str | None], live: User, *, final: bool
+    ) -> Outcome:
+        """A user whose record moved since planning: our own landed PUT, or someone's edit."""
+        key = operation_key(user.user_id)
+        body_hash = canonical_hash(body)
+        in_flight = (key, body_hash) in self.earlier.unsettled
+        if already_holds(live, body, region=self.region, in_flight=in_flight):
+            # Journalled as applied (so resume skips it and revert can undo it), but
+            # reported as "already": this attempt did not change anything.
+            self._record_success(
+                user,
+                body,
+                as_landed(live, body),
+                note=LANDED_NOTE if in_flight else FOUND_NOTE,
+                final=final,
+            )
+            return Outcome(
+                user_id=user.user_id,
+                line=user.line,
+                status="already",
+                message=LANDED_MESSAGE if in_flight else FOUND_MESSAGE,
+            )
+        message = (
+            "Changed in Communal since the plan was made (updated_at "
+            f"{user.updated_at} -> {live.updated_at}); not sent. Plan again to see why."
+        )
+        self.store.journal.record_result(
+            self.run_id,
+            operation=key,
+            status="conflict",
+            user_id=user.user_id,
+            source_line=user.line,
+            body_hash=body_hash,
+            error=message,
+            before=before_image(user),
+            settled=False,
+        )
+        return Outcome(user_id=user.user_id, line=user.line, status="conflict", message=message)
 
-def _finish_custom(
-    user: UserPlan, written: dict[str, str | None], store: StateStore, run_id: int
-) -> None:
-    """After every write of a user landed: remember the values and the row's hash."""
-    previous = store.get_snapshot(user.user_id)
-    held_back = any(c.resolution == "skipped" for c in user.conflicts)
-    store.save_snapshot(
-        user.user_id,
-        user=previous.user if previous else {},
-        pushed=pushed_base(user, previous, landed=written),
-        source_hash=None if held_back else user.source_hash,
-        external_id=user.external_id,
-        pushed_email=(user.body or {}).get("email")
-        or (previous.pushed_email if previous else None),
-        run_id=run_id,
-    )
+    def _record_success(
+        self,
+        user: UserPlan,
+        body: dict[str, str | None],
+        updated: Mapping[str, Any],
+        *,
+        note: str | None = None,
+        final: bool = True,
+    ) -> None:
+        """Journal the result, the new snapshot and the identity, in one transaction.
+
+        The row's hash is remembered only when this is the user's last write (``final``):
+        a row whose custom values are still to be written must not look unchanged next time.
+        """
+        store = self.store
+        previous = store.snapshots.get(user.user_id)
+        merged = dict(previous.user) if previous else {}
+        merged.update(updated)
+        held_back = any(c.resolution == "skipped" for c in user.conflicts) or not final
+        email = body.get("email")
+        with store.transaction():
+            store.journal.record_result(
+                self.run_id,
+                operation=operation_key(user.user_id),
+                status="applied",
+                user_id=user.user_id,
+                source_line=user.line,
+                body_hash=canonical_hash(body),
+                http_status=200,
+                error=note,
+                before=before_image(user),
+                after=dict(updated),
+            )
+            store.snapshots.save(
+                user.user_id,
+                user=merged,
+                pushed=pushed_base(user, previous, landed=()),
+                source_hash=None if held_back else user.source_hash,
+                external_id=user.external_id,
+                pushed_email=email,
+                run_id=self.run_id,
+            )
+            store.identity.link(
+                user.user_id, email_key=email, external_id=user.external_id, source="push"
+            )
+
+    def record_failure(
+        self, user: UserPlan, body: dict[str, str | None], error: ApiError, *, settled: bool
+    ) -> Outcome:
+        """Journal a failure of the user's profile PUT (or of re-reading the user before it)."""
+        self.store.journal.record_result(
+            self.run_id,
+            operation=operation_key(user.user_id),
+            status="failed",
+            user_id=user.user_id,
+            source_line=user.line,
+            body_hash=canonical_hash(body),
+            http_status=error.status,
+            error=str(error),
+            before=before_image(user),
+            settled=settled,
+        )
+        return _failure_outcome(user, error, message=str(error))
 
 
 def pushed_base(
@@ -323,140 +436,6 @@ def pushed_base(
     if previous is not None:
         base.update({k: previous.pushed[k] for k in pending if k in previous.pushed})
     return base
-
-
-def _apply_one(
-    user: UserPlan,
-    body: dict[str, str | None],
-    client: UserWriter,
-    store: StateStore,
-    run_id: int,
-    verify: bool,
-    region: str | None,
-    *,
-    unsettled: Set[tuple[str, str]] = frozenset(),
-    final: bool = True,
-) -> Outcome:
-    key = operation_key(user.user_id)
-    body_hash = canonical_hash(body)
-    if verify:
-        live = client.get_user(user.user_id)
-        if live.updated_at != user.updated_at:
-            in_flight = (key, body_hash) in unsettled
-            if already_holds(live, body, region=region, in_flight=in_flight):
-                # Journalled as applied (so resume skips it and revert can undo it), but
-                # reported as "already": this attempt did not change anything.
-                _record_success(
-                    user,
-                    body,
-                    as_landed(live, body),
-                    store,
-                    run_id,
-                    note=LANDED_NOTE if in_flight else FOUND_NOTE,
-                    final=final,
-                )
-                return Outcome(
-                    user_id=user.user_id,
-                    line=user.line,
-                    status="already",
-                    message=LANDED_MESSAGE if in_flight else FOUND_MESSAGE,
-                )
-            message = (
-                "Changed in Communal since the plan was made (updated_at "
-                f"{user.updated_at} -> {live.updated_at}); not sent. Plan again to see why."
-            )
-            store.record_result(
-                run_id,
-                operation=key,
-                status="conflict",
-                user_id=user.user_id,
-                source_line=user.line,
-                body_hash=body_hash,
-                error=message,
-                before=before_image(user),
-                settled=False,
-            )
-            return Outcome(user_id=user.user_id, line=user.line, status="conflict", message=message)
-    store.record_intent(
-        run_id, operation=key, body_hash=body_hash, fields=body, user_id=user.user_id
-    )
-    try:
-        updated = client.update_user(user.user_id, body)
-    except ApiError as error:
-        _record_failure(user, body, error, store, run_id, settled=not may_have_landed(error))
-        raise WriteStopped(error, str(error)) from error
-    _record_success(user, body, updated.raw(), store, run_id, final=final)
-    return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
-
-
-def _record_success(
-    user: UserPlan,
-    body: dict[str, str | None],
-    updated: Mapping[str, Any],
-    store: StateStore,
-    run_id: int,
-    *,
-    note: str | None = None,
-    final: bool = True,
-) -> None:
-    """Journal the result, the new snapshot and the identity, in one transaction.
-
-    The row's hash is remembered only when this is the user's last write (``final``):
-    a row whose custom values are still to be written must not look unchanged next time.
-    """
-    previous = store.get_snapshot(user.user_id)
-    merged = dict(previous.user) if previous else {}
-    merged.update(updated)
-    held_back = any(c.resolution == "skipped" for c in user.conflicts) or not final
-    email = body.get("email")
-    with store.transaction():
-        store.record_result(
-            run_id,
-            operation=operation_key(user.user_id),
-            status="applied",
-            user_id=user.user_id,
-            source_line=user.line,
-            body_hash=canonical_hash(body),
-            http_status=200,
-            error=note,
-            before=before_image(user),
-            after=dict(updated),
-        )
-        store.save_snapshot(
-            user.user_id,
-            user=merged,
-            pushed=pushed_base(user, previous, landed=()),
-            source_hash=None if held_back else user.source_hash,
-            external_id=user.external_id,
-            pushed_email=email,
-            run_id=run_id,
-        )
-        store.link(user.user_id, email_key=email, external_id=user.external_id, source="push")
-
-
-def _record_failure(
-    user: UserPlan,
-    body: dict[str, str | None],
-    error: ApiError,
-    store: StateStore,
-    run_id: int,
-    *,
-    settled: bool,
-) -> Outcome:
-    """Journal a failure of the user's profile PUT (or of re-reading the user before it)."""
-    store.record_result(
-        run_id,
-        operation=operation_key(user.user_id),
-        status="failed",
-        user_id=user.user_id,
-        source_line=user.line,
-        body_hash=canonical_hash(body),
-        http_status=error.status,
-        error=str(error),
-        before=before_image(user),
-        settled=settled,
-    )
-    return _failure_outcome(user, error, message=str(error))
 
 
 def _failure_outcome(user: UserPlan, error: ApiError, *, message: str) -> Outcome:
@@ -485,15 +464,15 @@ def _is_fatal(error: ApiError, streaks: _Streaks) -> bool:
     return True
 
 
-def remember_unchanged(plan: Plan, store: StateStore, run_id: int) -> int:
+def remember_unchanged(plan: Plan, store: ApplyState, run_id: int) -> int:
     """Record verified-unchanged rows' hashes, so the next run skips them without a call."""
     count = 0
     for row in plan.unchanged:
         if not row.verified or row.pushed is None:
             continue
-        previous = store.get_snapshot(row.user_id)
+        previous = store.snapshots.get(row.user_id)
         with store.transaction():
-            store.save_snapshot(
+            store.snapshots.save(
                 row.user_id,
                 user=previous.user if previous else {},
                 pushed=row.pushed,
@@ -503,7 +482,7 @@ def remember_unchanged(plan: Plan, store: StateStore, run_id: int) -> int:
                 run_id=run_id,
             )
             if row.email or row.external_id:
-                store.link(
+                store.identity.link(
                     row.user_id, email_key=row.email, external_id=row.external_id, source="push"
                 )
         count += 1

@@ -10,9 +10,11 @@ outcome, failures that stop the user included.
 from __future__ import annotations
 
 from collections.abc import Callable, Set
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
 from communal_sync.api.models import CustomProfileFieldValue
+from communal_sync.applying.ports import CustomValueWriter, JournalWriter
 from communal_sync.errors import (
     ApiError,
     NotFound,
@@ -23,7 +25,7 @@ from communal_sync.errors import (
 )
 from communal_sync.hashing import canonical_hash
 from communal_sync.plan import CustomWrite, UserPlan
-from communal_sync.state import StateStore
+from communal_sync.state.records import ResultStatus
 
 RECOVERABLE = (Rejected, NotFound, UnexpectedResponse)
 """Errors that fail one value only; anything else stops the user (and may stop the run)."""
@@ -59,18 +61,27 @@ def may_have_landed(error: ApiError) -> bool:
     return isinstance(error, ServerError | UnexpectedResponse)
 
 
-class CustomValueWriter(Protocol):
-    """The part of the API client custom-field writes use."""
+@dataclass(frozen=True)
+class CustomWrites:
+    """Where one run's custom value writes go: the API client, the journal, the run."""
 
-    def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
+    client: CustomValueWriter
+    journal: JournalWriter
+    run_id: int
 
-    def create_custom_profile_field_value(
-        self, user_id: int, field_id: int, value: str | None
-    ) -> CustomProfileFieldValue | None: ...
 
-    def update_custom_profile_field_value(
-        self, value_id: int, user_id: int, field_id: int, value: str | None
-    ) -> CustomProfileFieldValue | None: ...
+@dataclass
+class CustomWriteResult:
+    """What ``write_custom_values`` did for one user."""
+
+    written: dict[str, str | None] = field(default_factory=dict)
+    """The values now in Communal, by plan key (``custom:<name>``)."""
+    failures: list[str] = field(default_factory=list)
+    """One message per write that failed (the user's other writes went on)."""
+    sent: int = 0
+    """Requests this call sent (a value already in Communal costs none)."""
+    conflicts: list[str] = field(default_factory=list)
+    """One message per value changed in Communal since planning, left alone."""
 
 
 def custom_operation_key(user_id: int, field_id: int) -> str:
@@ -85,33 +96,29 @@ def custom_body(user_id: int, write: CustomWrite) -> dict[str, Any]:
 
 def write_custom_values(
     user: UserPlan,
-    client: CustomValueWriter,
-    store: StateStore,
-    run_id: int,
+    writes: CustomWrites,
     *,
     done: Set[tuple[str, str]],
     recheck: bool,
     unsettled: Set[tuple[str, str]] = frozenset(),
-) -> tuple[dict[str, str | None], list[str], int, list[str]]:
+) -> CustomWriteResult:
     """Send ``user``'s custom writes not yet journalled as applied.
 
-    Returns the values now in Communal (plan key -> value), one message per failed write,
-    how many writes this call sent, and one message per conflict. ``recheck`` re-reads the
+    Returns what landed, what failed, how many requests were sent and what conflicted
+    (``CustomWriteResult``). ``recheck`` re-reads the
     user's values before the first write: a value changed in Communal since the plan was
     made (neither what the plan saw nor what it would write) is a conflict, left alone.
     ``unsettled`` names writes an earlier attempt sent without learning the outcome; one
     found holding its value is journalled as landed then, and never sent again. An error
     that stops the user is journalled under the write's key and raised as ``WriteStopped``.
     """
-    written: dict[str, str | None] = {}
-    failures: list[str] = []
-    conflicts: list[str] = []
-    sent = 0
+    result = CustomWriteResult()
+    client, journal, run_id = writes.client, writes.journal, writes.run_id
     existing: dict[int, CustomProfileFieldValue] | None = None
     for write in user.custom_writes:
         key = (custom_operation_key(user.user_id, write.field_id), _hash(user.user_id, write))
         if key in done:
-            written[write.field] = write.value
+            result.written[write.field] = write.value
             continue
         if recheck and existing is None:
             existing = {
@@ -125,12 +132,12 @@ def write_custom_values(
                 f"{write.field} changed in Communal since the plan was made; not written. "
                 "Plan again to see why."
             )
-            _journal(store, run_id, user, write, "conflict", error=message, settled=False)
-            conflicts.append(message)
+            _journal(journal, run_id, user, write, "conflict", error=message, settled=False)
+            result.conflicts.append(message)
             continue
 
         def announce(write: CustomWrite = write) -> None:
-            store.record_intent(
+            journal.record_intent(
                 run_id,
                 operation=custom_operation_key(user.user_id, write.field_id),
                 body_hash=_hash(user.user_id, write),
@@ -143,7 +150,7 @@ def write_custom_values(
         except ApiError as error:
             landed = may_have_landed(error)
             _journal(
-                store,
+                journal,
                 run_id,
                 user,
                 write,
@@ -154,15 +161,15 @@ def write_custom_values(
             )
             if not isinstance(error, RECOVERABLE):
                 raise WriteStopped(error, f"{write.field}: {error}") from error
-            failures.append(f"{write.field}: {error}")
+            result.failures.append(f"{write.field}: {error}")
             continue
         if key in unsettled and NOTHING_SENT in after:
             after[NOTHING_SENT] = LANDED_EARLIER
-        _journal(store, run_id, user, write, "applied", after=after, status=200)
-        written[write.field] = write.value
+        _journal(journal, run_id, user, write, "applied", after=after, status=200)
+        result.written[write.field] = write.value
         if NOTHING_SENT not in after:
-            sent += 1
-    return written, failures, sent, conflicts
+            result.sent += 1
+    return result
 
 
 def _changed_since_planning(
@@ -206,11 +213,11 @@ def _send(
 
 
 def _journal(
-    store: StateStore,
+    journal: JournalWriter,
     run_id: int,
     user: UserPlan,
     write: CustomWrite,
-    outcome: str,
+    outcome: ResultStatus,
     *,
     after: dict[str, Any] | None = None,
     error: str | None = None,
@@ -218,10 +225,10 @@ def _journal(
     settled: bool = True,
 ) -> None:
     before = next((c.before for c in user.changes if c.field == write.field), None)
-    store.record_result(
+    journal.record_result(
         run_id,
         operation=custom_operation_key(user.user_id, write.field_id),
-        status=outcome,  # type: ignore[arg-type]
+        status=outcome,
         user_id=user.user_id,
         source_line=user.line,
         body_hash=_hash(user.user_id, write),

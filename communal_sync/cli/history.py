@@ -51,7 +51,7 @@ def runs(
     path = resolve_state_path(state, os.environ)
     with open_state(path) as store:
         _settle_abandoned_runs(path, store)
-        records = [(r, counts_of(store, r)) for r in store.list_runs(limit)]
+        records = [(r, counts_of(store, r)) for r in store.journal.list_runs(limit)]
     rows: list[dict[str, Any]] = [
         {
             "id": r.id,
@@ -89,7 +89,7 @@ def _settle_abandoned_runs(path: Path, store: StateStore) -> None:
     """Mark runs whose process died (kill -9) as interrupted, unless a run is live now."""
     try:
         with acquire_lock(path, command="runs"):
-            store.mark_abandoned_runs()
+            store.journal.mark_abandoned_runs()
     except RefusedError:
         pass  # a run is in progress: its 'running' is true
 
@@ -105,8 +105,8 @@ def runs_show(
     path = resolve_state_path(state, os.environ)
     with open_state(path) as store:
         _settle_abandoned_runs(path, store)
-        run = store.get_run(run_id)
-        results = store.results(run_id)
+        run = store.journal.get_run(run_id)
+        results = store.journal.results(run_id)
         counts = counts_of(store, run, results)
     if as_json:
         rows: list[dict[str, Any]] = [
@@ -242,7 +242,7 @@ def counts_of(
     if run.exit_code is not None:
         return dict(run.counts)
     return journal_counts(
-        store.results(run.id) if results is None else results, _stored_plan(store, run.id)
+        store.journal.results(run.id) if results is None else results, _stored_plan(store, run.id)
     )
 
 
@@ -277,7 +277,7 @@ def _severity(status: str) -> int:
 
 
 def _stored_plan(store: StateStore, run_id: int) -> Plan | None:
-    text = store.load_plan(run_id)
+    text = store.journal.load_plan(run_id)
     if text is None:
         return None
     try:
@@ -333,7 +333,7 @@ def revert(
             acquire_lock(session.state_path, command=f"revert {run_id}"),
             open_state(session.state_path) as store,
         ):
-            store.mark_abandoned_runs()
+            store.journal.mark_abandoned_runs()
             show_plan(plan, report=None, redact=redact)
             code = run_plan(
                 plan,

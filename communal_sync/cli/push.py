@@ -107,7 +107,7 @@ def push(
             acquire_lock(s.state_path, command=f"push {request.file}"),
             open_state(s.state_path) as store,
         ):
-            store.mark_abandoned_runs()
+            store.journal.mark_abandoned_runs()
             sha = input_sha256(request.file)
             run_id, resumed = _resumable(store, sha) if resume else (None, None)
             plan = resumed or make_plan(request, s, intake, store)
@@ -131,12 +131,12 @@ def push(
 
 def _resumable(store: StateStore, sha: str | None) -> tuple[int | None, Plan | None]:
     """The interrupted run of this same input and its plan, or nothing to resume."""
-    run = store.latest_unfinished_run(sha, kind="push")
-    plan_json = store.load_plan(run.id) if run is not None else None
+    run = store.journal.latest_unfinished_run(sha, kind="push")
+    plan_json = store.journal.load_plan(run.id) if run is not None else None
     if run is None or plan_json is None:
         warn("There is no interrupted run of this file to resume; planning afresh.")
         return None, None
-    store.reopen_run(run.id)
+    store.journal.reopen_run(run.id)
     stdout_console().print(f"Resuming run {run.id} (started {run.started_at:%Y-%m-%d %H:%M}).")
     return run.id, Plan.model_validate_json(plan_json)
 
@@ -181,7 +181,7 @@ def run_plan(
     # Communal meanwhile is re-read first and left alone, not overwritten.
     verify = verify or (bool(plan.to_update) and not yes)
     if run_id is None:
-        run_id = store.start_run(
+        run_id = store.journal.start_run(
             kind,
             input_name=plan.input.name,
             input_sha256=sha,
@@ -206,7 +206,7 @@ def run_plan(
     elif result.interrupted:
         status = "interrupted"
     counts = run_counts(plan, result)
-    store.finish_run(run_id, status=status, exit_code=code, counts=counts)
+    store.journal.finish_run(run_id, status=status, exit_code=code, counts=counts)
     events.emit("run_finished", run=run_id, status=status, exit_code=code, **counts)
     finish_report(
         plan,

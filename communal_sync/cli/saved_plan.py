@@ -62,11 +62,11 @@ def apply_command(
             acquire_lock(session.state_path, command=f"apply {plan_file}"),
             open_state(session.state_path) as store,
         ):
-            store.mark_abandoned_runs()
-            unfinished = store.latest_unfinished_run(plan_hash, kind="apply")
+            store.journal.mark_abandoned_runs()
+            unfinished = store.journal.latest_unfinished_run(plan_hash, kind="apply")
             run_id = None
             if unfinished is not None:
-                store.reopen_run(unfinished.id)
+                store.journal.reopen_run(unfinished.id)
                 run_id = unfinished.id
                 stdout_console().print(f"Resuming run {run_id}.")
             show_plan(plan, report=None, redact=redact)

@@ -129,7 +129,7 @@ def apply_links(store: StateStore | None, read: LinkRead, *, dry_run: bool) -> L
             known += entry_known
         if not dry_run:
             for entry in read.entries:
-                store.link(
+                store.identity.link(
                     entry.user_id,
                     email_key=entry.email_key,
                     external_id=entry.external_id,
@@ -143,14 +143,14 @@ def _compare(store: StateStore, entry: LinkEntry) -> tuple[list[Move], int]:
     moves: list[Move] = []
     unchanged = True
     if entry.external_id is not None:
-        before = store.lookup_external_id(entry.external_id)
+        before = store.identity.lookup_external_id(entry.external_id)
         if before is not None and before != entry.user_id:
             moves.append(
                 Move(entry.line, "external_id", entry.external_id, (before,), entry.user_id)
             )
         unchanged = unchanged and before == entry.user_id
     if entry.email_key is not None:
-        users = store.lookup_email(entry.email_key)
+        users = store.identity.lookup_email(entry.email_key)
         others = tuple(u for u in users if u != entry.user_id)
         if others:
             moves.append(Move(entry.line, "email", entry.email_key, others, entry.user_id))

@@ -42,7 +42,7 @@ someone else."""
 
 
 class IdentityLookup(Protocol):
-    """The part of the state store matching reads."""
+    """The identity map, as matching reads it (``StateStore.identity`` is one)."""
 
     def lookup_external_id(self, external_id: str) -> int | None: ...
 

@@ -83,10 +83,20 @@ MISMATCH_FIXES: dict[MatchMethod, str] = {
 TRUST_IDS_HINT = "or pass --trust-ids if the file is meant to rename this person."
 
 
-class PlanState(IdentityLookup, Protocol):
-    """The part of the state store planning reads."""
+class SnapshotReader(Protocol):
+    """The snapshots planning reads: each user as our last push left them."""
 
-    def get_snapshot(self, user_id: int) -> Snapshot | None: ...
+    def get(self, user_id: int) -> Snapshot | None: ...
+
+
+class PlanState(Protocol):
+    """The parts of the state store planning reads (``StateStore`` is one)."""
+
+    @property
+    def identity(self) -> IdentityLookup: ...
+
+    @property
+    def snapshots(self) -> SnapshotReader: ...
 
 
 class UserReader(Protocol):
@@ -242,7 +252,7 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | N
         return None
     out.valid += 1
     row = result.row
-    match = match_row(row, ctx.state, discover=ctx.discover)
+    match = match_row(row, ctx.state.identity, discover=ctx.discover)
     if match.user_id is None or match.method is None:
         out.issues.append(
             RowIssue(
@@ -260,7 +270,7 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | N
     clears = [f for f, v in values.items() if v is None and clear_allowed(f, ctx.allow_clear)]
     locked = locked_source(row.custom, ctx.custom)
     digest = source_hash({**values, **locked}, clears)
-    snapshot = ctx.state.get_snapshot(match.user_id)
+    snapshot = ctx.state.snapshots.get(match.user_id)
     if not ctx.options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
         out.unchanged.append(
             Unchanged(user_id=match.user_id, line=row.line, verified=False, source_hash=digest)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from communal_sync import __version__
 from communal_sync.errors import NotFound, UsageError
@@ -19,23 +19,40 @@ from communal_sync.fields import PROFILE_FIELDS, custom_name
 from communal_sync.plan import CustomWrite, InputInfo, Plan, PlanOptions, RowIssue, UserPlan
 from communal_sync.planning.current import current_record
 from communal_sync.planning.diff import CurrentValue, FieldDiff, build_put_body, diff_fields
-from communal_sync.planning.planner import UserReader
-from communal_sync.state import StateStore
-from communal_sync.state.records import ResultRecord
+from communal_sync.planning.planner import SnapshotReader, UserReader
+from communal_sync.state.records import ResultRecord, RunRecord
+
+
+class RunHistory(Protocol):
+    """The journal as revert reads it: a run, and what it applied."""
+
+    def get_run(self, run_id: int) -> RunRecord: ...
+
+    def results(self, run_id: int) -> list[ResultRecord]: ...
+
+
+class RevertState(Protocol):
+    """The parts of the state store revert reads (``StateStore`` is one)."""
+
+    @property
+    def journal(self) -> RunHistory: ...
+
+    @property
+    def snapshots(self) -> SnapshotReader: ...
 
 
 def build_revert_plan(
     run_id: int,
     *,
-    store: StateStore,
+    store: RevertState,
     client: UserReader,
     base_url: str,
     region: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Plan:
     """The plan that restores what run ``run_id`` changed, where that is still safe."""
-    store.get_run(run_id)  # a UsageError naming `runs` when there is no such run
-    applied = [r for r in store.results(run_id) if r.status == "applied" and r.user_id]
+    store.journal.get_run(run_id)  # a UsageError naming `runs` when there is no such run
+    applied = [r for r in store.journal.results(run_id) if r.status == "applied" and r.user_id]
     if not applied:
         raise UsageError(f"Run {run_id} changed nothing, so there is nothing to revert.")
     users: list[UserPlan] = []
@@ -75,7 +92,7 @@ def build_revert_plan(
                 )
             )
             continue
-        snapshot = store.get_snapshot(user_id)
+        snapshot = store.snapshots.get(user_id)
         current = current_record(
             {**_trio(live.raw()), **restore}, live, snapshot.user if snapshot else None
         )

@@ -1,22 +1,28 @@
 """What communal-sync remembers between runs, in one private SQLite file.
 
-The identity map (external key or email -> user id), snapshots (each user as our last
-successful PUT left them, and what we sent), runs (with their plans, for ``apply`` and
-resume) and the per-request journal (with before and after images, for ``revert``, and
-the intent journalled before each write, so a resume knows what may have landed).
-A run takes ``acquire_lock`` first; writes from worker threads are safe.
+The store is composed of parts over one connection: ``identity`` (external key or email
+-> user id), ``snapshots`` (each user as our last successful PUT left them, and what we
+sent), ``journal`` (runs with their plans, for ``apply`` and resume, and the per-request
+results with before and after images, for ``revert``, and the intent journalled before
+each write, so a resume knows what may have landed) and ``binding`` (the API the file
+belongs to). A run takes ``acquire_lock`` first; writes from worker threads are safe.
 
     state_path = resolve_state_path(args.state, os.environ)
     with acquire_lock(state_path, command="push users.csv"), open_state(state_path) as state:
-        state.mark_abandoned_runs()
-        run_id = state.start_run("push", input_name=..., input_sha256=..., plan_json=...)
+        state.journal.mark_abandoned_runs()
+        run_id = state.journal.start_run("push", input_name=..., input_sha256=..., plan_json=...)
         ...
-        state.record_intent(run_id, operation="user:101", body_hash=..., fields=body)
+        state.journal.record_intent(run_id, operation="user:101", body_hash=..., fields=body)
         ...  # send the PUT
-        state.record_result(run_id, operation="user:101", status="applied", ...)
-        state.finish_run(run_id, status="finished", exit_code=0, counts={...})
+        with state.transaction():
+            state.journal.record_result(run_id, operation="user:101", status="applied", ...)
+            state.snapshots.save(101, user=..., pushed=..., source_hash=...)
+        state.journal.finish_run(run_id, status="finished", exit_code=0, counts={...})
 """
 
+from communal_sync.state.binding import ApiBinding
+from communal_sync.state.identity import IdentityMap, normalize_email_key
+from communal_sync.state.journal import RunJournal
 from communal_sync.state.location import STATE_ENV_VAR, lock_path_for, resolve_state_path
 from communal_sync.state.lock import StateLock, acquire_lock
 from communal_sync.state.migrations import SCHEMA_VERSION
@@ -30,19 +36,24 @@ from communal_sync.state.records import (
     RunStatus,
     Snapshot,
 )
-from communal_sync.state.store import StateStore, normalize_email_key, open_state
+from communal_sync.state.snapshots import Snapshots
+from communal_sync.state.store import StateStore, open_state
 
 __all__ = [
     "SCHEMA_VERSION",
     "STATE_ENV_VAR",
+    "ApiBinding",
     "EndStatus",
+    "IdentityMap",
     "IdentitySource",
     "ResultRecord",
     "ResultStatus",
+    "RunJournal",
     "RunKind",
     "RunRecord",
     "RunStatus",
     "Snapshot",
+    "Snapshots",
     "StateLock",
     "StateStore",
     "acquire_lock",

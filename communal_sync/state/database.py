@@ -22,7 +22,7 @@ SYNCHRONOUS: Final = "FULL"
 SIGKILL and a power cut, so a resumed run never sends a recorded create again."""
 
 CRASH_SAFE_SYNCHRONOUS: Final = "NORMAL"
-"""For writes whose loss on a power cut is harmless (``_write_unsynced``): in WAL mode a
+"""For writes whose loss on a power cut is harmless (``write_unsynced``): in WAL mode a
 commit at NORMAL reaches the OS, so it survives the process being killed, but it is only
 flushed to the disk with the next FULL commit (the WAL is append-only, so never after it)."""
 
@@ -80,7 +80,8 @@ class Database:
     """One shared connection, serialized by a lock so worker threads can record results.
 
     Every write is its own committed transaction unless grouped with ``transaction()``;
-    reads see everything committed so far.
+    reads see everything committed so far. The state store's parts (identity map,
+    snapshots, journal, API binding) each hold this one object and speak SQL through it.
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection, clock: Clock) -> None:
@@ -121,11 +122,11 @@ class Database:
                 finally:
                     self._depth -= 1
                 return
-            self._run("BEGIN IMMEDIATE")
+            self.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield
-                self._run("COMMIT")
+                self.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
@@ -133,28 +134,31 @@ class Database:
             finally:
                 self._depth = 0
 
-    def _now(self) -> str:
+    def now(self) -> str:
+        """The store clock's current time, as stored (ISO 8601, UTC)."""
         return self._clock().astimezone(UTC).isoformat()
 
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement as its own committed transaction (or inside the open one)."""
         with self.transaction():
-            return self._run(sql, params)
+            return self.execute(sql, params)
 
-    def _write_unsynced(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def write_unsynced(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Commit one write without waiting for the disk (see ``CRASH_SAFE_SYNCHRONOUS``).
 
         Inside an open transaction it simply joins it, and is synced with it.
         """
         with self._lock:
             if self._depth:
-                return self._write(sql, params)
-            self._run(f"PRAGMA synchronous = {CRASH_SAFE_SYNCHRONOUS}")
+                return self.write(sql, params)
+            self.execute(f"PRAGMA synchronous = {CRASH_SAFE_SYNCHRONOUS}")
             try:
-                return self._write(sql, params)
+                return self.write(sql, params)
             finally:
-                self._run(f"PRAGMA synchronous = {SYNCHRONOUS}")
+                self.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one read and return its rows (by column name)."""
         with self._lock:
             cursor = self._conn.cursor()
             cursor.row_factory = sqlite3.Row
@@ -163,7 +167,8 @@ class Database:
             except sqlite3.OperationalError as error:
                 raise self._use_error(error) from None
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement as it is: the caller holds ``transaction()`` for writes."""
         try:
             return self._conn.execute(sql, params)
         except sqlite3.OperationalError as error:

@@ -31,8 +31,11 @@ _RUN_COLUMNS: Final = (
 )
 
 
-class RunJournal(Database):
+class RunJournal:
     """Start, finish and list runs; record each request's outcome the moment it ends."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def start_run(
         self,
@@ -48,10 +51,10 @@ class RunJournal(Database):
         ``plan_json`` is the whole plan as text, so an interrupted run can be resumed from
         exactly what it meant to do; it can also be set later with ``set_plan``.
         """
-        cursor = self._write(
+        cursor = self._db.write(
             "INSERT INTO runs (kind, status, started_at, input_name, input_sha256, plan_json,"
             " pid, tool_version) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
-            (kind, self._now(), input_name, input_sha256, plan_json, os.getpid(), tool_version),
+            (kind, self._db.now(), input_name, input_sha256, plan_json, os.getpid(), tool_version),
         )
         return int(cast(int, cursor.lastrowid))
 
@@ -61,7 +64,7 @@ class RunJournal(Database):
 
     def load_plan(self, run_id: int) -> str | None:
         """Return the plan text stored with a run, or None if it has none."""
-        rows = self._query("SELECT plan_json FROM runs WHERE id = ?", (run_id,))
+        rows = self._db.query("SELECT plan_json FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise self._no_run(run_id)
         return cast(str | None, rows[0]["plan_json"])
@@ -79,7 +82,7 @@ class RunJournal(Database):
             run_id,
             "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?"
             " WHERE id = ?",
-            (status, self._now(), exit_code, canonical_json(dict(counts))),
+            (status, self._db.now(), exit_code, canonical_json(dict(counts))),
         )
 
     def reopen_run(self, run_id: int) -> RunRecord:
@@ -102,21 +105,21 @@ class RunJournal(Database):
         Call it only while holding the state lock: then no other process can be running,
         so a ``running`` row is one whose process was killed before it could finish.
         """
-        with self.transaction():
-            rows = self._query("SELECT id FROM runs WHERE status = 'running' ORDER BY id")
-            self._run("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        with self._db.transaction():
+            rows = self._db.query("SELECT id FROM runs WHERE status = 'running' ORDER BY id")
+            self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
         return [int(row["id"]) for row in rows]
 
     def get_run(self, run_id: int) -> RunRecord:
         """Return one run; raise ``UsageError`` naming the state file when there is none."""
-        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))  # noqa: S608
+        rows = self._db.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))  # noqa: S608
         if not rows:
             raise self._no_run(run_id)
         return _run_record(rows[0])
 
     def list_runs(self, limit: int = DEFAULT_RUN_LIST_LIMIT) -> list[RunRecord]:
         """Return the most recent runs, newest first."""
-        rows = self._query(
+        rows = self._db.query(
             f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",  # noqa: S608
             (limit,),
         )
@@ -139,7 +142,7 @@ class RunJournal(Database):
             conditions.append("kind = ?")
             params.append(kind)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = self._query(
+        rows = self._db.query(
             f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY id DESC LIMIT 1",  # noqa: S608
             params,
         )
@@ -171,8 +174,8 @@ class RunJournal(Database):
         an error after which the request may still have landed (no answer, a 5xx), so a
         resume keeps treating it as possibly landed.
         """
-        with self.transaction():
-            cursor = self._run(
+        with self._db.transaction():
+            cursor = self._db.execute(
                 "INSERT INTO results (run_id, user_id, operation, source_line, body_hash,"
                 " status, http_status, error, before_json, after_json, finished_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -187,11 +190,11 @@ class RunJournal(Database):
                     error,
                     _json_or_none(before),
                     _json_or_none(after),
-                    self._now(),
+                    self._db.now(),
                 ),
             )
             if settled:
-                self._run(
+                self._db.execute(
                     "DELETE FROM intents WHERE run_id = ? AND operation = ?", (run_id, operation)
                 )
         return int(cast(int, cursor.lastrowid))
@@ -215,7 +218,7 @@ class RunJournal(Database):
         lose it, and a lost intent only makes a resume as cautious as it was without
         intents (a PUT it cannot verify is a conflict), never send anything twice.
         """
-        self._write_unsynced(
+        self._db.write_unsynced(
             "INSERT OR REPLACE INTO intents (run_id, operation, user_id, body_hash, fields_json,"
             " sent_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -224,7 +227,7 @@ class RunJournal(Database):
                 user_id,
                 body_hash,
                 canonical_json(sorted(fields)),
-                self._now(),
+                self._db.now(),
             ),
         )
 
@@ -235,7 +238,7 @@ class RunJournal(Database):
         its result was recorded, or the result was recorded with ``settled=False``: the
         request may or may not have changed Communal.
         """
-        rows = self._query(
+        rows = self._db.query(
             "SELECT operation, body_hash FROM intents WHERE run_id = ?",
             (run_id,),
         )
@@ -247,7 +250,7 @@ class RunJournal(Database):
         Resume skips exactly these: the same operation with a different body (the plan was
         rebuilt and the values differ) is not skipped. A missing body hash counts as "".
         """
-        rows = self._query(
+        rows = self._db.query(
             "SELECT DISTINCT operation, COALESCE(body_hash, '') AS body_hash FROM results"
             " WHERE run_id = ? AND status = 'applied'",
             (run_id,),
@@ -256,7 +259,7 @@ class RunJournal(Database):
 
     def results(self, run_id: int) -> list[ResultRecord]:
         """Return every result recorded for a run, in the order they were recorded."""
-        rows = self._query(
+        rows = self._db.query(
             "SELECT id, run_id, user_id, operation, source_line, body_hash, status,"
             " http_status, error, before_json, after_json, finished_at"
             " FROM results WHERE run_id = ? ORDER BY id",
@@ -281,13 +284,13 @@ class RunJournal(Database):
         ]
 
     def _update_run(self, run_id: int, sql: str, params: tuple[Any, ...]) -> None:
-        cursor = self._write(sql, (*params, run_id))
+        cursor = self._db.write(sql, (*params, run_id))
         if cursor.rowcount == 0:
             raise self._no_run(run_id)
 
     def _no_run(self, run_id: int) -> UsageError:
         return UsageError(
-            f"There is no run {run_id} in {self.path}; `communal-sync runs` lists them."
+            f"There is no run {run_id} in {self._db.path}; `communal-sync runs` lists them."
         )
 
 

@@ -91,7 +91,7 @@ def test_ctrl_c_stops_cleanly_and_the_resumed_run_sends_only_the_rest(
     sandbox: Sandbox, plan: Plan, store: StateStore
 ) -> None:
     before = users_of(sandbox)
-    run_id = store.start_run("push", plan_json=plan.model_dump_json())
+    run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
     stop = threading.Event()
 
     with client_for(sandbox) as client:
@@ -112,7 +112,7 @@ def test_ctrl_c_stops_cleanly_and_the_resumed_run_sends_only_the_rest(
         assert first.pending > 0
         assert first.pending == CHANGED - len(first.outcomes)
         assert len(first.outcomes) <= 2 + 1  # what was in flight finished, nothing new began
-        journalled = {r.user_id for r in store.results(run_id) if r.status == "applied"}
+        journalled = {r.user_id for r in store.journal.results(run_id) if r.status == "applied"}
         assert journalled == set(sent_first) == {o.user_id for o in first.outcomes}
 
         resumed = apply_plan(plan, client=client, store=store, run_id=run_id, verify=True)
@@ -128,7 +128,7 @@ def test_ctrl_c_stops_cleanly_and_the_resumed_run_sends_only_the_rest(
     }
     assert sorted(sent_second) == sorted(set(big_changes(MEMBERS)) - set(sent_first))
     assert_users_equal(users_of(sandbox), expected_users(before, big_changes(MEMBERS)))
-    applied = Counter(r.user_id for r in store.results(run_id) if r.status == "applied")
+    applied = Counter(r.user_id for r in store.journal.results(run_id) if r.status == "applied")
     assert set(applied.values()) == {1}
 
 
@@ -140,7 +140,7 @@ def test_a_put_that_landed_just_before_a_crash_is_recognised_on_resume(
     assert landed.body is not None
     edit_in_communal(sandbox, landed.user_id, **landed.body)
     sandbox.clear_requests()
-    run_id = store.start_run("push", plan_json=plan.model_dump_json())
+    run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
 
     with client_for(sandbox) as client:
         result = apply_plan(plan, client=client, store=store, run_id=run_id, verify=True)
@@ -149,10 +149,10 @@ def test_a_put_that_landed_just_before_a_crash_is_recognised_on_resume(
     outcome = next(o for o in result.outcomes if o.user_id == landed.user_id)
     assert outcome.status == "already"
     assert result.counts()["applied"] == CHANGED - 1
-    journal = next(r for r in store.results(run_id) if r.user_id == landed.user_id)
+    journal = next(r for r in store.journal.results(run_id) if r.user_id == landed.user_id)
     assert (journal.status, journal.error) == ("applied", "found already applied")
     assert (operation_key(landed.user_id), canonical_hash(landed.body)) in (
-        store.applied_operations(run_id)
+        store.journal.applied_operations(run_id)
     )
 
 
@@ -162,7 +162,7 @@ def test_a_user_changed_since_planning_is_a_conflict_and_not_sent(
     changed = plan.to_update[1]
     edit_in_communal(sandbox, changed.user_id, telephone="+1 999 555 0000")
     sandbox.clear_requests()
-    run_id = store.start_run("apply", plan_json=plan.model_dump_json())
+    run_id = store.journal.start_run("apply", plan_json=plan.model_dump_json())
 
     with client_for(sandbox) as client:
         result = apply_plan(plan, client=client, store=store, run_id=run_id, verify=True)
@@ -176,7 +176,7 @@ def test_a_member_key_stops_the_run_after_a_short_streak_of_403s(
     sandbox: Sandbox, plan: Plan, store: StateStore
 ) -> None:
     before = users_of(sandbox)
-    run_id = store.start_run("push")
+    run_id = store.journal.start_run("push")
 
     with client_for(sandbox, MEMBER_KEY) as client:
         result = apply_plan(plan, client=client, store=store, run_id=run_id, concurrency=4)
@@ -186,13 +186,13 @@ def test_a_member_key_stops_the_run_after_a_short_streak_of_403s(
     assert not result.interrupted
     assert FORBIDDEN_STREAK_LIMIT <= len(puts) <= FORBIDDEN_STREAK_LIMIT + 4 - 1
     assert result.pending == CHANGED - len(puts)
-    assert {r.user_id for r in store.results(run_id)} == set(puts)
-    assert {r.status for r in store.results(run_id)} == {"failed"}
+    assert {r.user_id for r in store.journal.results(run_id)} == set(puts)
+    assert {r.status for r in store.journal.results(run_id)} == {"failed"}
     assert_users_equal(users_of(sandbox), before)
 
 
 def test_a_wrong_key_stops_the_run_at_once(sandbox: Sandbox, plan: Plan, store: StateStore) -> None:
-    run_id = store.start_run("push")
+    run_id = store.journal.start_run("push")
 
     with client_for(sandbox, "not-the-key") as client:
         result = apply_plan(plan, client=client, store=store, run_id=run_id, concurrency=4)
@@ -213,7 +213,7 @@ def test_a_rejected_user_fails_alone_and_is_not_retried(
         for u in plan.users
     )
     bad_plan = plan.model_copy(update={"users": users})
-    run_id = store.start_run("push")
+    run_id = store.journal.start_run("push")
 
     with client_for(sandbox) as client:
         result = apply_plan(bad_plan, client=client, store=store, run_id=run_id)
@@ -246,7 +246,7 @@ def test_a_network_that_stays_down_stops_the_run_after_a_streak(
     plan: Plan, store: StateStore
 ) -> None:
     client = _Unreachable()
-    run_id = store.start_run("push")
+    run_id = store.journal.start_run("push")
 
     result = apply_plan(plan, client=client, store=store, run_id=run_id, concurrency=2)
 

@@ -133,7 +133,7 @@ class Client:
         return self.api.get_user(user_id)
 
     def update_user(self, user_id: int, body: dict[str, str | None]) -> User:
-        self.unsettled_when_sent.append(self.store.unsettled_operations(self.run_id))
+        self.unsettled_when_sent.append(self.store.journal.unsettled_operations(self.run_id))
         if user_id in self.reject_puts:
             raise Rejected("The email has already been taken.", errors={"email": ["taken"]})
         updated = self.api.update_user(user_id, body)
@@ -147,7 +147,7 @@ class Client:
     def create_custom_profile_field_value(
         self, user_id: int, field_id: int, value: str | None
     ) -> CustomProfileFieldValue | None:
-        self.unsettled_when_sent.append(self.store.unsettled_operations(self.run_id))
+        self.unsettled_when_sent.append(self.store.journal.unsettled_operations(self.run_id))
         created = self.api.create_custom_profile_field_value(user_id, field_id, value)
         if self.lose_create_answers:
             raise TransportError(LOST)
@@ -169,7 +169,7 @@ def puts_of(sandbox: Sandbox) -> list[str]:
 def test_each_put_is_journalled_as_intended_before_it_is_sent(
     sandbox: Sandbox, plan: Plan, store: StateStore
 ) -> None:
-    run_id = store.start_run("push", plan_json=plan.model_dump_json())
+    run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
     client = Client(sandbox, store, run_id)
 
     result = apply_plan(plan, client=client, store=store, run_id=run_id, concurrency=1)
@@ -178,21 +178,21 @@ def test_each_put_is_journalled_as_intended_before_it_is_sent(
     assert result.counts()["applied"] == MEMBERS
     expected = [{(operation_key(u.user_id), canonical_hash(u.body or {}))} for u in plan.to_update]
     assert client.unsettled_when_sent == expected
-    assert store.unsettled_operations(run_id) == set()
+    assert store.journal.unsettled_operations(run_id) == set()
 
 
 def test_a_put_whose_answer_was_lost_is_recognized_on_resume_and_not_sent_again(
     sandbox: Sandbox, plan: Plan, store: StateStore
 ) -> None:
     lost = plan.to_update[1]
-    run_id = store.start_run("push", plan_json=plan.model_dump_json())
+    run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
     client = Client(sandbox, store, run_id)
     client.lose_put_answers = {lost.user_id}
 
     first = apply_plan(plan, client=client, store=store, run_id=run_id, concurrency=1)
 
     assert [(o.user_id, o.status) for o in first.failed] == [(lost.user_id, "failed")]
-    assert store.unsettled_operations(run_id) == {
+    assert store.journal.unsettled_operations(run_id) == {
         (operation_key(lost.user_id), canonical_hash(lost.body or {}))
     }
     assert users_of(sandbox)[lost.user_id]["profile_city"] == "Toronto"  # it landed
@@ -213,7 +213,9 @@ def test_a_put_whose_answer_was_lost_is_recognized_on_resume_and_not_sent_again(
         "pending": 0,
     }
     (landed,) = [
-        r for r in store.results(run_id) if r.status == "applied" and r.user_id == lost.user_id
+        r
+        for r in store.journal.results(run_id)
+        if r.status == "applied" and r.user_id == lost.user_id
     ]
     assert landed.error == LANDED_NOTE
     assert landed.after is not None
@@ -221,9 +223,9 @@ def test_a_put_whose_answer_was_lost_is_recognized_on_resume_and_not_sent_again(
         "1 Main St",
         "Toronto",
     )
-    snapshot = store.get_snapshot(lost.user_id)
+    snapshot = store.snapshots.get(lost.user_id)
     assert snapshot is not None and snapshot.user["profile_address"] == "1 Main St"
-    assert store.unsettled_operations(run_id) == set()
+    assert store.journal.unsettled_operations(run_id) == set()
 
 
 def test_without_an_intent_an_address_put_is_still_a_conflict_on_resume(
@@ -232,7 +234,7 @@ def test_without_an_intent_an_address_put_is_still_a_conflict_on_resume(
     """A state file from before intents (or one that lost its intent) stays cautious."""
     lost = plan.to_update[0]
     assert lost.body is not None
-    run_id = store.start_run("push", plan_json=plan.model_dump_json())
+    run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
     with CommunalClient(sandbox.manager_key, base_url=sandbox.base_url) as api:
         api.update_user(lost.user_id, lost.body)  # landed, and the journal never heard of it
         sandbox.clear_requests()
@@ -243,12 +245,12 @@ def test_without_an_intent_an_address_put_is_still_a_conflict_on_resume(
     assert outcome.status == "conflict"
     assert f"/api/users/{lost.user_id}" not in puts_of(sandbox)
     assert result.counts()["applied"] == MEMBERS - 1
-    assert FOUND_NOTE not in {r.error for r in store.results(run_id)}
+    assert FOUND_NOTE not in {r.error for r in store.journal.results(run_id)}
 
 
 def test_a_rejected_put_settles_its_intent(sandbox: Sandbox, plan: Plan, store: StateStore) -> None:
     rejected = plan.to_update[2]
-    run_id = store.start_run("push", plan_json=plan.model_dump_json())
+    run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
     client = Client(sandbox, store, run_id)
     client.reject_puts = {rejected.user_id}
 
@@ -256,7 +258,7 @@ def test_a_rejected_put_settles_its_intent(sandbox: Sandbox, plan: Plan, store: 
     client.close()
 
     assert [(o.user_id, o.http_status) for o in result.failed] == [(rejected.user_id, 422)]
-    assert store.unsettled_operations(run_id) == set()
+    assert store.journal.unsettled_operations(run_id) == set()
 
 
 # --- custom field values: each write under its own key ------------------------------------
@@ -280,7 +282,7 @@ def test_a_custom_value_post_with_no_answer_is_journalled_under_its_own_key(
         plan = Plan.model_validate_json(out.read_text(encoding="utf-8"))
         (chen,) = plan.to_update
         assert chen.body is not None and [w.operation for w in chen.custom_writes] == ["create"]
-        run_id = store.start_run("push", plan_json=plan.model_dump_json())
+        run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
         client = Client(sandbox, store, run_id)
         client.lose_create_answers = True
         cpfv = custom_operation_key(CHEN, SHIRT_FIELD_ID)
@@ -289,11 +291,11 @@ def test_a_custom_value_post_with_no_answer_is_journalled_under_its_own_key(
 
         (outcome,) = first.outcomes
         assert (outcome.status, outcome.message) == ("failed", f"custom:T-shirt size: {LOST}")
-        assert [(r.operation, r.status) for r in store.results(run_id)] == [
+        assert [(r.operation, r.status) for r in store.journal.results(run_id)] == [
             (operation_key(CHEN), "applied"),
             (cpfv, "failed"),
         ]
-        assert {op for op, _ in store.unsettled_operations(run_id)} == {cpfv}
+        assert {op for op, _ in store.journal.unsettled_operations(run_id)} == {cpfv}
         assert shirt_sizes(sandbox) == ["S"]
         sandbox.clear_requests()
         client.lose_create_answers = False
@@ -304,10 +306,10 @@ def test_a_custom_value_post_with_no_answer_is_journalled_under_its_own_key(
         assert [(o.user_id, o.status) for o in second.outcomes] == [(CHEN, "already")]
         assert [e["method"] for e in sandbox.requests()] == ["GET"]  # the values, re-read
         assert shirt_sizes(sandbox) == ["S"]
-        last = store.results(run_id)[-1]
+        last = store.journal.results(run_id)[-1]
         assert (last.operation, last.status) == (cpfv, "applied")
         assert last.after is not None and last.after["note"] == LANDED_EARLIER
-        assert store.unsettled_operations(run_id) == set()
+        assert store.journal.unsettled_operations(run_id) == set()
 
 
 def shirt_sizes(sandbox: Sandbox) -> list[str]:

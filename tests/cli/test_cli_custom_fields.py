@@ -397,7 +397,7 @@ def test_push_resume_after_a_post_that_landed_unjournalled_does_not_create_twice
             input_sha256=file_sha256(Path(export)),
             custom=custom,
         )
-        run_id = store.start_run(
+        run_id = store.journal.start_run(
             "push",
             input_name=export,
             input_sha256=file_sha256(Path(export)),
@@ -417,9 +417,9 @@ def test_push_resume_after_a_post_that_landed_unjournalled_does_not_create_twice
     assert paths(sandbox) == ["GET /api/custom_profile_field_values?filter%5Buser_id%5D=103"]
     assert [v for v in values_of(sandbox) if v[1:3] == (103, 1)] == [(None, 103, 1, "S")]
     with open_state(state_path) as store:
-        journal = [(r.operation, r.status) for r in store.results(run_id)]
+        journal = [(r.operation, r.status) for r in store.journal.results(run_id)]
         assert ("cpfv:103:1", "applied") in journal
-        assert store.get_run(run_id).status == "finished"
+        assert store.journal.get_run(run_id).status == "finished"
 
 
 def test_apply_leaves_alone_a_custom_value_edited_since_planning(

@@ -67,13 +67,13 @@ def seed_previous_push(path: Path, grace_hash: str) -> None:
     """Write what a successful push of last night's export would have left in the state."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open_state(path) as state:
-        state.save_snapshot(
+        state.snapshots.save(
             102,
             user={"id": 102, "profile_city": "Montréal", "profile_country": "CA"},
             pushed={"first_name": "Bruno", "profile_city": "Montréal"},
             source_hash="hash-of-an-older-row",
         )
-        state.save_snapshot(
+        state.snapshots.save(
             104,
             user={"id": 104, "profile_city": "Halifax", "profile_country": "CA"},
             pushed={
@@ -84,8 +84,10 @@ def seed_previous_push(path: Path, grace_hash: str) -> None:
             },
             source_hash="hash-of-an-older-row",
         )
-        state.link(105, external_id="M-0005", email_key="elif.yilmaz@example.org", source="push")
-        state.save_snapshot(
+        state.identity.link(
+            105, external_id="M-0005", email_key="elif.yilmaz@example.org", source="push"
+        )
+        state.snapshots.save(
             105,
             user={"id": 105, "profile_city": "Calgary", "profile_country": "CA"},
             pushed={"email": "elif.yilmaz@example.org"},
@@ -93,7 +95,7 @@ def seed_previous_push(path: Path, grace_hash: str) -> None:
             external_id="M-0005",
             pushed_email="elif.yilmaz@example.org",
         )
-        state.save_snapshot(
+        state.snapshots.save(
             107,
             user={"id": 107, "profile_city": "St. John's", "profile_country": "CA"},
             pushed={"profile_city": "St. John's"},
@@ -163,15 +165,15 @@ def test_plan_changes_nothing_in_the_sandbox_or_the_state(
 ) -> None:
     before = seeded.state()
     with open_state(state_path(sandbox_env)) as state:
-        snapshot_before = state.get_snapshot(104)
+        snapshot_before = state.snapshots.get(104)
 
     plan_nightly(cli, sandbox_env, "--on-conflict", "source", "--allow-clear", "all")
 
     assert seeded.state() == before
     assert {method for method, _ in requests_made(seeded)} == {"GET"}
     with open_state(state_path(sandbox_env)) as state:
-        assert state.get_snapshot(104) == snapshot_before
-        assert state.get_snapshot(103) is None
+        assert state.snapshots.get(104) == snapshot_before
+        assert state.snapshots.get(103) is None
 
 
 def test_plan_out_saves_the_plan_to_review_and_apply(

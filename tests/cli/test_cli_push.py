@@ -160,7 +160,7 @@ def test_dry_run_only_reads(cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, s
     assert "Plan for" in result.stdout
     assert_users_equal(users_of(sandbox), before)
     with open_state(Path(sandbox_env["COMMUNAL_SYNC_STATE"])) as store:
-        assert store.list_runs() == []
+        assert store.journal.list_runs() == []
 
 
 def test_dry_run_with_detailed_exitcode_says_changes_are_pending(
@@ -234,7 +234,7 @@ def test_a_state_file_is_refused_against_another_api(cli: Cli, tmp_path: Path) -
 
     state = tmp_path / "s.db"
     with open_state(state) as store:
-        store.bind_api("https://api.getcommunal.com/api")
+        store.binding.bind("https://api.getcommunal.com/api")
 
     result = cli("push", str(EXPORT), "--yes", "--sandbox", "--state", str(state))
 

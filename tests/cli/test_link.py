@@ -34,12 +34,12 @@ def flat(text: str) -> str:
 
 def emails(state_path: Path, *keys: str) -> dict[str, list[int]]:
     with open_state(state_path) as state:
-        return {key: state.lookup_email(key) for key in keys}
+        return {key: state.identity.lookup_email(key) for key in keys}
 
 
 def external_ids(state_path: Path, *keys: str) -> dict[str, int | None]:
     with open_state(state_path) as state:
-        return {key: state.lookup_external_id(key) for key in keys}
+        return {key: state.identity.lookup_external_id(key) for key in keys}
 
 
 def test_csv_links_people_by_email_and_external_id(cli: Cli, state_path: Path) -> None:

@@ -118,9 +118,9 @@ def journal(state: Path) -> list[JournalRun]:
     """Every run as (id, status, exit code, {result status: sorted user ids})."""
     with open_state(state) as store:
         runs: list[JournalRun] = []
-        for run in reversed(store.list_runs(100)):
+        for run in reversed(store.journal.list_runs(100)):
             by_status: dict[str, list[int]] = {}
-            for result in store.results(run.id):
+            for result in store.journal.results(run.id):
                 assert result.user_id is not None
                 by_status.setdefault(result.status, []).append(result.user_id)
             sorted_ids = {status: sorted(ids) for status, ids in by_status.items()}
@@ -138,7 +138,7 @@ def runs_listed(cli: Cli, state: Path) -> list[tuple[int, str, int | None]]:
 def assert_applied_once(state: Path, run_id: int, users: set[int]) -> None:
     """In run ``run_id``, exactly ``users`` are journalled as applied, each once."""
     with open_state(state) as store:
-        applied = Counter(r.user_id for r in store.results(run_id) if r.status == "applied")
+        applied = Counter(r.user_id for r in store.journal.results(run_id) if r.status == "applied")
     assert set(applied) == users
     assert [u for u, n in applied.items() if n > 1] == []
 

@@ -88,10 +88,10 @@ def faulty_sandbox(faults: Faults) -> Sandbox:
 def run_ids_with_failures(state_path: Path) -> dict[int, set[int]]:
     """For each run, the users whose last journalled outcome was a failure or conflict."""
     with open_state(state_path) as store:
-        runs = store.list_runs(100)
+        runs = store.journal.list_runs(100)
         last: dict[int, dict[int, str]] = {}
         for run in runs:
-            for result in store.results(run.id):
+            for result in store.journal.results(run.id):
                 assert result.user_id is not None
                 last.setdefault(run.id, {})[result.user_id] = result.status
     return {
@@ -103,8 +103,10 @@ def run_ids_with_failures(state_path: Path) -> dict[int, set[int]]:
 def assert_no_user_applied_twice(state_path: Path) -> None:
     """Within each run, no user is journalled as applied more than once."""
     with open_state(state_path) as store:
-        for run in store.list_runs(100):
-            applied = Counter(r.user_id for r in store.results(run.id) if r.status == "applied")
+        for run in store.journal.list_runs(100):
+            applied = Counter(
+                r.user_id for r in store.journal.results(run.id) if r.status == "applied"
+            )
             assert [u for u, n in applied.items() if n > 1] == [], f"run {run.id}"
 
 
@@ -224,7 +226,7 @@ def test_a_bad_key_during_apply_marks_the_run_failed_and_the_next_apply_finishes
         assert request_counts(sandbox)["PUT"] == 0
         assert len(sandbox.requests()) <= 2 * CONCURRENCY
         with open_state(state_path) as store:
-            (run,) = store.list_runs()
+            (run,) = store.journal.list_runs()
             assert (run.status, run.exit_code) == ("failed", 1)
 
         good = cli("apply", str(plan), "--yes", env=good_env)
@@ -233,7 +235,7 @@ def test_a_bad_key_during_apply_marks_the_run_failed_and_the_next_apply_finishes
         assert f"Resuming run {run.id}" in good.stdout
         assert_users_equal(users_of(sandbox), expected_users(before, big_changes(MEMBERS)))
         with open_state(state_path) as store:
-            assert store.get_run(run.id).status == "finished"
+            assert store.journal.get_run(run.id).status == "finished"
 
 
 def test_a_member_key_stops_after_a_few_forbidden_requests(
@@ -334,9 +336,9 @@ def test_a_killed_push_resumes_without_sending_anything_twice(
         assert resent == [], "a PUT that had landed was sent again"
         assert_no_user_applied_twice(state_path)
         with open_state(state_path) as store:
-            (run,) = store.list_runs()
+            (run,) = store.journal.list_runs()
             assert (run.status, run.exit_code, run.attempts) == ("finished", 0, 2)
-            applied = {r.user_id for r in store.results(run.id) if r.status == "applied"}
+            applied = {r.user_id for r in store.journal.results(run.id) if r.status == "applied"}
         assert applied == set(big_changes(KILL_MEMBERS))
         listed = json.loads(cli("runs", "--json", env=env_for(sandbox, state_path)).stdout)
         assert [(r["id"], r["status"], r["exit_code"]) for r in listed] == [(1, "finished", 0)]
@@ -442,9 +444,9 @@ def test_a_push_killed_with_address_puts_in_flight_resumes_with_no_conflict_and_
         ]
         assert len(landed) == ANSWERED_PUTS + KILL_CONCURRENCY
         with open_state(state_path) as store:
-            (run,) = store.list_runs()
-            journalled = {r.user_id for r in store.results(run.id) if r.status == "applied"}
-            in_flight = {op for op, _ in store.unsettled_operations(run.id)}
+            (run,) = store.journal.list_runs()
+            journalled = {r.user_id for r in store.journal.results(run.id) if r.status == "applied"}
+            in_flight = {op for op, _ in store.journal.unsettled_operations(run.id)}
         held = set(landed) - journalled
         assert len(journalled) == ANSWERED_PUTS
         assert in_flight == {f"user:{user_id}" for user_id in held}
@@ -461,9 +463,9 @@ def test_a_push_killed_with_address_puts_in_flight_resumes_with_no_conflict_and_
         assert sorted(resent) == sorted(f"/api/users/{u}" for u in set(changes) - set(landed))
         assert_no_user_applied_twice(state_path)
         with open_state(state_path) as store:
-            results = store.results(run.id)
-            assert store.unsettled_operations(run.id) == set()
-            (finished,) = store.list_runs()
+            results = store.journal.results(run.id)
+            assert store.journal.unsettled_operations(run.id) == set()
+            (finished,) = store.journal.list_runs()
         assert (finished.status, finished.exit_code, finished.attempts) == ("finished", 0, 2)
         assert {r.status for r in results} == {"applied"}
         assert {r.user_id for r in results} == set(changes)
@@ -489,7 +491,7 @@ def wait_for_puts(sandbox: Sandbox, process: subprocess.Popen[bytes], puts: int)
 def snapshot_city(state_path: Path, user_id: int) -> Any:
     """The city the state remembers Communal holding for ``user_id`` (GET never shows it)."""
     with open_state(state_path) as store:
-        snapshot = store.get_snapshot(user_id)
+        snapshot = store.snapshots.get(user_id)
     assert snapshot is not None
     return snapshot.user.get("profile_city")
 

@@ -80,8 +80,8 @@ def test_ctrl_c_finishes_requests_in_flight_says_how_to_resume_and_exits_130(
         assert f"communal-sync push {export} --resume" in stderr
         landed = landed_puts(sandbox)
         with open_state(state) as store:
-            (run,) = store.list_runs()
-            applied = [r.user_id for r in store.results(run.id) if r.status == "applied"]
+            (run,) = store.journal.list_runs()
+            applied = [r.user_id for r in store.journal.results(run.id) if r.status == "applied"]
         assert run.status == "interrupted"
         assert run.exit_code == 130
         # Every PUT that landed (those in flight at Ctrl-C included) is in the journal.

@@ -122,10 +122,12 @@ def test_external_id_with_an_email_shared_by_its_user_and_another_is_ambiguous()
 
 def test_external_id_and_email_of_two_people_in_the_real_state_store(tmp_path: Path) -> None:
     with open_state(tmp_path / "state.db") as state:
-        state.link(200, email_key="bo@example.org", external_id="M-1", source="link")
-        state.link(300, email_key="Ann.Lee@Example.org", external_id="M-2", source="link")
+        state.identity.link(200, email_key="bo@example.org", external_id="M-1", source="link")
+        state.identity.link(300, email_key="Ann.Lee@Example.org", external_id="M-2", source="link")
 
-        assert match_row(row("ann.lee@example.org", external_id="M-1"), state) == SPLIT_KEYS
+        assert (
+            match_row(row("ann.lee@example.org", external_id="M-1"), state.identity) == SPLIT_KEYS
+        )
 
 
 def test_unknown_external_id_falls_back_to_email() -> None:
@@ -146,11 +148,11 @@ def test_email_through_the_identity_map_ignores_case_and_spaces(email: str) -> N
 
 def test_email_through_the_real_state_store(tmp_path: Path) -> None:
     with open_state(tmp_path / "state.db") as state:
-        state.link(300, email_key="Ann.Lee@Example.org", source="link")
-        state.link(200, external_id="M-1", source="link")
+        state.identity.link(300, email_key="Ann.Lee@Example.org", source="link")
+        state.identity.link(200, external_id="M-1", source="link")
 
-        assert match_row(row("ANN.LEE@example.org"), state) == Match(300, "email")
-        assert match_row(row("x@example.org", external_id="M-1"), state) == Match(
+        assert match_row(row("ANN.LEE@example.org"), state.identity) == Match(300, "email")
+        assert match_row(row("x@example.org", external_id="M-1"), state.identity) == Match(
             200, "external_id"
         )
 

@@ -313,8 +313,10 @@ class FakeState:
     def lookup_email(self, email_key: str) -> list[int]:
         return []
 
-    def get_snapshot(self, user_id: int) -> Snapshot | None:
-        return self.snapshots.get(user_id)
+    @property
+    def identity(self) -> FakeState:
+        """The identity map part: this object itself (``lookup_*``); ``snapshots`` is a dict."""
+        return self
 
 
 class FakeApi:
@@ -503,7 +505,9 @@ def test_resume_finds_the_value_whose_post_landed_and_does_not_post_again(
         plan = plan_of(export(tmp_path, chen), store, api)
         (user,) = plan.to_update
         assert (user.body, [w.operation for w in user.custom_writes]) == (None, ["create"])
-        run_id = store.start_run("push", input_name="export.csv", plan_json=plan.model_dump_json())
+        run_id = store.journal.start_run(
+            "push", input_name="export.csv", plan_json=plan.model_dump_json()
+        )
         sandbox.clear_requests()
 
         sandbox.set_faults(Faults(drop_after_apply_rate=1.0))
@@ -514,8 +518,8 @@ def test_resume_finds_the_value_whose_post_landed_and_does_not_post_again(
             ("POST", "drop_after_apply")  # stored, then the connection dropped: not retried
         ]
         assert values_of(sandbox, 103, 1) == ["S"]
-        assert not any(op.startswith("cpfv:") for op, _ in store.applied_operations(run_id))
-        assert store.get_snapshot(103) is None  # no hash: the row is not "unchanged" yet
+        assert not any(op.startswith("cpfv:") for op, _ in store.journal.applied_operations(run_id))
+        assert store.snapshots.get(103) is None  # no hash: the row is not "unchanged" yet
 
         sandbox.set_faults(Faults())
         sandbox.clear_requests()
@@ -526,10 +530,12 @@ def test_resume_finds_the_value_whose_post_landed_and_does_not_post_again(
             ("GET", "/api/custom_profile_field_values?filter%5Buser_id%5D=103")
         ]
         assert values_of(sandbox, 103, 1) == ["S"]
-        failed, journalled = [r for r in store.results(run_id) if r.operation == "cpfv:103:1"]
+        failed, journalled = [
+            r for r in store.journal.results(run_id) if r.operation == "cpfv:103:1"
+        ]
         assert (failed.status, journalled.status) == ("failed", "applied")
         assert journalled.after is not None and journalled.after["value"] == "S"
-        snapshot = store.get_snapshot(103)
+        snapshot = store.snapshots.get(103)
         assert snapshot is not None
         assert snapshot.source_hash == user.source_hash
         assert snapshot.pushed[SHIRT] == "S"

@@ -78,8 +78,10 @@ class FakeState:
     def lookup_email(self, email_key: str) -> list[int]:
         return self.emails.get(email_key.strip().lower(), [])
 
-    def get_snapshot(self, user_id: int) -> Snapshot | None:
-        return self.snapshots.get(user_id)
+    @property
+    def identity(self) -> FakeState:
+        """The identity map part: this object itself (``lookup_*``); ``snapshots`` is a dict."""
+        return self
 
     def snapshot(
         self,
@@ -617,7 +619,7 @@ def test_dry_run_sends_only_the_expected_gets(
     for user in (AMARA, BRUNO, ELIF):
         httpx_mock.add_response(method="GET", url=f"{BASE}/users/{user['id']}", json=user)
     with open_state(tmp_path / "state.db") as store:
-        store.link(105, external_id="M-0005", source="link")
+        store.identity.link(105, external_id="M-0005", source="link")
 
     plan = real_plan(export(tmp_path, *NIGHTLY), tmp_path / "state.db", client)
 
@@ -667,9 +669,9 @@ def test_every_row_recorded_unchanged_sends_no_request_at_all(
     hashes = {u.user_id: u.source_hash for u in plan_of(intake, fake, FakeApi(USERS)).users}
     assert sorted(hashes) == [101, 102, 105]
     with open_state(tmp_path / "state.db") as store:
-        store.link(105, external_id="M-0005", source="link")
+        store.identity.link(105, external_id="M-0005", source="link")
         for user_id, digest in hashes.items():
-            store.save_snapshot(user_id, user={}, pushed={}, source_hash=digest)
+            store.snapshots.save(user_id, user={}, pushed={}, source_hash=digest)
 
     plan = real_plan(intake, tmp_path / "state.db", client)
 

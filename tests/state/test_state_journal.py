@@ -44,10 +44,10 @@ def state(tmp_path: Path) -> Iterator[StateStore]:
 
 
 def test_started_run_is_running_with_its_input_and_process(state: StateStore) -> None:
-    run_id = state.start_run(
+    run_id = state.journal.start_run(
         "push", input_name="users.csv", input_sha256="f" * 64, plan_json='{"changes": []}'
     )
-    run = state.get_run(run_id)
+    run = state.journal.get_run(run_id)
     assert (run.id, run.kind, run.status) == (run_id, "push", "running")
     assert (run.input_name, run.input_sha256) == ("users.csv", "f" * 64)
     assert run.started_at == START
@@ -57,15 +57,15 @@ def test_started_run_is_running_with_its_input_and_process(state: StateStore) ->
     assert run.pid == os.getpid()
     assert run.tool_version == __version__
     assert run.attempts == 1
-    assert state.load_plan(run_id) == '{"changes": []}'
+    assert state.journal.load_plan(run_id) == '{"changes": []}'
 
 
 def test_finished_run_records_status_exit_code_and_counts(state: StateStore) -> None:
-    run_id = state.start_run("apply", input_name="plan.json")
-    state.finish_run(
+    run_id = state.journal.start_run("apply", input_name="plan.json")
+    state.journal.finish_run(
         run_id, status="finished", exit_code=ExitCode.ROW_FAILURES, counts={"updated": 12}
     )
-    run = state.get_run(run_id)
+    run = state.journal.get_run(run_id)
     assert run.status == "finished"
     assert run.exit_code == 3
     assert run.counts == {"updated": 12}
@@ -73,76 +73,76 @@ def test_finished_run_records_status_exit_code_and_counts(state: StateStore) -> 
 
 
 def test_run_ids_increase_and_list_is_newest_first(state: StateStore) -> None:
-    ids = [state.start_run("push") for _ in range(5)]
+    ids = [state.journal.start_run("push") for _ in range(5)]
     assert ids == sorted(ids)
     assert len(set(ids)) == 5
-    assert [run.id for run in state.list_runs()] == ids[::-1]
-    assert [run.id for run in state.list_runs(limit=2)] == ids[:-3:-1]
+    assert [run.id for run in state.journal.list_runs()] == ids[::-1]
+    assert [run.id for run in state.journal.list_runs(limit=2)] == ids[:-3:-1]
 
 
 def test_unknown_run_is_a_usage_error_naming_the_state_file(state: StateStore) -> None:
     with pytest.raises(UsageError) as caught:
-        state.get_run(42)
+        state.journal.get_run(42)
     assert str(caught.value) == (
         f"There is no run 42 in {state.path}; `communal-sync runs` lists them."
     )
     with pytest.raises(UsageError):
-        state.finish_run(42, status="failed", exit_code=1, counts={})
+        state.journal.finish_run(42, status="failed", exit_code=1, counts={})
     with pytest.raises(UsageError):
-        state.load_plan(42)
+        state.journal.load_plan(42)
 
 
 def test_set_plan_replaces_the_stored_plan(state: StateStore) -> None:
-    run_id = state.start_run("revert")
-    assert state.load_plan(run_id) is None
-    state.set_plan(run_id, '{"v": 2}')
-    assert state.load_plan(run_id) == '{"v": 2}'
+    run_id = state.journal.start_run("revert")
+    assert state.journal.load_plan(run_id) is None
+    state.journal.set_plan(run_id, '{"v": 2}')
+    assert state.journal.load_plan(run_id) == '{"v": 2}'
 
 
 def test_latest_unfinished_run_is_the_latest_run_of_that_input(state: StateStore) -> None:
-    first = state.start_run("push", input_sha256="aaa")
-    state.finish_run(first, status="interrupted", exit_code=ExitCode.INTERRUPTED, counts={})
-    other = state.start_run("push", input_sha256="bbb")
-    state.finish_run(other, status="finished", exit_code=0, counts={})
+    first = state.journal.start_run("push", input_sha256="aaa")
+    state.journal.finish_run(first, status="interrupted", exit_code=ExitCode.INTERRUPTED, counts={})
+    other = state.journal.start_run("push", input_sha256="bbb")
+    state.journal.finish_run(other, status="finished", exit_code=0, counts={})
 
-    found = state.latest_unfinished_run("aaa")
+    found = state.journal.latest_unfinished_run("aaa")
     assert found is not None
     assert found.id == first
-    assert state.latest_unfinished_run() is None  # the latest run of all finished
-    assert state.latest_unfinished_run("aaa", kind="apply") is None
-    assert state.latest_unfinished_run("ccc") is None
+    assert state.journal.latest_unfinished_run() is None  # the latest run of all finished
+    assert state.journal.latest_unfinished_run("aaa", kind="apply") is None
+    assert state.journal.latest_unfinished_run("ccc") is None
 
-    later = state.start_run("push", input_sha256="aaa")
-    state.finish_run(later, status="finished", exit_code=0, counts={})
-    assert state.latest_unfinished_run("aaa") is None
+    later = state.journal.start_run("push", input_sha256="aaa")
+    state.journal.finish_run(later, status="finished", exit_code=0, counts={})
+    assert state.journal.latest_unfinished_run("aaa") is None
 
 
 def test_reopened_run_is_running_again_under_the_same_id(state: StateStore) -> None:
-    run_id = state.start_run("push", input_sha256="aaa")
-    state.finish_run(run_id, status="failed", exit_code=1, counts={"updated": 1})
-    reopened = state.reopen_run(run_id)
+    run_id = state.journal.start_run("push", input_sha256="aaa")
+    state.journal.finish_run(run_id, status="failed", exit_code=1, counts={"updated": 1})
+    reopened = state.journal.reopen_run(run_id)
     assert (reopened.id, reopened.status, reopened.attempts) == (run_id, "running", 2)
     assert reopened.finished_at is None
     assert reopened.exit_code is None
 
 
 def test_runs_left_running_by_a_dead_process_are_marked_interrupted(state: StateStore) -> None:
-    dead = state.start_run("push")
-    done = state.start_run("push")
-    state.finish_run(done, status="finished", exit_code=0, counts={})
-    assert state.mark_abandoned_runs() == [dead]
-    assert state.get_run(dead).status == "interrupted"
-    assert state.get_run(done).status == "finished"
-    assert state.mark_abandoned_runs() == []
+    dead = state.journal.start_run("push")
+    done = state.journal.start_run("push")
+    state.journal.finish_run(done, status="finished", exit_code=0, counts={})
+    assert state.journal.mark_abandoned_runs() == [dead]
+    assert state.journal.get_run(dead).status == "interrupted"
+    assert state.journal.get_run(done).status == "finished"
+    assert state.journal.mark_abandoned_runs() == []
 
 
 # --- results --------------------------------------------------------------------------
 
 
 def test_result_round_trip_with_before_and_after_images(state: StateStore) -> None:
-    run_id = state.start_run("push")
+    run_id = state.journal.start_run("push")
     body_hash = canonical_hash({"first_name": "Ada", "telephone": "+4712345678"})
-    result_id = state.record_result(
+    result_id = state.journal.record_result(
         run_id,
         operation="user:101",
         status="applied",
@@ -153,7 +153,7 @@ def test_result_round_trip_with_before_and_after_images(state: StateStore) -> No
         before={"telephone": None},
         after={"telephone": "+4712345678", "first_name": "Ada"},
     )
-    [result] = state.results(run_id)
+    [result] = state.journal.results(run_id)
     assert result.id == result_id
     assert (result.run_id, result.user_id, result.operation, result.source_line) == (
         run_id,
@@ -173,11 +173,11 @@ def test_result_round_trip_with_before_and_after_images(state: StateStore) -> No
 
 
 def test_applied_operations_are_what_resume_must_not_send_again(state: StateStore) -> None:
-    run_id = state.start_run("push")
-    other_run = state.start_run("push")
-    state.record_result(run_id, operation="user:1", status="applied", body_hash="h1")
-    state.record_result(run_id, operation="cpfv:1:3", status="applied", body_hash="h2")
-    state.record_result(
+    run_id = state.journal.start_run("push")
+    other_run = state.journal.start_run("push")
+    state.journal.record_result(run_id, operation="user:1", status="applied", body_hash="h1")
+    state.journal.record_result(run_id, operation="cpfv:1:3", status="applied", body_hash="h2")
+    state.journal.record_result(
         run_id,
         operation="user:2",
         status="failed",
@@ -185,45 +185,45 @@ def test_applied_operations_are_what_resume_must_not_send_again(state: StateStor
         http_status=503,
         error="The API failed on its side (503).",
     )
-    state.record_result(run_id, operation="user:3", status="conflict")
-    state.record_result(run_id, operation="user:4", status="skipped")
-    state.record_result(other_run, operation="user:5", status="applied", body_hash="h5")
+    state.journal.record_result(run_id, operation="user:3", status="conflict")
+    state.journal.record_result(run_id, operation="user:4", status="skipped")
+    state.journal.record_result(other_run, operation="user:5", status="applied", body_hash="h5")
 
-    assert state.applied_operations(run_id) == {("user:1", "h1"), ("cpfv:1:3", "h2")}
-    assert [r.status for r in state.results(run_id)] == [
+    assert state.journal.applied_operations(run_id) == {("user:1", "h1"), ("cpfv:1:3", "h2")}
+    assert [r.status for r in state.journal.results(run_id)] == [
         "applied",
         "applied",
         "failed",
         "conflict",
         "skipped",
     ]
-    assert state.results(run_id)[2].error == "The API failed on its side (503)."
+    assert state.journal.results(run_id)[2].error == "The API failed on its side (503)."
 
 
 def test_transaction_keeps_result_and_snapshot_together(state: StateStore) -> None:
-    run_id = state.start_run("push")
+    run_id = state.journal.start_run("push")
     with pytest.raises(RuntimeError), state.transaction():
-        state.record_result(run_id, operation="user:1", status="applied", body_hash="h")
-        state.save_snapshot(1, user={"id": 1}, pushed={}, source_hash="s")
+        state.journal.record_result(run_id, operation="user:1", status="applied", body_hash="h")
+        state.snapshots.save(1, user={"id": 1}, pushed={}, source_hash="s")
         raise RuntimeError("killed between the two writes")
-    assert state.results(run_id) == []
-    assert state.get_snapshot(1) is None
+    assert state.journal.results(run_id) == []
+    assert state.snapshots.get(1) is None
 
     with state.transaction():
-        state.record_result(run_id, operation="user:1", status="applied", body_hash="h")
-        state.save_snapshot(1, user={"id": 1}, pushed={}, source_hash="s")
-    assert len(state.results(run_id)) == 1
-    assert state.source_hash_for(1) == "s"
+        state.journal.record_result(run_id, operation="user:1", status="applied", body_hash="h")
+        state.snapshots.save(1, user={"id": 1}, pushed={}, source_hash="s")
+    assert len(state.journal.results(run_id)) == 1
+    assert state.snapshots.source_hash_for(1) == "s"
 
 
 def test_results_from_eight_threads_are_all_recorded(state: StateStore) -> None:
-    run_id = state.start_run("push")
+    run_id = state.journal.start_run("push")
     errors: list[BaseException] = []
 
     def worker(index: int) -> None:
         try:
             for n in range(100):
-                state.record_result(
+                state.journal.record_result(
                     run_id, operation=f"user:{index}-{n}", status="applied", body_hash="h"
                 )
         except BaseException as error:  # surfaced by the assertion below
@@ -235,10 +235,10 @@ def test_results_from_eight_threads_are_all_recorded(state: StateStore) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    results = state.results(run_id)
+    results = state.journal.results(run_id)
     assert len(results) == 800
     assert len({r.operation for r in results}) == 800
-    assert len(state.applied_operations(run_id)) == 800
+    assert len(state.journal.applied_operations(run_id)) == 800
 
 
 CHILD_RECORDS_THEN_DIES = """
@@ -247,8 +247,8 @@ from pathlib import Path
 from communal_sync.state import open_state
 
 store = open_state(Path(sys.argv[1]))
-run_id = store.start_run("push", input_name="users.csv")
-store.record_result(run_id, operation="user:101", status="applied", body_hash="abc",
+run_id = store.journal.start_run("push", input_name="users.csv")
+store.journal.record_result(run_id, operation="user:101", status="applied", body_hash="abc",
                     http_status=200, after={"id": 101})
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -270,26 +270,26 @@ def test_recorded_result_survives_the_process_being_killed(tmp_path: Path) -> No
     path = tmp_path / "state.db"
     run_child_that_kills_itself(CHILD_RECORDS_THEN_DIES, path)
     with open_state(path) as store:
-        [run] = store.list_runs()
+        [run] = store.journal.list_runs()
         assert run.status == "running"
-        assert store.applied_operations(run.id) == {("user:101", "abc")}
-        assert store.results(run.id)[0].after == {"id": 101}
-        assert store.mark_abandoned_runs() == [run.id]
+        assert store.journal.applied_operations(run.id) == {("user:101", "abc")}
+        assert store.journal.results(run.id)[0].after == {"id": 101}
+        assert store.journal.mark_abandoned_runs() == [run.id]
 
 
 def test_state_file_never_contains_the_api_key(tmp_path: Path) -> None:
     api_key = "ck_live_" + "s3cr3t" * 4
     path = tmp_path / "state.db"
     with open_state(path) as store:
-        run_id = store.start_run("push", input_name="users.csv")
-        store.record_result(
+        run_id = store.journal.start_run("push", input_name="users.csv")
+        store.journal.record_result(
             run_id,
             operation="user:1",
             status="failed",
             http_status=401,
             error="The API key was refused. Check COMMUNAL_API_KEY.",
         )
-        store.finish_run(run_id, status="failed", exit_code=1, counts={})
+        store.journal.finish_run(run_id, status="failed", exit_code=1, counts={})
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -302,25 +302,25 @@ def test_state_file_never_contains_the_api_key(tmp_path: Path) -> None:
 
 
 def test_an_intent_is_unsettled_until_its_result_is_recorded(state: StateStore) -> None:
-    run_id = state.start_run("push")
-    state.record_intent(
+    run_id = state.journal.start_run("push")
+    state.journal.record_intent(
         run_id, operation="user:101", body_hash="h1", fields=["profile_city", "email"], user_id=101
     )
-    state.record_intent(run_id, operation="cpfv:101:1", body_hash="h2", fields=["value"])
+    state.journal.record_intent(run_id, operation="cpfv:101:1", body_hash="h2", fields=["value"])
 
-    assert state.unsettled_operations(run_id) == {("user:101", "h1"), ("cpfv:101:1", "h2")}
+    assert state.journal.unsettled_operations(run_id) == {("user:101", "h1"), ("cpfv:101:1", "h2")}
 
-    state.record_result(run_id, operation="user:101", status="applied", body_hash="h1")
+    state.journal.record_result(run_id, operation="user:101", status="applied", body_hash="h1")
 
-    assert state.unsettled_operations(run_id) == {("cpfv:101:1", "h2")}
-    assert state.applied_operations(run_id) == {("user:101", "h1")}
+    assert state.journal.unsettled_operations(run_id) == {("cpfv:101:1", "h2")}
+    assert state.journal.applied_operations(run_id) == {("user:101", "h1")}
 
 
 def test_a_result_that_may_have_landed_leaves_its_intent_unsettled(state: StateStore) -> None:
-    run_id = state.start_run("push")
-    state.record_intent(run_id, operation="user:7", body_hash="h", fields=["profile_zip"])
+    run_id = state.journal.start_run("push")
+    state.journal.record_intent(run_id, operation="user:7", body_hash="h", fields=["profile_zip"])
 
-    state.record_result(
+    state.journal.record_result(
         run_id,
         operation="user:7",
         status="failed",
@@ -329,30 +329,30 @@ def test_a_result_that_may_have_landed_leaves_its_intent_unsettled(state: StateS
         settled=False,
     )
 
-    assert state.unsettled_operations(run_id) == {("user:7", "h")}
-    assert [r.status for r in state.results(run_id)] == ["failed"]
+    assert state.journal.unsettled_operations(run_id) == {("user:7", "h")}
+    assert [r.status for r in state.journal.results(run_id)] == ["failed"]
 
 
 def test_a_newer_intent_replaces_the_older_and_intents_belong_to_their_run(
     state: StateStore,
 ) -> None:
-    first = state.start_run("push")
-    second = state.start_run("push")
-    state.record_intent(first, operation="user:7", body_hash="old", fields=["telephone"])
-    state.record_intent(first, operation="user:7", body_hash="new", fields=["telephone"])
-    state.record_intent(second, operation="user:7", body_hash="other", fields=["telephone"])
+    first = state.journal.start_run("push")
+    second = state.journal.start_run("push")
+    state.journal.record_intent(first, operation="user:7", body_hash="old", fields=["telephone"])
+    state.journal.record_intent(first, operation="user:7", body_hash="new", fields=["telephone"])
+    state.journal.record_intent(second, operation="user:7", body_hash="other", fields=["telephone"])
 
-    assert state.unsettled_operations(first) == {("user:7", "new")}
-    assert state.unsettled_operations(second) == {("user:7", "other")}
+    assert state.journal.unsettled_operations(first) == {("user:7", "new")}
+    assert state.journal.unsettled_operations(second) == {("user:7", "other")}
 
 
 def test_an_intent_inside_a_transaction_commits_with_it(state: StateStore) -> None:
-    run_id = state.start_run("push")
+    run_id = state.journal.start_run("push")
     with pytest.raises(RuntimeError), state.transaction():
-        state.record_intent(run_id, operation="user:7", body_hash="h", fields=["telephone"])
+        state.journal.record_intent(run_id, operation="user:7", body_hash="h", fields=["telephone"])
         raise RuntimeError("rolled back")
 
-    assert state.unsettled_operations(run_id) == set()
+    assert state.journal.unsettled_operations(run_id) == set()
 
 
 CHILD_INTENDS_THEN_DIES = """
@@ -360,8 +360,8 @@ import os, signal, sys
 from pathlib import Path
 from communal_sync.state import open_state
 store = open_state(Path(sys.argv[1]))
-run_id = store.start_run("push", input_name="users.csv")
-store.record_intent(run_id, operation="user:101", body_hash="abc", fields=["profile_city"])
+run_id = store.journal.start_run("push", input_name="users.csv")
+store.journal.record_intent(run_id, operation="user:101", body_hash="abc", fields=["profile_city"])
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -370,15 +370,15 @@ def test_an_intent_survives_the_process_being_killed(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     run_child_that_kills_itself(CHILD_INTENDS_THEN_DIES, path)
     with open_state(path) as store:
-        [run] = store.list_runs()
-        assert store.unsettled_operations(run.id) == {("user:101", "abc")}
-        assert store.applied_operations(run.id) == set()
+        [run] = store.journal.list_runs()
+        assert store.journal.unsettled_operations(run.id) == {("user:101", "abc")}
+        assert store.journal.applied_operations(run.id) == set()
 
 
 def test_writes_after_an_intent_are_synced_to_disk_again(state: StateStore) -> None:
-    run_id = state.start_run("push")
-    state.record_intent(run_id, operation="user:7", body_hash="h", fields=["telephone"])
+    run_id = state.journal.start_run("push")
+    state.journal.record_intent(run_id, operation="user:7", body_hash="h", fields=["telephone"])
 
-    (synchronous,) = state._conn.execute("PRAGMA synchronous").fetchone()
+    (synchronous,) = state.db._conn.execute("PRAGMA synchronous").fetchone()
 
     assert synchronous == 2  # FULL: only the intent's own commit skipped waiting for the disk

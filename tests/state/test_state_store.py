@@ -88,7 +88,7 @@ def test_new_state_file_is_private_and_its_new_folders_are_too(tmp_path: Path) -
     old_umask = os.umask(0o022)
     try:
         with open_state(path) as store:
-            store.start_run("push")
+            store.journal.start_run("push")
     finally:
         os.umask(old_umask)
     assert mode_of(path) == 0o600
@@ -99,7 +99,7 @@ def test_new_state_file_is_private_and_its_new_folders_are_too(tmp_path: Path) -
 def test_write_ahead_log_is_as_private_as_the_state_file(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with open_state(path) as store:
-        store.start_run("push")
+        store.journal.start_run("push")
         wal = path.with_name("state.db-wal")
         assert wal.exists()
         assert mode_of(wal) == 0o600
@@ -143,11 +143,11 @@ def test_new_state_file_gets_every_migration(tmp_path: Path) -> None:
 def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with open_state(path) as store:
-        store.link(7, external_id="E-7", source="link")
+        store.identity.link(7, external_id="E-7", source="link")
     with open_state(path) as store:
-        assert store.lookup_external_id("E-7") == 7
+        assert store.identity.lookup_external_id("E-7") == 7
     with open_state(path) as store:
-        assert store.lookup_external_id("E-7") == 7
+        assert store.identity.lookup_external_id("E-7") == 7
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -212,67 +212,67 @@ def test_no_column_could_hold_a_credential(tmp_path: Path) -> None:
 
 
 def test_unknown_external_id_and_email_map_to_nobody(state: StateStore) -> None:
-    assert state.lookup_external_id("nope") is None
-    assert state.lookup_email("nobody@example.org") == []
+    assert state.identity.lookup_external_id("nope") is None
+    assert state.identity.lookup_email("nobody@example.org") == []
 
 
 def test_link_maps_external_id_and_email_ignoring_email_case(state: StateStore) -> None:
-    state.link(101, email_key="Ada@Example.ORG ", external_id="S-1", source="link")
-    assert state.lookup_external_id("S-1") == 101
-    assert state.lookup_email("ada@example.org") == [101]
-    assert state.lookup_email("ADA@example.org") == [101]
+    state.identity.link(101, email_key="Ada@Example.ORG ", external_id="S-1", source="link")
+    assert state.identity.lookup_external_id("S-1") == 101
+    assert state.identity.lookup_email("ada@example.org") == [101]
+    assert state.identity.lookup_email("ADA@example.org") == [101]
 
 
 def test_external_id_repointed_to_another_user_replaces_old_mapping(state: StateStore) -> None:
-    state.link(101, external_id="S-1", source="link")
-    state.link(202, external_id="S-1", source="push")
-    assert state.lookup_external_id("S-1") == 202
+    state.identity.link(101, external_id="S-1", source="link")
+    state.identity.link(202, external_id="S-1", source="push")
+    assert state.identity.lookup_external_id("S-1") == 202
 
 
 def test_pushed_email_moves_to_new_user(state: StateStore) -> None:
-    state.link(101, email_key="shared@example.org", source="link")
-    state.link(202, email_key="shared@example.org", source="push")
-    assert state.lookup_email("shared@example.org") == [202]
+    state.identity.link(101, email_key="shared@example.org", source="link")
+    state.identity.link(202, email_key="shared@example.org", source="push")
+    assert state.identity.lookup_email("shared@example.org") == [202]
 
 
 def test_changed_account_email_no_longer_finds_the_user_by_old_email(state: StateStore) -> None:
-    state.link(101, email_key="old@example.org", source="push")
-    state.link(101, email_key="new@example.org", source="push")
-    assert state.lookup_email("old@example.org") == []
-    assert state.lookup_email("new@example.org") == [101]
+    state.identity.link(101, email_key="old@example.org", source="push")
+    state.identity.link(101, email_key="new@example.org", source="push")
+    assert state.identity.lookup_email("old@example.org") == []
+    assert state.identity.lookup_email("new@example.org") == [101]
 
 
 def test_discovered_email_shared_by_two_users_is_ambiguous(state: StateStore) -> None:
-    state.link(303, email_key="parent@example.org", source="discover")
-    state.link(202, email_key="parent@example.org", source="discover")
-    assert state.lookup_email("parent@example.org") == [202, 303]
+    state.identity.link(303, email_key="parent@example.org", source="discover")
+    state.identity.link(202, email_key="parent@example.org", source="discover")
+    assert state.identity.lookup_email("parent@example.org") == [202, 303]
 
 
 def test_discovery_does_not_undo_a_confirmed_email(state: StateStore) -> None:
-    state.link(101, email_key="a@example.org", source="push")
-    state.link(101, email_key="a@example.org", source="discover")
-    state.link(101, email_key="b@example.org", source="push")
+    state.identity.link(101, email_key="a@example.org", source="push")
+    state.identity.link(101, email_key="a@example.org", source="discover")
+    state.identity.link(101, email_key="b@example.org", source="push")
     # "a" was confirmed by a push, so the newer confirmed email replaces it.
-    assert state.lookup_email("a@example.org") == []
+    assert state.identity.lookup_email("a@example.org") == []
 
 
 def test_link_needs_email_or_external_id(state: StateStore) -> None:
     with pytest.raises(ValueError, match="email_key or an external_id"):
-        state.link(1, source="link")
+        state.identity.link(1, source="link")
 
 
 # --- snapshots ------------------------------------------------------------------------
 
 
 def test_user_never_pushed_has_no_snapshot(state: StateStore) -> None:
-    assert state.get_snapshot(101) is None
-    assert state.source_hash_for(101) is None
+    assert state.snapshots.get(101) is None
+    assert state.snapshots.source_hash_for(101) is None
 
 
 def test_snapshot_round_trip(state: StateStore) -> None:
-    run_id = state.start_run("push")
+    run_id = state.journal.start_run("push")
     user = {"id": 101, "first_name": "Zoë", "profile_zip": "02139", "profile_city": None}
-    saved = state.save_snapshot(
+    saved = state.snapshots.save(
         101,
         user=user,
         pushed={"first_name": "Zoë", "profile_zip": "02139", "custom:3": "blue"},
@@ -281,7 +281,7 @@ def test_snapshot_round_trip(state: StateStore) -> None:
         pushed_email="zoe@example.org",
         run_id=run_id,
     )
-    loaded = state.get_snapshot(101)
+    loaded = state.snapshots.get(101)
     assert loaded == saved
     assert loaded is not None
     assert loaded.user == user
@@ -292,18 +292,18 @@ def test_snapshot_round_trip(state: StateStore) -> None:
         "zoe@example.org",
         run_id,
     )
-    assert state.source_hash_for(101) == "abc123"
-    assert state.source_hashes() == {101: "abc123"}
+    assert state.snapshots.source_hash_for(101) == "abc123"
+    assert state.snapshots.source_hashes() == {101: "abc123"}
 
 
 def test_later_push_keeps_base_of_fields_it_did_not_send(state: StateStore) -> None:
-    state.save_snapshot(
+    state.snapshots.save(
         5,
         user={"id": 5, "telephone": "1", "profile_city": "Oslo"},
         pushed={"telephone": "1", "profile_city": "Oslo"},
         source_hash="h1",
     )
-    second = state.save_snapshot(
+    second = state.snapshots.save(
         5,
         user={"id": 5, "telephone": "2", "profile_city": "Oslo"},
         pushed={"telephone": "2"},
@@ -311,7 +311,7 @@ def test_later_push_keeps_base_of_fields_it_did_not_send(state: StateStore) -> N
     )
     assert second.pushed == {"telephone": "2", "profile_city": "Oslo"}
     assert second.user == {"id": 5, "telephone": "2", "profile_city": "Oslo"}
-    assert state.source_hash_for(5) == "h2"
+    assert state.snapshots.source_hash_for(5) == "h2"
 
 
 def test_a_version_1_file_gains_the_api_binding_table(tmp_path: Path) -> None:
@@ -324,9 +324,9 @@ def test_a_version_1_file_gains_the_api_binding_table(tmp_path: Path) -> None:
     conn.close()
 
     with open_state(path) as store:
-        assert store.api_binding() is None
-        store.bind_api("https://api.getcommunal.com/api")
-        assert store.api_binding() == "https://api.getcommunal.com/api"
+        assert store.binding.bound_api() is None
+        store.binding.bind("https://api.getcommunal.com/api")
+        assert store.binding.bound_api() == "https://api.getcommunal.com/api"
 
 
 def test_a_version_2_file_gains_the_intents_table_and_keeps_its_runs(tmp_path: Path) -> None:
@@ -344,8 +344,12 @@ def test_a_version_2_file_gains_the_intents_table_and_keeps_its_runs(tmp_path: P
     conn.close()
 
     with open_state(path) as store:
-        (run,) = store.list_runs()
-        assert store.unsettled_operations(run.id) == set()  # an old run: nothing known in flight
-        store.record_intent(run.id, operation="user:7", body_hash="h", fields=["profile_city"])
-        assert store.unsettled_operations(run.id) == {("user:7", "h")}
+        (run,) = store.journal.list_runs()
+        assert (
+            store.journal.unsettled_operations(run.id) == set()
+        )  # an old run: nothing known in flight
+        store.journal.record_intent(
+            run.id, operation="user:7", body_hash="h", fields=["profile_city"]
+        )
+        assert store.journal.unsettled_operations(run.id) == {("user:7", "h")}
     assert set(tables_and_columns(path)) == EXPECTED_TABLES

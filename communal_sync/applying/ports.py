@@ -1,0 +1,117 @@
+"""What applying needs of the API client and of the state store: narrow protocols.
+
+Apply and revert are written against these, not against ``CommunalClient`` or
+``StateStore``, so a test can hand them any object that keeps the same promises and the
+reader sees at a glance which calls a run can make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
+
+from communal_sync.api.models import CustomProfileFieldValue, User
+from communal_sync.state.records import IdentitySource, ResultStatus, Snapshot
+
+
+class CustomValueWriter(Protocol):
+    """The part of the API client custom-field writes use."""
+
+    def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
+
+    def create_custom_profile_field_value(
+        self, user_id: int, field_id: int, value: str | None
+    ) -> CustomProfileFieldValue | None: ...
+
+    def update_custom_profile_field_value(
+        self, value_id: int, user_id: int, field_id: int, value: str | None
+    ) -> CustomProfileFieldValue | None: ...
+
+
+class UserWriter(CustomValueWriter, Protocol):
+    """The part of the API client apply uses: read a user, PUT a user, custom values."""
+
+    def get_user(self, user_id: int) -> User: ...
+
+    def update_user(self, user_id: int, body: dict[str, str | None]) -> User: ...
+
+
+class JournalWriter(Protocol):
+    """The run journal as apply writes it: intents before writes, results after."""
+
+    def record_result(
+        self,
+        run_id: int,
+        *,
+        operation: str,
+        status: ResultStatus,
+        user_id: int | None = None,
+        source_line: int | None = None,
+        body_hash: str | None = None,
+        http_status: int | None = None,
+        error: str | None = None,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+        settled: bool = True,
+    ) -> int: ...
+
+    def record_intent(
+        self,
+        run_id: int,
+        *,
+        operation: str,
+        body_hash: str,
+        fields: Collection[str],
+        user_id: int | None = None,
+    ) -> None: ...
+
+    def applied_operations(self, run_id: int) -> set[tuple[str, str]]: ...
+
+    def unsettled_operations(self, run_id: int) -> set[tuple[str, str]]: ...
+
+
+class SnapshotWriter(Protocol):
+    """Snapshots as apply reads and writes them."""
+
+    def get(self, user_id: int) -> Snapshot | None: ...
+
+    def save(
+        self,
+        user_id: int,
+        *,
+        user: Mapping[str, Any],
+        pushed: Mapping[str, Any],
+        source_hash: str | None,
+        external_id: str | None = None,
+        pushed_email: str | None = None,
+        run_id: int | None = None,
+    ) -> Snapshot: ...
+
+
+class IdentityWriter(Protocol):
+    """The identity map as apply teaches it: each landed PUT names its user's email."""
+
+    def link(
+        self,
+        user_id: int,
+        *,
+        email_key: str | None = None,
+        external_id: str | None = None,
+        source: IdentitySource,
+    ) -> None: ...
+
+
+class ApplyState(Protocol):
+    """The parts of the state store a run writes (``StateStore`` is one)."""
+
+    @property
+    def journal(self) -> JournalWriter: ...
+
+    @property
+    def snapshots(self) -> SnapshotWriter: ...
+
+    @property
+    def identity(self) -> IdentityWriter: ...
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]: ...
