@@ -7,15 +7,30 @@ what was shown is what is sent.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from communal_sync.words import plural
 
 PLAN_FORMAT_VERSION = 1
 
 Provenance = Literal["live", "snapshot", "unknown"]
 """Where a field's current value came from: ``GET /users/{id}``, our last PUT's response, or
 nowhere (addresses of a user we never pushed)."""
+
+
+@dataclass(frozen=True)
+class CurrentValue:
+    """A field's value in Communal now, and how we know it."""
+
+    value: str | None
+    provenance: Provenance
+
+
+UNKNOWN: Final = CurrentValue(None, "unknown")
+"""A field whose current value nothing tells us (an address we never pushed)."""
 
 MatchMethod = Literal["id", "external_id", "email", "discover"]
 ConflictPolicy = Literal["skip", "source", "communal"]
@@ -169,6 +184,29 @@ class Outcome(_Frozen):
     http_status: int | None = None
     field_errors: dict[str, list[str]] = Field(default_factory=dict)
 
+    def field_error_lines(self) -> list[str]:
+        """The API's per-field errors as "field: message", one per message, fields sorted."""
+        return [
+            f"{name}: {message}"
+            for name in sorted(self.field_errors)
+            for message in self.field_errors[name]
+        ]
+
+    @property
+    def reason(self) -> str:
+        """The message and its field errors on one line: what every report and table says.
+
+        A 422's message already lists the API's field errors: those are not repeated.
+        """
+        message = self.message or ""
+        parts = [message] if message else []
+        parts += [
+            line
+            for line in self.field_error_lines()
+            if line.partition(": ")[2].rstrip(". ") not in message
+        ]
+        return "; ".join(parts)
+
 
 class InputInfo(_Frozen):
     name: str
@@ -189,6 +227,9 @@ class PlanOptions(_Frozen):
     trust_ids: bool = False
     max_changes: str | None = None
     max_clears: int | None = None
+    default_region: str | None = None
+    """The region telephones without a country code were read in (``--default-region``):
+    apply and revert compare with it too, so a landed PUT is recognized on resume."""
 
 
 class Plan(_Frozen):
@@ -230,6 +271,27 @@ class Plan(_Frozen):
         return len({i.line for i in self.issues if i.kind == kind})
 
     @property
+    def conflicts_left_alone(self) -> int:
+        """Conflicting fields the plan leaves as Communal has them: a reason to exit 3."""
+        return sum(1 for u in self.users for c in u.conflicts if c.resolution == "skipped")
+
+    def counts(self) -> dict[str, int]:
+        """The numbers behind the summary line; issue counts are rows, not error messages."""
+        return {
+            "to_update": len(self.to_update),
+            "unchanged": len(self.unchanged),
+            "invalid": self.issue_count("invalid"),
+            "unmatched": self.issue_count("unmatched"),
+            "unreachable": self.issue_count("unreachable"),
+            "ambiguous": self.issue_count("ambiguous"),
+            "mismatched": self.issue_count("mismatched"),
+            "duplicate": self.issue_count("duplicate"),
+            "conflicts": self.conflicts,
+            "clears": self.clears,
+            "locked_fields": self.locked_skips,
+        }
+
+    @property
     def has_row_problems(self) -> bool:
         """Rows that need attention: invalid, unmatched, ambiguous, mismatched, unreachable,
         or a conflict left alone (exit 3, so a cron job sees it).
@@ -237,26 +299,21 @@ class Plan(_Frozen):
         A locked field's differing value is not one: it is reported with the user and
         counted, but no run could ever send it, so it would hold every run at exit 3.
         """
-        held = any(c.resolution == "skipped" for u in self.users for c in u.conflicts)
-        return held or any(i.kind != "duplicate" for i in self.issues)
+        return bool(self.conflicts_left_alone) or any(i.kind != "duplicate" for i in self.issues)
 
     def summary(self) -> str:
         """The one-line summary: "12 users to update, 3 unchanged, 2 invalid, 1 conflict"."""
-        parts = [f"{len(self.to_update)} {_plural(len(self.to_update), 'user')} to update"]
+        parts = [f"{len(self.to_update)} {plural(len(self.to_update), 'user')} to update"]
         parts.append(f"{len(self.unchanged)} unchanged")
         for kind in ISSUE_KINDS:
             count = self.issue_count(kind)
             if count:
                 parts.append(f"{count} {kind}")
         if self.conflicts:
-            parts.append(f"{self.conflicts} {_plural(self.conflicts, 'conflict')}")
+            parts.append(f"{self.conflicts} {plural(self.conflicts, 'conflict')}")
         if self.clears:
-            parts.append(f"{self.clears} {_plural(self.clears, 'field')} cleared")
+            parts.append(f"{self.clears} {plural(self.clears, 'field')} cleared")
         if self.locked_skips:
-            fields = _plural(self.locked_skips, "field")
+            fields = plural(self.locked_skips, "field")
             parts.append(f"{self.locked_skips} locked {fields} not written")
         return ", ".join(parts)
-
-
-def _plural(count: int, word: str) -> str:
-    return word if count == 1 else word + "s"

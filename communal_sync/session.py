@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from communal_sync.api.client import CommunalClient
 from communal_sync.api.settings import (
@@ -22,13 +21,11 @@ from communal_sync.api.settings import (
     ApiKey,
     ApiSettings,
     check_api_version,
-    is_loopback_host,
     resolve_settings,
 )
 from communal_sync.api.throttle import Throttle
-from communal_sync.errors import ConfigError, RefusedError
+from communal_sync.errors import ConfigError
 from communal_sync.sandbox import Sandbox, load_seed
-from communal_sync.state import StateStore
 from communal_sync.state.location import resolve_state_path
 
 DEMO_SEED = Path(__file__).resolve().parent.parent / "sample_data" / "organization.json"
@@ -107,34 +104,3 @@ def _start_sandbox(seed_path: Path | None) -> Iterator[Sandbox]:
         )
     with Sandbox(load_seed(path)) as sandbox:
         yield sandbox
-
-
-LOCAL_API = "a local sandbox (loopback)"
-"""What every loopback base URL is bound as: sandboxes change port from run to run."""
-
-
-def api_identity(base_url: str) -> str:
-    """The API a state file is bound to: the base URL, or any loopback sandbox."""
-    host = urlsplit(base_url).hostname or ""
-    return LOCAL_API if is_loopback_host(host) else base_url.rstrip("/")
-
-
-def check_state_api(store: StateStore, base_url: str, *, bind: bool) -> None:
-    """Refuse to use a state file that describes another API's organization.
-
-    Its identity map, snapshots and skip-unchanged hashes name that organization's users;
-    used against another API they would match rows to the wrong people and skip rows that
-    were never sent there. ``bind`` records the API on a file not yet bound (a push).
-    """
-    api = api_identity(base_url)
-    bound = store.binding.bound_api()
-    if bound is None:
-        if bind:
-            store.binding.bind(api)
-        return
-    if bound != api:
-        raise RefusedError(
-            f"The state file {store.path} holds the identity map and history of {bound}, "
-            f"but this run talks to {api}. Each organization needs its own state file: "
-            "pass --state (or set COMMUNAL_SYNC_STATE)."
-        )

@@ -13,13 +13,13 @@ for what a GET can and cannot show, and how the journalled intent decides the re
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Set
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from communal_sync.api.models import User
+from communal_sync.applying.counts import tally_outcomes
 from communal_sync.applying.custom_writes import (
     CustomWrites,
     WriteStopped,
@@ -66,12 +66,8 @@ class ApplyResult:
     pending: int = 0
 
     def counts(self) -> dict[str, int]:
-        """Outcomes by status, plus users left unsent (``pending``)."""
-        tally = Counter(o.status for o in self.outcomes)
-        return {
-            **{s: tally.get(s, 0) for s in ("applied", "already", "failed", "conflict")},
-            "pending": self.pending,
-        }
+        """Outcomes by status, plus users left unsent (``pending``); see ``counts.tally``."""
+        return {**tally_outcomes(None, self.outcomes).counts(), "pending": self.pending}
 
     @property
     def failed(self) -> list[Outcome]:

@@ -12,7 +12,14 @@ from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from communal_sync.api.models import CustomProfileFieldValue, User
-from communal_sync.state.records import IdentitySource, ResultStatus, Snapshot
+from communal_sync.state.records import (
+    EndStatus,
+    IdentitySource,
+    ResultStatus,
+    RunKind,
+    RunRecord,
+    Snapshot,
+)
 
 
 class CustomValueWriter(Protocol):
@@ -115,3 +122,44 @@ class ApplyState(Protocol):
     def identity(self) -> IdentityWriter: ...
 
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+class RunJournal(JournalWriter, Protocol):
+    """The journal as a whole run uses it: start, resume, finish."""
+
+    def start_run(
+        self,
+        kind: RunKind,
+        *,
+        input_name: str | None = None,
+        input_sha256: str | None = None,
+        plan_json: str | None = None,
+    ) -> int: ...
+
+    def finish_run(
+        self, run_id: int, *, status: EndStatus, exit_code: int, counts: Mapping[str, int]
+    ) -> None: ...
+
+    def latest_unfinished_run(
+        self, input_sha256: str | None = None, *, kind: RunKind | None = None
+    ) -> RunRecord | None: ...
+
+    def load_plan(self, run_id: int) -> str | None: ...
+
+    def reopen_run(self, run_id: int) -> RunRecord: ...
+
+
+class Binding(Protocol):
+    """Which API the state file belongs to."""
+
+    def check(self, base_url: str, *, bind: bool) -> None: ...
+
+
+class RunState(ApplyState, Protocol):
+    """The parts of the state store a whole run uses (``StateStore`` is one)."""
+
+    @property
+    def journal(self) -> RunJournal: ...
+
+    @property
+    def binding(self) -> Binding: ...

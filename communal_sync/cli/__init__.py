@@ -4,13 +4,14 @@ from __future__ import annotations
 
 # Importing the command modules registers their commands on ``app``.
 from communal_sync.cli import (
-    history,
-    inspect,
+    apply,
     link,
+    lookup,
     plan,
     push,
+    revert,
+    runs,
     sandbox,
-    saved_plan,
     validate,
 )
 from communal_sync.cli.app import app
@@ -23,13 +24,14 @@ def main() -> None:
 
 __all__ = [
     "app",
-    "history",
-    "inspect",
+    "apply",
     "link",
+    "lookup",
     "main",
     "plan",
     "push",
+    "revert",
+    "runs",
     "sandbox",
-    "saved_plan",
     "validate",
 ]

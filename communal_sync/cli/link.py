@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,11 +13,18 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
+from communal_sync.cli.options import (
+    FileArg,
+    FormatOpt,
+    ReadFlags,
+    RedactOpt,
+    ReportFormat,
+    StateOpt,
+    flags,
+)
 from communal_sync.errors import ExitCode
 from communal_sync.identity.link import (
-    LinkOptions,
     LinkResult,
     apply_links,
     open_link_file,
@@ -26,23 +33,24 @@ from communal_sync.identity.link import (
 from communal_sync.reports.redaction import REDACTED, redact_value
 from communal_sync.state import acquire_lock, open_state, resolve_state_path
 
-DRY_RUN: bool = typer.Option(
-    False, "--dry-run", help="Check the file and report what would be linked; write nothing."
-)
+LinkDryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Check the file and report what would be linked; write nothing."
+    ),
+]
 
 
 @app.command()
 @handles_errors
+@flags
 def link(
-    file: str = opt.FILE,
-    map_items: list[str] = opt.MAP,
-    config: Path | None = opt.CONFIG,
-    encoding: str | None = opt.ENCODING,
-    input_format: opt.InputFormat | None = opt.INPUT_FORMAT,
-    state: str | None = opt.STATE,
-    dry_run: bool = DRY_RUN,
-    report_format: opt.ReportFormat = opt.REPORT_FORMAT,
-    redact: bool = opt.REDACT,
+    file: FileArg,
+    read: ReadFlags,
+    state: StateOpt = None,
+    dry_run: LinkDryRunOpt = False,
+    report_format: FormatOpt = ReportFormat.text,
+    redact: RedactOpt = False,
 ) -> None:
     """Load an id map: which Communal user id each email or external id belongs to.
 
@@ -52,34 +60,26 @@ def link(
     contradictory rows are refused and listed. Exit 0 when every row was linked, 3 when
     some were refused, 1 when the file cannot be read, 4 when another run holds the state.
     """
-    link_file = open_link_file(
-        file,
-        LinkOptions(
-            encoding=encoding,
-            input_format=input_format.value if input_format else None,
-            map_items=map_items,
-            config_path=config,
-        ),
-    )
+    link_file = open_link_file(file, read.options())
     with link_file.source:
         for message in link_file.warnings:
             warn(message)
-        read = read_links(link_file)
+        links = read_links(link_file)
     state_path = resolve_state_path(state, os.environ)
     if dry_run:
         if state_path.exists():
             with open_state(state_path) as store:
-                result = apply_links(store, read, dry_run=True)
+                result = apply_links(store, links, dry_run=True)
         else:
-            result = apply_links(None, read, dry_run=True)
+            result = apply_links(None, links, dry_run=True)
     else:
         with (
-            acquire_lock(state_path, command=f"link {read.name}"),
+            acquire_lock(state_path, command=f"link {links.name}"),
             open_state(state_path) as store,
         ):
-            result = apply_links(store, read, dry_run=False)
+            result = apply_links(store, links, dry_run=False)
 
-    if report_format is opt.ReportFormat.json:
+    if report_format is ReportFormat.json:
         payload = _result_json(result, link_file.columns.unmapped, state_path, redact)
         typer.echo(json.dumps(payload, indent=2))
     else:

@@ -1,103 +1,36 @@
-"""Options shared by several commands, declared once so their help text never drifts."""
+"""Every option the commands share, declared once, and the dataclasses that gather them.
+
+Options are ``Annotated`` constants. Those that belong together are fields of one frozen
+dataclass per concern (``ApiFlags``, ``ReadFlags``/``IntakeFlags``, ``PlanningFlags``,
+``OutputFlags``); a command declares a parameter of that type and ``@flags`` spreads the
+dataclass's fields into the command's signature for typer, then hands the command one
+instance. So ``plan`` and ``push`` share 20-odd options without writing any of them twice,
+and each dataclass turns itself into the core's options in one method.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-import os
-from collections.abc import Mapping, Sequence
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Any, Final, TypeVar, get_type_hints
 
 import typer
 
 from communal_sync.errors import UsageError
-from communal_sync.state.location import lock_path_for, resolve_state_path
 
+R = TypeVar("R")
 
-def refuse_raw_with_redact(flag: str, path: Path | None, redact: bool) -> None:
-    """``--errors-out``/``--failed-out`` copy rows verbatim, which ``--redact`` forbids."""
-    if path is not None and redact:
-        raise UsageError(
-            f"{flag} writes the rows exactly as they came in, so it cannot be combined "
-            "with --redact; drop one of them."
-        )
-
-
-OUTPUT_FLAGS: Final = {
-    "out": "--out",
-    "report": "--report",
-    "failed_out": "--failed-out",
-    "errors_out": "--errors-out",
-}
-"""The options that write a file, by parameter name: none may be the input file."""
+DEFAULT_CONCURRENCY: Final = 4
 STDIN: Final = "-"
 
-
-def refuse_overwriting_input(
-    inputs: Sequence[str | Path | None], outputs: Mapping[str, object]
-) -> None:
-    """Refuse (``UsageError``) an output option that names an input file itself.
-
-    ``outputs`` is a command's arguments (``locals()`` will do): each one named in
-    ``OUTPUT_FLAGS`` and set is compared with each of ``inputs`` by resolved path, and by
-    ``Path.samefile`` when both exist (a hard link, a differently spelled mount), so
-    ``plan fx.csv --report fx.csv`` never replaces the export with its report. Standard
-    input (``-``) has no file to protect.
-    """
-    written = {
-        flag: Path(target)
-        for name, flag in OUTPUT_FLAGS.items()
-        if isinstance(target := outputs.get(name), Path | str)
-    }
-    _refuse_shared_outputs(written, _state_in_use(outputs))
-    for file in inputs:
-        if file is None or str(file) == STDIN:
-            continue
-        for flag, target in written.items():
-            if _same_file(Path(file), target):
-                raise UsageError(
-                    f"{flag} {str(target)!r} is the input file {str(file)!r}: writing it "
-                    f"would destroy the input. Give {flag} another file name."
-                )
-
-
-def _state_in_use(outputs: Mapping[str, object]) -> Path | None:
-    """The state file the command will open (``--state``, ``$COMMUNAL_SYNC_STATE`` or the
-    default), or None for ``--sandbox`` without ``--state`` (a temporary file)."""
-    explicit = outputs.get("state")
-    chosen = explicit if isinstance(explicit, str) and explicit else None
-    if outputs.get("sandbox") and chosen is None:
-        return None
-    return resolve_state_path(chosen, os.environ)
-
-
-def _refuse_shared_outputs(written: Mapping[str, Path], state: Path | None) -> None:
-    """Refuse two output options naming one file, or one naming the state file (or its
-    lock): the second write would replace the first, or the identity map and history."""
-    flags = list(written)
-    for index, flag in enumerate(flags):
-        for other in flags[index + 1 :]:
-            if _same_file(written[flag], written[other]):
-                raise UsageError(
-                    f"{flag} and {other} both name {str(written[other])!r}: one would "
-                    "overwrite the other. Give each its own file name."
-                )
-        if state is not None and any(
-            _same_file(written[flag], kept) for kept in (state, lock_path_for(state))
-        ):
-            raise UsageError(
-                f"{flag} {str(written[flag])!r} is the state file: writing it would destroy "
-                f"the identity map and run history. Give {flag} another file name."
-            )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.resolve() == b.resolve():
-            return True
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
+API_PANEL: Final = "API and state"
+INPUT_PANEL: Final = "Reading the file"
+PLAN_PANEL: Final = "Planning"
+OUTPUT_PANEL: Final = "Output"
 
 
 class InputFormat(enum.StrEnum):
@@ -112,78 +45,418 @@ class OnDuplicate(enum.StrEnum):
     last = "last"
 
 
+class OnConflict(enum.StrEnum):
+    skip = "skip"
+    source = "source"
+    communal = "communal"
+
+
 class ReportFormat(enum.StrEnum):
     text = "text"
     json = "json"
 
 
-FILE: str = typer.Argument(
-    ...,
-    metavar="FILE",
-    help="The export to read: a CSV, JSON or JSON Lines file, or - for standard input.",
-)
-MAP: list[str] = typer.Option(
-    [],
-    "--map",
-    metavar="COLUMN=FIELD",
-    help='Map a column to a field, e.g. --map "Member No=external_id"; "Column=" ignores it. '
-    "Repeatable.",
-)
-CONFIG: Path | None = typer.Option(
-    None,
-    "--config",
-    help="A communal-sync.toml file (default: ./communal-sync.toml if present).",
-)
-ENCODING: str | None = typer.Option(
-    None, "--encoding", help="Read the file in this encoding instead of detecting it."
-)
-INPUT_FORMAT: InputFormat | None = typer.Option(
-    None, "--input-format", help="Read as this format instead of guessing from name and content."
-)
-ON_DUPLICATE: OnDuplicate | None = typer.Option(
-    None,
-    "--on-duplicate",
-    help="Rows sharing an email, id or external id: error (all invalid, the default), "
-    "first or last (keep one, skip the others).",
-)
-DEFAULT_REGION: str | None = typer.Option(
-    None,
-    "--default-region",
-    help="Country (two letters) for telephone numbers written without a country code.",
-)
-REPORT_FORMAT: ReportFormat = typer.Option(
-    ReportFormat.text, "--format", help="Report format on standard output."
-)
-REDACT: bool = typer.Option(
-    False, "--redact", help="Mask personal values in everything printed or written."
-)
+# --- arguments and single options -----------------------------------------------------------
 
-BASE_URL: str | None = typer.Option(
-    None,
-    "--base-url",
-    help="The API base URL (default: $COMMUNAL_BASE_URL, else https://api.getcommunal.com/api).",
-)
-API_KEY_FILE: Path | None = typer.Option(
-    None,
-    "--api-key-file",
-    help="Read the API key from this file instead of $COMMUNAL_API_KEY. "
-    "(There is no flag for the key itself: it would end up in shell history.)",
-)
-API_VERSION: str | None = typer.Option(
-    None, "--api-version", help="The X-Api-Version to send (default 2026-03-25)."
-)
-SANDBOX: bool = typer.Option(
-    False,
-    "--sandbox",
-    help="Run against an embedded local sandbox of the API seeded with the demo organization, "
-    "with a temporary state file unless --state is given.",
-)
-SANDBOX_SEED: Path | None = typer.Option(
-    None, "--sandbox-seed", help="Seed the embedded sandbox from this JSON file."
-)
-STATE: str | None = typer.Option(
-    None,
-    "--state",
-    help="The state file (default: $COMMUNAL_SYNC_STATE, else the user data directory).",
-)
-JSON_OUTPUT: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")
+FileArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="FILE",
+        help="The export to read: a CSV, JSON or JSON Lines file, or - for standard input.",
+        show_default=False,
+    ),
+]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        metavar="PATH",
+        help="The state file (default: $COMMUNAL_SYNC_STATE, else the user data directory).",
+        rich_help_panel=API_PANEL,
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once."),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan; send nothing.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (for cron).")]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume", help="Finish the interrupted run of this same file; nothing is sent twice."
+    ),
+]
+DetailedExitcodeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 when nothing would change, 5 when changes are pending (3 and 4 as usual).",
+    ),
+]
+PlanOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        metavar="PLAN.json",
+        help="Save the plan as JSON, to review and `apply` later.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+FailedOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--failed-out",
+        metavar="FILE.csv",
+        help="Write the source rows that failed, with the reason, to this CSV.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RedactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--redact",
+        help="Mask personal values in everything printed or written.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        metavar="FILE",
+        help="Also write the report to this file: .json, .csv, .md or .html.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+FormatOpt = Annotated[
+    ReportFormat, typer.Option("--format", help="Report format on standard output.")
+]
+
+
+# --- option groups ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiFlags:
+    """How to reach the API: ``--base-url``, ``--api-key-file``, ``--api-version``, sandbox."""
+
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            metavar="URL",
+            help="The API base URL (default: $COMMUNAL_BASE_URL, else "
+            "https://api.getcommunal.com/api).",
+            rich_help_panel=API_PANEL,
+        ),
+    ] = None
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-key-file",
+            metavar="FILE",
+            help="Read the API key from this file instead of $COMMUNAL_API_KEY. "
+            "(There is no flag for the key itself: it would end up in shell history.)",
+            rich_help_panel=API_PANEL,
+        ),
+    ] = None
+    api_version: Annotated[
+        str | None,
+        typer.Option(
+            "--api-version",
+            metavar="YYYY-MM-DD",
+            help="The X-Api-Version to send (default 2026-03-25).",
+            rich_help_panel=API_PANEL,
+        ),
+    ] = None
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="Run against an embedded local sandbox of the API seeded with the demo "
+            "organization, with a temporary state file unless --state is given.",
+            rich_help_panel=API_PANEL,
+        ),
+    ] = False
+    sandbox_seed: Annotated[
+        Path | None,
+        typer.Option(
+            "--sandbox-seed",
+            metavar="FILE",
+            help="Seed the embedded sandbox from this JSON file.",
+            rich_help_panel=API_PANEL,
+        ),
+    ] = None
+
+    def options(self) -> Any:
+        """The core's ``session.ApiOptions`` (imported here, so ``--help`` never loads it)."""
+        from communal_sync.session import ApiOptions
+
+        return ApiOptions(
+            base_url=self.base_url,
+            api_key_file=self.api_key_file,
+            api_version=self.api_version,
+            sandbox=self.sandbox,
+            sandbox_seed=self.sandbox_seed,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadFlags:
+    """How to read a file: ``--map``, ``--config``, ``--encoding``, ``--input-format``."""
+
+    map_items: Annotated[
+        list[str],
+        typer.Option(
+            "--map",
+            metavar="COLUMN=FIELD",
+            help='Map a column to a field, e.g. --map "Member No=external_id"; "Column=" '
+            "ignores it. Repeatable.",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = dataclasses.field(default_factory=list)
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="A communal-sync.toml file (default: ./communal-sync.toml if present).",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = None
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="NAME",
+            help="Read the file in this encoding instead of detecting it.",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = None
+    input_format: Annotated[
+        InputFormat | None,
+        typer.Option(
+            "--input-format",
+            help="Read as this format instead of guessing from name and content.",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = None
+
+    def options(self) -> Any:
+        """The core's ``intake.ReadOptions``."""
+        from communal_sync.intake.settings import ReadOptions
+
+        return ReadOptions(**self._read_fields())
+
+    def _read_fields(self) -> dict[str, Any]:
+        return {
+            "encoding": self.encoding,
+            "input_format": self.input_format.value if self.input_format else None,
+            "map_items": tuple(self.map_items),
+            "config_path": self.config,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class IntakeFlags(ReadFlags):
+    """Reading and judging an export: ``ReadFlags`` plus duplicates and phone region."""
+
+    on_duplicate: Annotated[
+        OnDuplicate | None,
+        typer.Option(
+            "--on-duplicate",
+            help="Rows sharing an email, id or external id: error (all invalid, the default), "
+            "first or last (keep one, skip the others).",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = None
+    default_region: Annotated[
+        str | None,
+        typer.Option(
+            "--default-region",
+            metavar="CC",
+            help="Country (two letters) for telephone numbers written without a country code.",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = None
+
+    def intake_options(self, *, custom_fields: bool | None = None) -> Any:
+        """The core's ``intake.IntakeOptions``."""
+        from communal_sync.intake.settings import IntakeOptions
+
+        return IntakeOptions(
+            **self._read_fields(),
+            on_duplicate=self.on_duplicate.value if self.on_duplicate else None,
+            default_region=self.default_region,
+            custom_fields=custom_fields,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanningFlags:
+    """What a plan decides: conflicts, clears, limits, discovery and custom fields."""
+
+    on_conflict: Annotated[
+        OnConflict,
+        typer.Option(
+            "--on-conflict",
+            help="A field edited in Communal since our last push and different in the file: "
+            "skip it and report (default), take the file's value (source), or keep "
+            "Communal's (communal).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = OnConflict.skip
+    allow_clear: Annotated[
+        list[str],
+        typer.Option(
+            "--allow-clear",
+            metavar="FIELD",
+            help="Let a blank cell clear this field (repeatable): a standard field such as "
+            "telephone, custom:<name> (any case), or 'all'. An unknown name is refused. "
+            "Required fields are never cleared.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = dataclasses.field(default_factory=list)
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Re-read everyone, even rows unchanged since the last push.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = False
+    discover: Annotated[
+        bool,
+        typer.Option(
+            "--discover",
+            help="Find unknown people by searching program signups for their email (one "
+            "exact match).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = False
+    trust_ids: Annotated[
+        bool,
+        typer.Option(
+            "--trust-ids",
+            help="Push rows matched by id (or through the identity map) even when Communal's "
+            "record shares no name or email with the row. Without it such a row is reported "
+            "as mismatched and not pushed, so a shifted or wrong id column cannot overwrite "
+            "someone else; pass it only when the file is meant to rename those people.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = False
+    max_changes: Annotated[
+        str | None,
+        typer.Option(
+            "--max-changes",
+            metavar="N|P%",
+            help="Refuse if more users than this would change: N or P%.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None
+    max_clears: Annotated[
+        int | None,
+        typer.Option(
+            "--max-clears",
+            metavar="N",
+            help="Refuse if more fields than this would be cleared.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None
+    custom_fields: Annotated[
+        bool | None,
+        typer.Option(
+            "--custom-fields/--no-custom-fields",
+            help="--custom-fields also maps columns named like a Communal custom profile "
+            "field; --no-custom-fields ignores custom fields entirely. Default: only columns "
+            "mapped as custom:<name>.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None
+
+    def options(self) -> Any:
+        """The core's ``plan.PlanOptions``; a bad limit or field name is a usage error."""
+        from communal_sync.plan import PlanOptions
+        from communal_sync.planning.diff import check_allow_clear
+        from communal_sync.planning.limits import parse_max_changes
+
+        if self.max_changes is not None:
+            parse_max_changes(self.max_changes)
+        if self.max_clears is not None and self.max_clears < 0:
+            raise UsageError("--max-clears must be 0 or more.")
+        return PlanOptions(
+            on_conflict=self.on_conflict.value,
+            allow_clear=check_allow_clear(self.allow_clear),
+            full_refresh=self.full_refresh,
+            discover=self.discover,
+            trust_ids=self.trust_ids,
+            max_changes=self.max_changes,
+            max_clears=self.max_clears,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputFlags:
+    """What a run writes besides the terminal: ``--report`` and ``--redact``."""
+
+    report: ReportOpt = None
+    redact: RedactOpt = False
+
+
+FLAG_GROUPS: Final = (ApiFlags, ReadFlags, IntakeFlags, PlanningFlags, OutputFlags)
+
+
+def flags(command: Callable[..., R]) -> Callable[..., R]:
+    """Spread each option-group parameter of ``command`` into its fields, for typer.
+
+    ``def push(file: FileArg, api: ApiFlags, ...)`` is shown to typer as
+    ``push(file, base_url, api_key_file, ...)``; when typer calls it, the fields are
+    gathered back into one ``ApiFlags`` and ``push`` receives that. Field names are unique
+    across groups, so no option can be declared twice.
+    """
+    hints = get_type_hints(command, include_extras=True)
+    signature = inspect.signature(command)
+    groups: dict[str, type[Any]] = {}
+    parameters: list[inspect.Parameter] = []
+    annotations: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        hint = hints.get(name, parameter.annotation)
+        if isinstance(hint, type) and hint in FLAG_GROUPS:
+            groups[name] = hint
+            group_hints = get_type_hints(hint, include_extras=True)
+            for item in dataclasses.fields(hint):
+                default: Any = item.default
+                if item.default_factory is not dataclasses.MISSING:
+                    default = item.default_factory()
+                parameters.append(
+                    inspect.Parameter(
+                        item.name,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=default,
+                        annotation=group_hints[item.name],
+                    )
+                )
+                annotations[item.name] = group_hints[item.name]
+            continue
+        kind = inspect.Parameter.KEYWORD_ONLY
+        parameters.append(parameter.replace(kind=kind, annotation=hint))
+        annotations[name] = hint
+    seen = [p.name for p in parameters]
+    duplicated = {n for n in seen if seen.count(n) > 1}
+    if duplicated:
+        raise TypeError(f"{command.__name__}: options declared twice: {sorted(duplicated)}")
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> R:
+        for name, group in groups.items():
+            names = [item.name for item in dataclasses.fields(group)]
+            kwargs[name] = group(**{n: kwargs.pop(n) for n in names})
+        return command(**kwargs)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=signature.return_annotation
+    )
+    wrapper.__annotations__ = annotations
+    return wrapper

@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from communal_sync.cli import events
 from communal_sync.cli.app import stderr_console
-from communal_sync.cli.results import failure_reason
 from communal_sync.plan import Outcome
 from communal_sync.reports.redaction import redact_value
 
@@ -37,7 +36,7 @@ def outcome_event(outcome: Outcome, *, run_id: int, redact: bool) -> dict[str, A
         "line": outcome.line,
         "status": outcome.status,
         "http_status": outcome.http_status,
-        "reason": redact_value(failure_reason(outcome), redact),
+        "reason": redact_value(outcome.reason, redact),
         "fields": sorted(outcome.field_errors),
     }
 

@@ -1,4 +1,5 @@
-"""Rich renderings of a plan for the terminal: a summary, then per user old -> new."""
+"""Rich renderings for the terminal: a plan (a summary, then per user old -> new) and a
+run's results (what was not updated, and the summary line)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from communal_sync.plan import Plan, UserPlan
+from communal_sync.applying.counts import Tally
+from communal_sync.plan import ISSUE_KINDS, IssueKind, Outcome, Plan, UserPlan
 from communal_sync.reports import redact_issue
 from communal_sync.reports.redaction import redact_value
+from communal_sync.words import plural
 
 EMPTY = "(empty)"
 NOT_WRITTEN = "NOT WRITTEN"
@@ -155,3 +158,41 @@ def _changes_lines(users: tuple[UserPlan, ...], redact: bool) -> Text:
             text.append_text(source)
             text.append("]\n")
     return text
+
+
+def render_failures(failures: list[Outcome], console: Console, *, redact: bool) -> None:
+    """The "Not updated" table: each user that failed or conflicted, and why."""
+    if not failures:
+        return
+    table = Table(title="Not updated", title_justify="left")
+    for column in ("user", "line", "result", "reason"):
+        table.add_column(column, overflow="fold")
+    for outcome in failures:
+        table.add_row(
+            str(outcome.user_id),
+            str(outcome.line),
+            outcome.status,
+            Text(redact_value(outcome.reason, redact) or ""),
+        )
+    console.print(table)
+
+
+def run_summary(plan: Plan, tally: Tally, run_id: int) -> str:
+    """One line: what the run did, then the rows it did not touch (every reason for exit 3)."""
+    applied = tally["applied"]
+    parts = [f"{applied} {plural(applied, 'user')} updated"]
+    if tally["already"]:
+        parts.append(f"{tally['already']} already applied")
+    parts.append(f"{len(plan.unchanged)} unchanged")
+    for status, label in (("failed", "failed"), ("conflict", "conflict")):
+        if tally[status]:
+            parts.append(f"{tally[status]} {label}")
+    if tally.pending:
+        parts.append(f"{tally.pending} not sent")
+    if left_alone := plan.conflicts_left_alone:
+        parts.append(f"{left_alone} {plural(left_alone, 'conflict')} left alone")
+    kinds: tuple[IssueKind, ...] = tuple(k for k in ISSUE_KINDS if k != "duplicate")
+    for kind in kinds:
+        if n := plan.issue_count(kind):
+            parts.append(f"{n} {kind}")
+    return f"Run {run_id}: " + ", ".join(parts)

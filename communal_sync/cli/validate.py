@@ -2,102 +2,90 @@
 
 from __future__ import annotations
 
-import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
+from communal_sync.cli.options import (
+    OUTPUT_PANEL,
+    FileArg,
+    FormatOpt,
+    IntakeFlags,
+    RedactOpt,
+    ReportFormat,
+    flags,
+)
+from communal_sync.cli.outputs import check_outputs, refuse_raw_with_redact
 from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
-from communal_sync.intake.pipeline import IntakeOptions, open_intake
+from communal_sync.intake.pipeline import open_intake
 from communal_sync.intake.validate import RowResult, ValidationSummary, summarize
-from communal_sync.reports import neutralize_data_cell
+from communal_sync.reports.error_rows import ErrorRowsWriter
 from communal_sync.reports.redaction import REDACTED, redact_value
 
-ERROR_COLUMN = "error"
 SHOWN_VALUE_CHARS = 200
 """Longer values are cut in reports: a 100 MB cell must not become a 100 MB table."""
-ERRORS_OUT: Path | None = typer.Option(
-    None,
-    "--errors-out",
-    help="Write the invalid rows, as they came in plus an 'error' column, to this CSV "
-    "(unredacted, so not with --redact; cells a spreadsheet would run as formulas get a "
-    "leading ').",
-)
+ErrorsOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--errors-out",
+        metavar="FILE.csv",
+        help="Write the invalid rows, as they came in plus an 'error' column, to this CSV "
+        "(unredacted, so not with --redact; cells a spreadsheet would run as formulas get a "
+        "leading ').",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 
 
 @app.command()
 @handles_errors
+@flags
 def validate(
-    file: str = opt.FILE,
-    map_items: list[str] = opt.MAP,
-    config: Path | None = opt.CONFIG,
-    encoding: str | None = opt.ENCODING,
-    input_format: opt.InputFormat | None = opt.INPUT_FORMAT,
-    on_duplicate: opt.OnDuplicate | None = opt.ON_DUPLICATE,
-    default_region: str | None = opt.DEFAULT_REGION,
-    report_format: opt.ReportFormat = opt.REPORT_FORMAT,
-    redact: bool = opt.REDACT,
-    errors_out: Path | None = ERRORS_OUT,
+    file: FileArg,
+    intake: IntakeFlags,
+    report_format: FormatOpt = ReportFormat.text,
+    redact: RedactOpt = False,
+    errors_out: ErrorsOutOpt = None,
 ) -> None:
     """Check an export: every row read, mapped and validated; nothing is sent anywhere.
 
     Exit 0 when every row is valid, 3 when some are invalid, 1 when the file cannot be read.
     """
-    opt.refuse_raw_with_redact("--errors-out", errors_out, redact)
-    opt.refuse_overwriting_input((file,), {"errors_out": errors_out})
-    intake = open_intake(
-        file,
-        IntakeOptions(
-            encoding=encoding,
-            input_format=input_format.value if input_format else None,
-            map_items=map_items,
-            config_path=config,
-            on_duplicate=on_duplicate.value if on_duplicate else None,
-            default_region=default_region,
-        ),
-    )
-    for message in intake.warnings:
+    refuse_raw_with_redact("--errors-out", errors_out, redact)
+    check_outputs({"--errors-out": errors_out}, inputs=(file,))
+    export = open_intake(file, intake.intake_options())
+    for message in export.warnings:
         warn(message)
-    results = intake.results()
+    results = export.results()
     if errors_out is not None:
         with private_writer(errors_out, newline="") as handle:
-            summary = summarize(
-                _tee_invalid(results, intake.source.headers, handle), intake.mapping
-            )
+            writer = ErrorRowsWriter(handle, export.source.headers)
+            summary = summarize(_tee_invalid(results, writer), export.mapping)
+            writer.finish()
     else:
-        summary = summarize(results, intake.mapping)
+        summary = summarize(results, export.mapping)
 
-    if report_format is opt.ReportFormat.json:
-        typer.echo(json.dumps(_summary_json(summary, intake.source.name, redact), indent=2))
+    if report_format is ReportFormat.json:
+        typer.echo(json.dumps(_summary_json(summary, export.source.name, redact), indent=2))
     else:
-        _render_text(summary, intake.source.name, redact)
+        _render_text(summary, export.source.name, redact)
     raise typer.Exit(ExitCode.ROW_FAILURES if summary.invalid else ExitCode.OK)
 
 
-def _tee_invalid(results: Any, headers: list[str], handle: IO[str]) -> Any:
-    """Pass results through, writing each invalid or skipped row to ``handle`` as CSV."""
-    writer: csv.DictWriter[str] | None = None
+def _tee_invalid(results: Iterator[RowResult], writer: ErrorRowsWriter) -> Iterator[RowResult]:
+    """Pass results through, writing each invalid or skipped row with its reasons."""
     for result in results:
         if result.status != "valid":
-            if writer is None:
-                extra = [k for k in result.source.values if k not in headers]
-                writer = csv.DictWriter(
-                    handle, fieldnames=[*headers, *extra, ERROR_COLUMN], extrasaction="ignore"
-                )
-                writer.writeheader()
-            row = {**result.source.values, ERROR_COLUMN: _reasons(result)}
-            writer.writerow({k: neutralize_data_cell(v) for k, v in row.items()})
+            writer.add(result.source.values, _reasons(result))
         yield result
-    if writer is None:
-        csv.writer(handle).writerow([*headers, ERROR_COLUMN])
 
 
 def shorten(value: str | None) -> str | None:

@@ -6,7 +6,7 @@ Communal, or the CRM's own table of Communal ids) into the state store, where ma
 finds them. Reading and checking the file is ``link_file``; this module writes the valid
 entries in one transaction and reports mappings that moved to another user.
 
-    link_file = open_link_file("people.csv", LinkOptions())
+    link_file = open_link_file("people.csv", ReadOptions())
     read = read_links(link_file)
     with acquire_lock(path, command="link people.csv"), open_state(path) as state:
         result = apply_links(state, read, dry_run=False)
@@ -24,7 +24,6 @@ from communal_sync.identity.link_file import (
     LinkEntry,
     LinkFile,
     LinkKey,
-    LinkOptions,
     LinkRead,
     check_link_row,
     find_contradictions,
@@ -34,13 +33,13 @@ from communal_sync.identity.link_file import (
 )
 from communal_sync.intake.profile_row import RowError
 from communal_sync.state import StateStore
+from communal_sync.words import plural
 
 __all__ = [
     "LINK_FIELDS",
     "LinkColumns",
     "LinkEntry",
     "LinkFile",
-    "LinkOptions",
     "LinkRead",
     "LinkResult",
     "Move",
@@ -95,15 +94,15 @@ class LinkResult:
         """One line: "Linked 120 people: 118 by email, 95 by external id; 2 rows refused"."""
         verb = "Would link" if self.dry_run else "Linked"
         text = (
-            f"{verb} {self.people} {_plural(self.people, 'person', 'people')}: "
+            f"{verb} {self.people} {plural(self.people, 'person', 'people')}: "
             f"{self.by_email} by email, {self.by_external_id} by external id"
         )
         if self.already_known:
             text += f" ({self.already_known} already known)"
         if self.moves:
-            text += f"; {len(self.moves)} {_plural(len(self.moves), 'mapping', 'mappings')} moved"
+            text += f"; {len(self.moves)} {plural(len(self.moves), 'mapping', 'mappings')} moved"
         if self.refused_rows:
-            text += f"; {self.refused_rows} {_plural(self.refused_rows, 'row', 'rows')} refused"
+            text += f"; {self.refused_rows} {plural(self.refused_rows, 'row', 'rows')} refused"
         if self.dry_run:
             text += "; nothing written (--dry-run)"
         return text
@@ -171,7 +170,3 @@ def _result(read: LinkRead, moves: list[Move], known: int, *, dry_run: bool) -> 
         refused_rows=len(read.refused_lines),
         dry_run=dry_run,
     )
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many

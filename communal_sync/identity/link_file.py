@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
 from communal_sync.errors import InputError
-from communal_sync.intake.config import load_config
-from communal_sync.intake.mapping import parse_map_option, resolve_overrides
+from communal_sync.intake.mapping import resolve_overrides
 from communal_sync.intake.profile_row import RowError
+from communal_sync.intake.settings import ReadOptions, resolve_settings
 from communal_sync.intake.synonyms import SYNONYM_INDEX, column_key
 from communal_sync.sources.source import Source, SourceRow, open_source
 from communal_sync.values.normalize import clean_text, email_key, is_valid_email, normalize_email
@@ -31,16 +31,6 @@ MAX_USER_ID: Final = 2**63 - 1
 KEY_LABELS: Final = {"email": "email", "external_id": "external id"}
 
 LinkKey = Literal["email", "external_id"]
-
-
-@dataclass(frozen=True)
-class LinkOptions:
-    """What the command line says about reading the id map; ``None`` defers to the config."""
-
-    encoding: str | None = None
-    input_format: str | None = None
-    map_items: Sequence[str] = ()
-    config_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,7 @@ class LinkRead:
 
 def open_link_file(
     file: str,
-    options: LinkOptions,
+    options: ReadOptions,
     *,
     cwd: Path | None = None,
     stdin: BinaryIO | None = None,
@@ -102,21 +92,11 @@ def open_link_file(
     Raises InputError (file, line 1) when no column is the id or none is an email or
     external id, and ConfigError for a bad config or ``--map``.
     """
-    config = load_config(options.config_path, cwd=cwd or Path.cwd())
-    flags = parse_map_option(options.map_items)
+    settings = resolve_settings(options, cwd=cwd or Path.cwd())
     source = open_source(
-        file,
-        encoding=options.encoding or config.defaults.encoding,
-        input_format=options.input_format,
-        stdin=stdin,
+        file, encoding=settings.encoding, input_format=settings.input_format, stdin=stdin
     )
-    present = {column_key(header) for header in source.headers}
-    overrides = {
-        column: target
-        for column, target in config.mapping.items()
-        if column_key(column) in present and column not in flags
-    }
-    overrides.update(flags)
+    overrides = settings.overrides(present=source.headers)
     columns = map_link_columns(source.headers, overrides=overrides, source_name=source.name)
     return LinkFile(source=source, columns=columns, warnings=list(source.warnings))
 

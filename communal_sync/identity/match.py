@@ -21,8 +21,7 @@ from typing import Final, Protocol
 
 from communal_sync.api.models import ProgramSignup
 from communal_sync.intake.validate import ProfileRow
-from communal_sync.plan import IssueKind, MatchMethod
-from communal_sync.planning.diff import CurrentValue
+from communal_sync.plan import CurrentValue, IssueKind, MatchMethod
 from communal_sync.values.normalize import clean_text, email_key
 
 UNMATCHED_HINT = (

@@ -20,19 +20,18 @@ import codecs
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from communal_sync.errors import ConfigError
+from communal_sync.intake.duplicates import DuplicatePolicy
 from communal_sync.intake.mapping import resolve_field
+from communal_sync.values.dates import DateOrder
 
 CONFIG_FILE_NAME: Final = "communal-sync.toml"
-DEFAULT_ON_DUPLICATE: Final = "error"
-
-OnDuplicate = Literal["error", "first", "last"]
-DateOrder = Literal["dmy", "mdy"]
+DEFAULT_ON_DUPLICATE: Final[DuplicatePolicy] = "error"
 
 
 class _Section(BaseModel):
@@ -44,7 +43,7 @@ class Defaults(_Section):
 
     default_region: str | None = None
     date_order: DateOrder | None = None
-    on_duplicate: OnDuplicate = DEFAULT_ON_DUPLICATE
+    on_duplicate: DuplicatePolicy = DEFAULT_ON_DUPLICATE
     encoding: str | None = None
     custom_fields: bool | None = None
     """true: also map headers named like a custom field; false: ignore custom fields."""

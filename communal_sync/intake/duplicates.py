@@ -23,6 +23,8 @@ from communal_sync.sources.rows import KeyBatch, SourceRow, key_batches_of
 from communal_sync.values.normalize import clean_text, email_key
 
 KeyKind = Literal["email", "id", "external_id"]
+DuplicatePolicy = Literal["error", "first", "last"]
+"""What to do with rows that share a key: all invalid (error), or keep the first or last."""
 
 
 @dataclass(frozen=True, slots=True)

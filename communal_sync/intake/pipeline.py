@@ -1,35 +1,21 @@
 """From a file name and options to a stream of validated rows: read, map, validate.
 
 Every command that takes an export (validate, plan, push) comes through here, so the
-three steps are wired once and flags always win over the config file.
+three steps are wired once; ``settings.resolve_settings`` merges the flags over the config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
-from communal_sync.errors import ConfigError
-from communal_sync.intake.config import Config, load_config
-from communal_sync.intake.mapping import ColumnMapping, build_mapping, parse_map_option
+from communal_sync.intake.config import Config
+from communal_sync.intake.mapping import ColumnMapping, build_mapping
+from communal_sync.intake.settings import IntakeOptions, Settings, resolve_settings
 from communal_sync.intake.validate import RowResult, ValidationOptions, validate_source
 from communal_sync.sources.source import Source, open_source
-
-DuplicatePolicy = Literal["error", "first", "last"]
-
-
-@dataclass(frozen=True)
-class IntakeOptions:
-    """What the command line says about reading one export; ``None`` defers to the config."""
-
-    encoding: str | None = None
-    input_format: str | None = None
-    map_items: Sequence[str] = ()
-    config_path: Path | None = None
-    on_duplicate: DuplicatePolicy | None = None
-    default_region: str | None = None
 
 
 @dataclass
@@ -39,8 +25,13 @@ class Intake:
     source: Source
     mapping: ColumnMapping
     options: ValidationOptions
-    config: Config
+    settings: Settings
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        """The config file's contents (its defaults already merged into ``settings``)."""
+        return self.settings.config
 
     def results(self) -> Iterator[RowResult]:
         """Validate every row, in file order (two passes; see ``validate_source``)."""
@@ -59,31 +50,20 @@ def open_intake(
     Raises ``InputError`` for an unreadable file or unusable header and ``ConfigError`` for
     a bad config or ``--map``; nothing has been sent anywhere when either happens.
     """
-    config = load_config(options.config_path, cwd=cwd or Path.cwd())
-    defaults = config.defaults
-    overrides = dict(config.mapping)
-    overrides.update(parse_map_option(options.map_items))
+    settings = resolve_settings(options, cwd=cwd or Path.cwd())
     source = open_source(
-        file,
-        encoding=options.encoding or defaults.encoding,
-        input_format=options.input_format,
-        stdin=stdin,
+        file, encoding=settings.encoding, input_format=settings.input_format, stdin=stdin
     )
-    mapping = build_mapping(source.headers, overrides=overrides, source_name=source.name)
-    region = options.default_region or defaults.default_region
-    if region is not None and (len(region) != 2 or not region.isalpha()):
-        raise ConfigError(
-            f'default_region {region!r} is not a two-letter country code; use e.g. "CA".'
-        )
+    mapping = build_mapping(source.headers, overrides=settings.overrides(), source_name=source.name)
     validation = ValidationOptions(
-        on_duplicate=options.on_duplicate or defaults.on_duplicate,
-        default_region=region.upper() if region else None,
-        date_order=defaults.date_order,
+        on_duplicate=settings.on_duplicate,
+        default_region=settings.default_region,
+        date_order=settings.date_order,
     )
     return Intake(
         source=source,
         mapping=mapping,
         options=validation,
-        config=config,
+        settings=settings,
         warnings=list(source.warnings),
     )

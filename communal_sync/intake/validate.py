@@ -29,6 +29,7 @@ from communal_sync.errors import InputError
 from communal_sync.intake.duplicates import (
     DuplicateGroup,
     DuplicateIndex,
+    DuplicatePolicy,
     KeyKind,
     find_duplicates,
     index_duplicates,
@@ -38,6 +39,7 @@ from communal_sync.intake.mapping import ColumnMapping
 from communal_sync.intake.profile_row import ProfileRow, RowError
 from communal_sync.intake.row_checks import RowChecker
 from communal_sync.sources.rows import RowBatch, SourceRow, batches_of
+from communal_sync.values.dates import DateOrder
 
 __all__ = [
     "DuplicatePolicy",
@@ -51,7 +53,6 @@ __all__ = [
     "validate_source",
 ]
 
-DuplicatePolicy = Literal["error", "first", "last"]
 RowStatus = Literal["valid", "invalid", "duplicate"]
 
 LINES_SHOWN: Final = 10
@@ -151,7 +152,7 @@ class ValidationOptions:
 
     on_duplicate: DuplicatePolicy = "error"
     default_region: str | None = None
-    date_order: Literal["dmy", "mdy"] | None = None
+    date_order: DateOrder | None = None
 
 
 class RowSource(Protocol):

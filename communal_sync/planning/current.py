@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from communal_sync.api.models import User
-from communal_sync.planning.diff import UNKNOWN, CurrentValue
+from communal_sync.plan import UNKNOWN, CurrentValue
 
 
 def _text(value: Any) -> str | None:

@@ -20,8 +20,8 @@ from communal_sync.api.models import CustomProfileField, CustomProfileFieldValue
 from communal_sync.errors import ConfigError, InputError, UsageError
 from communal_sync.fields import CUSTOM_PREFIX, custom_name, is_custom
 from communal_sync.intake.mapping import ColumnMapping
-from communal_sync.plan import LOCKED_REASON, CustomWrite, FieldChange, SkippedField
-from communal_sync.planning.diff import CLEAR_NAMES_HINT, CurrentValue
+from communal_sync.plan import LOCKED_REASON, CurrentValue, CustomWrite, FieldChange, SkippedField
+from communal_sync.planning.diff import CLEAR_NAMES_HINT
 from communal_sync.values.normalize import clean_text
 
 CustomFieldMode = Literal["mapped", "headers", "off"]

@@ -14,7 +14,7 @@ from typing import Final
 
 from communal_sync.errors import UsageError
 from communal_sync.fields import CUSTOM_PREFIX, OPTIONAL_FIELDS, REQUIRED_FIELDS, custom_name
-from communal_sync.plan import Conflict, ConflictPolicy, FieldChange, Provenance
+from communal_sync.plan import UNKNOWN, Conflict, ConflictPolicy, CurrentValue, FieldChange
 from communal_sync.values.normalize import (
     clean_text,
     email_key,
@@ -31,17 +31,6 @@ CLEAR_NAMES_HINT: Final = (
     "profile field"
 )
 CURRENT_UNKNOWN_NOTE: Final = "current unknown"
-
-
-@dataclass(frozen=True)
-class CurrentValue:
-    """A field's value in Communal now, and how we know it."""
-
-    value: str | None
-    provenance: Provenance
-
-
-UNKNOWN: Final = CurrentValue(None, "unknown")
 
 
 @dataclass(frozen=True)

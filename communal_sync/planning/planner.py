@@ -19,12 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from communal_sync import __version__
 from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, User
 from communal_sync.errors import (
-    ApiError,
     NotFound,
     RateLimited,
     ServerError,
@@ -34,35 +33,34 @@ from communal_sync.errors import (
 from communal_sync.fields import PROFILE_FIELDS
 from communal_sync.hashing import canonical_hash
 from communal_sync.identity.match import (
-    IDENTITY_FIELDS,
     Discover,
     IdentityLookup,
-    identity_mismatch,
     match_row,
 )
 from communal_sync.intake.pipeline import Intake
 from communal_sync.intake.validate import ProfileRow, RowResult
 from communal_sync.plan import (
-    EmailChange,
     InputInfo,
-    MatchMethod,
     Plan,
     PlanOptions,
     RowIssue,
     Unchanged,
     UserPlan,
 )
-from communal_sync.planning.current import current_record
 from communal_sync.planning.custom_fields import (
     NO_CUSTOM_FIELDS,
+    CustomFieldMode,
     CustomFields,
+    DefinitionReader,
     custom_source,
     locked_source,
+    prepare_custom_fields,
+    resolve_allow_clear,
 )
-from communal_sync.planning.diff import CurrentValue, build_put_body, clear_allowed, diff_fields
+from communal_sync.planning.diff import clear_allowed
 from communal_sync.planning.limits import check_limits
+from communal_sync.planning.user_plan import Candidate, Judging, plan_user
 from communal_sync.state.records import Snapshot
-from communal_sync.values.normalize import email_key
 
 UNREACHABLE_STREAK_LIMIT = 8
 """Rows in a row whose reads failed after retries: then the API is down, and planning stops."""
@@ -71,16 +69,6 @@ GET_LOOKAHEAD = 2
 """GETs queued per worker ahead of the row being planned: keeps every worker busy while
 bounding memory, and what is still sent after a fatal error (a revoked key, an unsupported
 version) to about twice ``concurrency``."""
-
-MISMATCH_FIXES: dict[MatchMethod, str] = {
-    "id": "Check the id column",
-    "external_id": "Check the external id column and the identity map "
-    "(`communal-sync link FILE` reloads it)",
-    "email": "The identity map is out of date: reload it with `communal-sync link FILE`",
-    "discover": "Check the email against Communal's program signups",
-}
-"""What to do about a row whose match is someone else, by how it was matched."""
-TRUST_IDS_HINT = "or pass --trust-ids if the file is meant to rename this person."
 
 
 class SnapshotReader(Protocol):
@@ -111,22 +99,6 @@ class UserReader(Protocol):
     ) -> list[ProgramSignup]: ...
 
 
-@dataclass
-class _Candidate:
-    """A matched row waiting for its current record."""
-
-    row: ProfileRow
-    user_id: int
-    method: MatchMethod
-    source: dict[str, str | None]
-    source_hash: str
-    snapshot: Snapshot | None
-    live: User | None = None
-    custom_values: list[CustomProfileFieldValue] | None = None
-    missing: bool = False
-    unreachable: ApiError | None = None
-
-
 @dataclass(frozen=True)
 class _Context:
     """What every row of one plan is planned with."""
@@ -135,10 +107,16 @@ class _Context:
     client: UserReader
     options: PlanOptions
     mapped: set[str]
-    allow_clear: set[str]
-    region: str | None
     discover: Discover | None
-    custom: CustomFields
+    judging: Judging
+
+    @property
+    def custom(self) -> CustomFields:
+        return self.judging.custom
+
+    @property
+    def allow_clear(self) -> set[str]:
+        return self.judging.allow_clear
 
 
 @dataclass
@@ -150,6 +128,62 @@ class _Collector:
     valid: int = 0
     lines_by_user: dict[int, list[int]] = field(default_factory=dict)
     unreachable_streak: int = 0
+
+
+class ExportReader(UserReader, DefinitionReader, Protocol):
+    """The part of the API client a whole plan uses: users, signups, field definitions."""
+
+
+CUSTOM_FIELD_MODES: Final[Mapping[bool | None, CustomFieldMode]] = {
+    None: "mapped",
+    True: "headers",
+    False: "off",
+}
+"""--custom-fields / neither / --no-custom-fields (or the config's custom_fields)."""
+
+
+def plan_export(
+    intake: Intake,
+    *,
+    state: PlanState,
+    client: ExportReader,
+    options: PlanOptions,
+    base_url: str,
+    input_sha256: str | None,
+    concurrency: int = 4,
+    warn: Callable[[str], None] = lambda message: None,
+) -> Plan:
+    """Plan an export end to end: settle its custom fields, then ``build_plan``.
+
+    The plan's options record what decided it: the custom-field mode, the ``--allow-clear``
+    names as the definitions spell them, and the phone region (so apply and revert
+    compare telephones the way planning did). ``warn`` hears the intake's and the custom
+    fields' warnings as they are known.
+    """
+    for message in intake.warnings:
+        warn(message)
+    mode = CUSTOM_FIELD_MODES[intake.settings.custom_fields]
+    intake.mapping, custom = prepare_custom_fields(intake.mapping, client, mode)
+    allow_clear = resolve_allow_clear(options.allow_clear, custom, client, mode)
+    for message in custom.warnings():
+        warn(message)
+    decided = options.model_copy(
+        update={
+            "custom_fields": mode,
+            "allow_clear": allow_clear,
+            "default_region": intake.options.default_region,
+        }
+    )
+    return build_plan(
+        intake,
+        state=state,
+        client=client,
+        options=decided,
+        base_url=base_url,
+        input_sha256=input_sha256,
+        concurrency=concurrency,
+        custom=custom,
+    )
 
 
 def build_plan(
@@ -174,14 +208,17 @@ def build_plan(
         client=client,
         options=options,
         mapped={f for f in intake.mapping.columns.values() if f in PROFILE_FIELDS},
-        allow_clear=set(options.allow_clear),
-        region=intake.options.default_region,
         discover=client.search_program_signups if options.discover else None,
-        custom=custom,
+        judging=Judging(
+            options=options,
+            allow_clear=set(options.allow_clear),
+            region=intake.options.default_region,
+            custom=custom,
+        ),
     )
     out = _Collector()
 
-    def candidates() -> Iterator[_Candidate]:
+    def candidates() -> Iterator[Candidate]:
         for result in intake.results():
             out.rows += 1
             candidate = _triage(result, out, ctx)
@@ -190,7 +227,7 @@ def build_plan(
 
     workers = max(1, concurrency)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[_Candidate]] = deque()
+        pending: deque[Future[Candidate]] = deque()
         try:
             for candidate in candidates():
                 pending.append(pool.submit(_fetch, candidate, ctx))
@@ -236,7 +273,7 @@ def source_hash(values: Mapping[str, str | None], clears: Sequence[str]) -> str:
     return canonical_hash({"values": dict(values), "clears": sorted(clears)})
 
 
-def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | None:
+def _triage(result: RowResult, out: _Collector, ctx: _Context) -> Candidate | None:
     if result.status != "valid" or result.row is None:
         kind = "duplicate" if result.status == "duplicate" else "invalid"
         for error in result.errors:
@@ -276,10 +313,10 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Candidate | N
             Unchanged(user_id=match.user_id, line=row.line, verified=False, source_hash=digest)
         )
         return None
-    return _Candidate(row, match.user_id, match.method, values, digest, snapshot)
+    return Candidate(row, match.user_id, match.method, values, digest, snapshot)
 
 
-def _fetch(candidate: _Candidate, ctx: _Context) -> _Candidate:
+def _fetch(candidate: Candidate, ctx: _Context) -> Candidate:
     """Read the user (and custom values); a row whose reads keep failing is reported alone.
 
     Retries are spent inside the client; errors that no later request could escape (a
@@ -296,7 +333,7 @@ def _fetch(candidate: _Candidate, ctx: _Context) -> _Candidate:
     return candidate
 
 
-def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> None:
+def _plan_candidate(candidate: Candidate, out: _Collector, ctx: _Context) -> None:
     row = candidate.row
     if candidate.unreachable is None:
         out.unreachable_streak = 0
@@ -327,110 +364,14 @@ def _plan_candidate(candidate: _Candidate, out: _Collector, ctx: _Context) -> No
             )
         )
         return
-    snapshot = candidate.snapshot
-    snapshot_user = snapshot.user if snapshot else None
-    if not ctx.options.trust_ids:
-        identity = current_record(IDENTITY_FIELDS, candidate.live, snapshot_user)
-        if identity_mismatch(row, identity):
-            out.issues.append(_mismatch_issue(candidate, identity))
-            out.lines_by_user[candidate.user_id].remove(row.line)  # it claims no one
-            return
-    current = current_record(candidate.source, candidate.live, snapshot_user)
-    custom_current, value_ids = ctx.custom.current(candidate.custom_values or [])
-    current.update(custom_current)
-    known = set(PROFILE_FIELDS) | set(ctx.custom.writable)
-    base = {k: v for k, v in snapshot.pushed.items() if k in known} if snapshot else None
-    diff = diff_fields(
-        candidate.source,
-        current,
-        base,
-        on_conflict=ctx.options.on_conflict,
-        allow_clear=ctx.allow_clear,
-        region=ctx.region,
-    )
-    body = build_put_body(diff, current)
-    writes = ctx.custom.writes(diff.changes, value_ids)
-    email_change = None
-    if (
-        snapshot is not None
-        and snapshot.pushed_email
-        and email_key(snapshot.pushed_email) != email_key(row.email)
-    ):
-        email_change = EmailChange(old=snapshot.pushed_email, new=row.email)
-    skipped = ctx.custom.locked_skips(row.custom, candidate.custom_values or [])
-    if body is None and not writes and not diff.conflicts and not skipped:
-        out.unchanged.append(
-            Unchanged(
-                user_id=candidate.user_id,
-                line=row.line,
-                verified=True,
-                source_hash=candidate.source_hash,
-                email=row.email,
-                external_id=row.external_id,
-                pushed={k: v for k, v in candidate.source.items() if v is not None},
-            )
-        )
-        return
-    live = candidate.live
-    # A locked difference is reported on every run until someone settles it, so the row's
-    # hash is not remembered (None): the next run reads the user again instead of skipping.
-    out.users.append(
-        UserPlan(
-            user_id=candidate.user_id,
-            line=row.line,
-            matched_by=candidate.method,
-            name=f"{row.first_name} {row.last_name}",
-            external_id=row.external_id,
-            email_change=email_change,
-            changes=diff.changes,
-            conflicts=diff.conflicts,
-            skipped=skipped,
-            body=body,
-            custom_writes=writes,
-            updated_at=live.updated_at if live is not None else None,
-            source_hash=None if skipped else candidate.source_hash,
-            pushed=diff.asserted,
-        )
-    )
-
-
-def _mismatch_issue(candidate: _Candidate, identity: dict[str, CurrentValue]) -> RowIssue:
-    """The issue of a row whose matched user is someone else: who each is, and the fix.
-
-    Both people's names and emails are quoted, so they are listed for redaction.
-    """
-    row = candidate.row
-    theirs = {name: identity[name].value for name in IDENTITY_FIELDS}
-    method = candidate.method
-    field_name: str = "email"
-    value: str | None = row.email
-    how = "by --discover" if method == "discover" else "by email through the identity map"
-    if method == "id":
-        field_name, value, how = "id", str(candidate.user_id), "by the id column"
-    elif method == "external_id":
-        field_name, value = "external_id", row.external_id
-        how = f"by external id {row.external_id} through the identity map"
-    quoted = (row.first_name, row.last_name, row.email, row.external_id, *theirs.values())
-    return RowIssue(
-        line=row.line,
-        kind="mismatched",
-        field=field_name,
-        value=value,
-        message=f"This row is {_person(row.first_name, row.last_name, row.email)}, but the "
-        f"Communal user {candidate.user_id} it matched ({how}) is "
-        f"{_person(theirs['first_name'], theirs['last_name'], theirs['email'])}: no name or "
-        "email in common, so nothing is planned for this row. "
-        f"{MISMATCH_FIXES[method]}, {TRUST_IDS_HINT}",
-        quoted=tuple(v for v in quoted if v),
-    )
-
-
-def _person(first: str | None, last: str | None, email: str | None) -> str:
-    """ "Ada Lovelace <ada@example.org>", leaving out what is blank."""
-    name = " ".join(part for part in (first, last) if part)
-    if not email:
-        return name or "(no name)"
-    return f"{name} <{email}>" if name else f"<{email}>"
+    planned = plan_user(candidate, ctx.judging)
+    if isinstance(planned, RowIssue):
+        out.issues.append(planned)
+        out.lines_by_user[candidate.user_id].remove(row.line)  # a mismatch claims no one
+    elif isinstance(planned, Unchanged):
+        out.unchanged.append(planned)
+    else:
+        out.users.append(planned)
 
 
 def _drop_shared_users(out: _Collector) -> tuple[list[UserPlan], list[Unchanged]]:

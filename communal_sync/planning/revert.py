@@ -13,12 +13,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from communal_sync import __version__
 from communal_sync.errors import NotFound, UsageError
 from communal_sync.fields import PROFILE_FIELDS, custom_name
-from communal_sync.plan import CustomWrite, InputInfo, Plan, PlanOptions, RowIssue, UserPlan
+from communal_sync.plan import (
+    CurrentValue,
+    CustomWrite,
+    InputInfo,
+    Plan,
+    PlanOptions,
+    RowIssue,
+    UserPlan,
+)
 from communal_sync.planning.current import current_record
-from communal_sync.planning.diff import CurrentValue, FieldDiff, build_put_body, diff_fields
+from communal_sync.planning.diff import FieldDiff, build_put_body, diff_fields
 from communal_sync.planning.planner import SnapshotReader, UserReader
 from communal_sync.state.records import ResultRecord, RunRecord
 
@@ -29,6 +39,8 @@ class RunHistory(Protocol):
     def get_run(self, run_id: int) -> RunRecord: ...
 
     def results(self, run_id: int) -> list[ResultRecord]: ...
+
+    def load_plan(self, run_id: int) -> str | None: ...
 
 
 class RevertState(Protocol):
@@ -47,11 +59,15 @@ def build_revert_plan(
     store: RevertState,
     client: UserReader,
     base_url: str,
-    region: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Plan:
-    """The plan that restores what run ``run_id`` changed, where that is still safe."""
+    """The plan that restores what run ``run_id`` changed, where that is still safe.
+
+    Telephones are compared in the phone region the reverted run was planned with (its
+    stored plan's ``default_region``), and the revert plan records it for apply.
+    """
     store.journal.get_run(run_id)  # a UsageError naming `runs` when there is no such run
+    region = _planned_region(store.journal, run_id)
     applied = [r for r in store.journal.results(run_id) if r.status == "applied" and r.user_id]
     if not applied:
         raise UsageError(f"Run {run_id} changed nothing, so there is nothing to revert.")
@@ -146,7 +162,7 @@ def build_revert_plan(
         input=InputInfo(
             name=f"revert of run {run_id}", sha256=None, format="run", rows=len(applied)
         ),
-        options=PlanOptions(),
+        options=PlanOptions(default_region=region),
         users=tuple(users),
         issues=tuple(issues),
         warnings=tuple(warnings),
@@ -175,3 +191,14 @@ def _as_text(values: dict[str, Any]) -> dict[str, str | None]:
 
 def _held(name: str, diff: FieldDiff) -> bool:
     return any(c.field == name and c.resolution != "source" for c in diff.conflicts)
+
+
+def _planned_region(journal: RunHistory, run_id: int) -> str | None:
+    """The phone region the run was planned with, from its stored plan (None if unknown)."""
+    text = journal.load_plan(run_id)
+    if text is None:
+        return None
+    try:
+        return Plan.model_validate_json(text).options.default_region
+    except ValidationError:
+        return None  # a plan of another version: compare telephones without a region

@@ -29,7 +29,7 @@ from communal_sync.reports.csv_report import (
     render_csv,
 )
 from communal_sync.reports.html_report import render_html
-from communal_sync.reports.json_report import plan_counts, render_json
+from communal_sync.reports.json_report import render_json
 from communal_sync.reports.markdown_report import render_markdown
 from communal_sync.reports.redaction import redact_issue, redact_plan, redact_run
 from communal_sync.reports.results import RESULTS, make_run
@@ -42,7 +42,6 @@ __all__ = [
     "ReportFormat",
     "neutralize_cell",
     "neutralize_data_cell",
-    "plan_counts",
     "redact_issue",
     "redact_plan",
     "redact_run",

@@ -16,23 +16,6 @@ from communal_sync.reports.results import Run
 JSON_INDENT = 2
 
 
-def plan_counts(plan: Plan) -> dict[str, int]:
-    """The numbers behind the summary line; issue counts are rows, not error messages."""
-    return {
-        "to_update": len(plan.to_update),
-        "unchanged": len(plan.unchanged),
-        "invalid": plan.issue_count("invalid"),
-        "unmatched": plan.issue_count("unmatched"),
-        "unreachable": plan.issue_count("unreachable"),
-        "ambiguous": plan.issue_count("ambiguous"),
-        "mismatched": plan.issue_count("mismatched"),
-        "duplicate": plan.issue_count("duplicate"),
-        "conflicts": plan.conflicts,
-        "clears": plan.clears,
-        "locked_fields": plan.locked_skips,
-    }
-
-
 def render_json(plan: Plan, *, redacted: bool, run: Run | None = None) -> str:
     """The report as indented JSON text ending in a newline.
 
@@ -42,7 +25,7 @@ def render_json(plan: Plan, *, redacted: bool, run: Run | None = None) -> str:
     """
     document: dict[str, Any] = {
         "summary": plan.summary(),
-        "counts": plan_counts(plan),
+        "counts": plan.counts(),
         "refused": plan.refused,
         "redacted": redacted,
     }

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from communal_sync.applying.counts import OUTCOME_STATUSES, tally_outcomes
 from communal_sync.plan import Outcome, Plan, UserPlan
 
 Result = Literal["applied", "already", "failed", "conflict", "not_sent", "held_back"]
@@ -58,7 +59,7 @@ class Run:
         outcome = self.outcome_of(user)
         if outcome is not None:
             return outcome.status
-        return "held_back" if user.body is None else "not_sent"
+        return "held_back" if user.body is None and not user.custom_writes else "not_sent"
 
     def others(self, plan: Plan) -> tuple[Outcome, ...]:
         """Outcomes for users ``plan`` does not hold (should not happen; never hidden)."""
@@ -68,15 +69,13 @@ class Run:
     def counts(self, plan: Plan) -> dict[str, int]:
         """Planned users by result; every key of ``RESULTS`` is present, zeros included.
 
-        Other outcomes (for users not in the plan) count under their own status too, so
-        the counts agree with the list of outcomes.
+        The run's one tally (``applying.counts``), said as results: outcomes for users not
+        in the plan count under their own status too, so the counts agree with the list.
         """
-        tally: dict[str, int] = dict.fromkeys(RESULTS, 0)
-        for user in plan.users:
-            tally[self.result_of(user)] += 1
-        for outcome in self.others(plan):
-            tally[outcome.status] += 1
-        return tally
+        tally = tally_outcomes(plan, self.outcomes)
+        counts = {status: tally[status] for status in OUTCOME_STATUSES}
+        counts.update(not_sent=tally.pending or 0, held_back=tally.held_back)
+        return {result: counts.get(result, 0) for result in RESULTS}
 
     def summary(self, plan: Plan) -> str:
         """The results in one line: "3 applied, 1 failed, 2 not sent" (zeros left out)."""
@@ -95,27 +94,6 @@ def make_run(outcomes: Sequence[Outcome] | None, run_id: int | None) -> Run | No
     return Run(run_id=run_id, outcomes=tuple(outcomes or ()))
 
 
-def field_error_lines(outcome: Outcome) -> list[str]:
-    """The API's per-field errors as "field: message", one per message, fields sorted."""
-    return [
-        f"{name}: {message}"
-        for name in sorted(outcome.field_errors)
-        for message in outcome.field_errors[name]
-    ]
-
-
 def result_message(outcome: Outcome | None) -> str:
-    """The outcome's message and its field errors on one line ("" without an outcome).
-
-    A 422's message already lists the API's field errors: those are not repeated.
-    """
-    if outcome is None:
-        return ""
-    message = outcome.message or ""
-    parts = [message] if message else []
-    parts += [
-        line
-        for line in field_error_lines(outcome)
-        if line.partition(": ")[2].rstrip(". ") not in message
-    ]
-    return "; ".join(parts)
+    """The outcome's reason (``Outcome.reason``), or "" for a user with no outcome."""
+    return "" if outcome is None else outcome.reason

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from communal_sync.plan import Conflict, FieldChange, Outcome, Plan, UserPlan
-from communal_sync.reports.results import RESULT_TEXT, Run, field_error_lines
+from communal_sync.reports.results import RESULT_TEXT, Run
 
 TITLE: Final = "communal-sync plan"
 RUN_TITLE: Final = "communal-sync run"
@@ -161,7 +161,7 @@ def result_table(plan: Plan, run: Run) -> Table:
 def _result_row(user_id: int, line: int, result: str, outcome: Outcome | None) -> tuple[Cell, ...]:
     status = outcome.http_status if outcome is not None else None
     message = outcome.message if outcome is not None else None
-    errors = field_error_lines(outcome) if outcome is not None else []
+    errors = outcome.field_error_lines() if outcome is not None else []
     return (
         text_cell(str(user_id)),
         text_cell(str(line)),

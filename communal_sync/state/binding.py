@@ -3,7 +3,20 @@ organization's users, and must never be used against another."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from communal_sync.api.settings import is_loopback_host
+from communal_sync.errors import RefusedError
 from communal_sync.state.database import Database
+
+LOCAL_API = "a local sandbox (loopback)"
+"""What every loopback base URL is bound as: sandboxes change port from run to run."""
+
+
+def api_identity(base_url: str) -> str:
+    """The API a state file is bound to: the base URL, or any loopback sandbox."""
+    host = urlsplit(base_url).hostname or ""
+    return LOCAL_API if is_loopback_host(host) else base_url.rstrip("/")
 
 
 class ApiBinding:
@@ -24,4 +37,26 @@ class ApiBinding:
                 "INSERT INTO meta (name, value) VALUES ('api', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (api,),
+            )
+
+    def check(self, base_url: str, *, bind: bool) -> None:
+        """Refuse (``RefusedError``) to use a state file that describes another API's
+        organization.
+
+        Its identity map, snapshots and skip-unchanged hashes name that organization's
+        users; used against another API they would match rows to the wrong people and skip
+        rows that were never sent there. ``bind`` records the API on a file not yet bound
+        (a run that writes).
+        """
+        api = api_identity(base_url)
+        bound = self.bound_api()
+        if bound is None:
+            if bind:
+                self.bind(api)
+            return
+        if bound != api:
+            raise RefusedError(
+                f"The state file {self._db.path} holds the identity map and history of "
+                f"{bound}, but this run talks to {api}. Each organization needs its own "
+                "state file: pass --state (or set COMMUNAL_SYNC_STATE)."
             )

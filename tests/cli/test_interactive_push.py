@@ -15,7 +15,7 @@ import pytest
 from support.cli import CliResult
 from support.push import edit_in_communal, request_counts, users_of
 
-from communal_sync.cli import push as push_module
+from communal_sync.cli import flow as push_module
 from communal_sync.sandbox import Sandbox
 
 Cli = Callable[..., CliResult]

@@ -22,7 +22,7 @@ from support.push import (
 
 from communal_sync.identity.match import identity_mismatch
 from communal_sync.intake.validate import ProfileRow
-from communal_sync.planning.diff import UNKNOWN, CurrentValue
+from communal_sync.plan import UNKNOWN, CurrentValue
 from communal_sync.reports import REPORT_FORMATS
 from communal_sync.sandbox import Sandbox
 

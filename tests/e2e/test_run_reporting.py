@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from support.push import EXPORT, edit_in_communal, env_for
 
-import communal_sync.cli.push as push_module
+import communal_sync.cli.flow as push_module
 from communal_sync.sandbox import Sandbox
 
 Cli = Callable[..., Any]

@@ -23,8 +23,8 @@ from communal_sync.errors import ConfigError, InputError
 from communal_sync.fields import OPTIONAL_FIELDS, PROFILE_FIELDS, REQUIRED_FIELDS
 from communal_sync.intake.mapping import build_mapping
 from communal_sync.intake.validate import ValidationOptions, validate_source
-from communal_sync.plan import ConflictPolicy
-from communal_sync.planning.diff import CurrentValue, build_put_body, diff_fields
+from communal_sync.plan import ConflictPolicy, CurrentValue
+from communal_sync.planning.diff import build_put_body, diff_fields
 from communal_sync.sources.source import open_source
 from communal_sync.values.normalize import (
     clean_text,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from communal_sync.api.models import User
+from communal_sync.plan import UNKNOWN, CurrentValue
 from communal_sync.planning.current import current_record
-from communal_sync.planning.diff import UNKNOWN, CurrentValue
 
 USER_RESOURCE: dict[str, Any] = {
     "id": "101",

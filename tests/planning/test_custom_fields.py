@@ -27,7 +27,7 @@ from communal_sync.applying.apply import apply_plan
 from communal_sync.errors import ConfigError, NotFound
 from communal_sync.intake.mapping import ColumnMapping
 from communal_sync.intake.pipeline import Intake, IntakeOptions, open_intake
-from communal_sync.plan import CustomWrite, FieldChange, Plan, PlanOptions
+from communal_sync.plan import CurrentValue, CustomWrite, FieldChange, Plan, PlanOptions
 from communal_sync.planning.custom_fields import (
     NO_CUSTOM_FIELDS,
     CustomFieldMode,
@@ -37,7 +37,6 @@ from communal_sync.planning.custom_fields import (
     prepare_custom_fields,
     resolve_custom_fields,
 )
-from communal_sync.planning.diff import CurrentValue
 from communal_sync.planning.planner import build_plan
 from communal_sync.sandbox import Faults, Sandbox
 from communal_sync.state import Snapshot, open_state

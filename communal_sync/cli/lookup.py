@@ -4,33 +4,28 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from communal_sync.cli import options as opt
 from communal_sync.cli.app import app, handles_errors, stdout_console
+from communal_sync.cli.options import ApiFlags, JsonOpt, flags
 from communal_sync.fields import PROFILE_FIELDS
-from communal_sync.session import ApiOptions, open_session
+from communal_sync.session import open_session
+
+UserIdArg = Annotated[
+    int, typer.Argument(metavar="USER_ID", help="The Communal user id.", show_default=False)
+]
 
 
 @app.command()
 @handles_errors
-def user(
-    user_id: int = typer.Argument(..., help="The Communal user id."),
-    as_json: bool = opt.JSON_OUTPUT,
-    base_url: str | None = opt.BASE_URL,
-    api_key_file: Path | None = opt.API_KEY_FILE,
-    api_version: str | None = opt.API_VERSION,
-    sandbox: bool = opt.SANDBOX,
-    sandbox_seed: Path | None = opt.SANDBOX_SEED,
-) -> None:
+@flags
+def user(user_id: UserIdArg, api: ApiFlags, as_json: JsonOpt = False) -> None:
     """Show one user's current profile and custom profile field values, as Communal has them."""
-    api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
-    with open_session(api, state=None, env=os.environ) as session:
+    with open_session(api.options(), state=None, env=os.environ) as session:
         found = session.client.get_user(user_id)
         fields = {f.id: f.name for f in session.client.list_custom_profile_fields()}
         values = session.client.list_custom_profile_field_values(user_id)
@@ -61,17 +56,10 @@ def user(
 
 @app.command()
 @handles_errors
-def fields(
-    as_json: bool = opt.JSON_OUTPUT,
-    base_url: str | None = opt.BASE_URL,
-    api_key_file: Path | None = opt.API_KEY_FILE,
-    api_version: str | None = opt.API_VERSION,
-    sandbox: bool = opt.SANDBOX,
-    sandbox_seed: Path | None = opt.SANDBOX_SEED,
-) -> None:
+@flags
+def fields(api: ApiFlags, as_json: JsonOpt = False) -> None:
     """List the organization's custom profile field definitions."""
-    api = ApiOptions(base_url, api_key_file, api_version, sandbox, sandbox_seed)
-    with open_session(api, state=None, env=os.environ) as session:
+    with open_session(api.options(), state=None, env=os.environ) as session:
         definitions = session.client.list_custom_profile_fields()
     if as_json:
         typer.echo(json.dumps([d.raw() for d in definitions], indent=2))

@@ -1,0 +1,165 @@
+"""What ``plan``, ``push``, ``apply`` and ``revert`` share: plan, show, ask, run, report.
+
+The commands differ only in where their plan comes from (an export, a saved file, a past
+run); once there is a plan, showing it, confirming it, running it through the core's run
+lifecycle (``applying.run``) and reporting what happened are the same code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from communal_sync.applying.run import RunHooks, RunOutcome, RunRequest, run_plan
+from communal_sync.cli import events
+from communal_sync.cli.app import fail, stdout_console, warn
+from communal_sync.cli.options import STDIN, IntakeFlags, OutputFlags, PlanningFlags
+from communal_sync.cli.progress import progress_reporter
+from communal_sync.cli.render import render_failures, render_plan, run_summary
+from communal_sync.errors import ExitCode, RefusedError
+from communal_sync.hashing import file_sha256
+from communal_sync.intake.pipeline import Intake, open_intake
+from communal_sync.plan import Outcome, Plan, PlanOptions
+from communal_sync.planning.planner import plan_export
+from communal_sync.reports import write_report
+from communal_sync.reports.error_rows import write_failed_rows
+from communal_sync.session import Session
+from communal_sync.state import StateStore
+from communal_sync.words import plural
+
+
+def read_export(file: str, intake: IntakeFlags, planning: PlanningFlags) -> Intake:
+    """Open and map the export, with every flag merged over the config file."""
+    return open_intake(file, intake.intake_options(custom_fields=planning.custom_fields))
+
+
+def input_sha256(file: str) -> str | None:
+    """The export's sha256, recorded in the plan (``None`` for standard input)."""
+    return None if file == STDIN else file_sha256(Path(file))
+
+
+def make_plan(
+    file: str,
+    intake: Intake,
+    session: Session,
+    store: StateStore,
+    *,
+    options: PlanOptions,
+    concurrency: int,
+) -> Plan:
+    """Build the plan for ``intake`` over an open session (read-only everywhere)."""
+    store.binding.check(session.settings.base_url, bind=False)
+    return plan_export(
+        intake,
+        state=store,
+        client=session.client,
+        options=options,
+        base_url=session.settings.base_url,
+        input_sha256=input_sha256(file),
+        concurrency=concurrency,
+        warn=warn,
+    )
+
+
+def show_plan(plan: Plan, *, report: Path | None, redact: bool) -> None:
+    """Render ``plan`` on the terminal, emit its counts as an event, write ``--report``.
+
+    The ``plan`` event (``--log-format json``) carries the summary and every count, rows
+    by issue kind included, so a log shipper sees mismatched or unmatched rows without
+    parsing the table; counts hold no personal value, so it is the same with --redact.
+    """
+    render_plan(plan, stdout_console(), redact=redact)
+    events.emit("plan", summary=plan.summary(), refused=plan.refused is not None, **plan.counts())
+    if report is not None:
+        write_report(plan, report, redact=redact)
+
+
+def plan_exit_code(plan: Plan, *, detailed: bool) -> int:
+    """4 refused, 3 rows invalid/unmatched/ambiguous/mismatched, 5 (detailed) changes
+    pending, else 0."""
+    if plan.refused:
+        return ExitCode.REFUSED
+    if plan.has_row_problems:
+        return ExitCode.ROW_FAILURES
+    if detailed and plan.to_update:
+        return ExitCode.CHANGES_PENDING
+    return ExitCode.OK
+
+
+def confirm(plan: Plan) -> bool:
+    """Ask on a terminal; without one there is no one to ask, so refuse (exit 4)."""
+    if not sys.stdin.isatty():
+        raise RefusedError(
+            "Not on a terminal, so there is no one to confirm: add --yes to apply the plan."
+        )
+    count = len(plan.to_update)
+    return typer.confirm(f"Apply these changes to {count} {plural(count, 'user')}?", default=False)
+
+
+def run(
+    plan: Plan,
+    session: Session,
+    store: StateStore,
+    *,
+    request: RunRequest,
+    output: OutputFlags,
+    failed_out: Path | None = None,
+    resume_hint: str,
+) -> int:
+    """Run ``plan`` through the core's run lifecycle, then say and write what happened."""
+    redact = output.redact
+
+    def progress(total: int, run_id: int) -> AbstractContextManager[Callable[[Outcome], None]]:
+        return progress_reporter(total, run_id=run_id, redact=redact)
+
+    outcome = run_plan(
+        plan,
+        client=session.client,
+        store=store,
+        base_url=session.settings.base_url,
+        request=request,
+        hooks=RunHooks(confirm=confirm, progress=progress, event=events.emit),
+    )
+    if outcome.declined:
+        stdout_console().print("Nothing was sent.")
+    if outcome.started:
+        finish_report(plan, outcome, output=output, failed_out=failed_out, resume_hint=resume_hint)
+    return outcome.exit_code
+
+
+def finish_report(
+    plan: Plan,
+    outcome: RunOutcome,
+    *,
+    output: OutputFlags,
+    failed_out: Path | None,
+    resume_hint: str,
+) -> None:
+    """Print the outcome of a run and write the files asked for."""
+    assert outcome.run_id is not None and outcome.tally is not None
+    console = stdout_console()
+    result = outcome.result
+    render_failures(result.failed, console, redact=output.redact)
+    console.print(escape(run_summary(plan, outcome.tally, outcome.run_id)))
+    if result.fatal is not None:
+        fail(f"{result.fatal} The run stopped; nothing more was sent. Resume with: {resume_hint}")
+    elif result.interrupted:
+        fail(
+            f"Interrupted: {result.pending} users were not sent; everything sent was recorded. "
+            f"Resume with: {resume_hint}"
+        )
+    if output.report is not None:
+        write_report(
+            plan,
+            output.report,
+            redact=output.redact,
+            outcomes=result.outcomes,
+            run_id=outcome.run_id,
+        )
+    if failed_out is not None:
+        write_failed_rows(plan, result.failed, failed_out, warn=warn)
