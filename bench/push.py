@@ -7,8 +7,8 @@ measured run. Seeds and exports are generated into a temporary folder. Three par
 1. Throughput (``--latency-ms 20``, ``--users`` users needing a change, ``--concurrency``):
    the ceiling is a bare ``ThreadPoolExecutor`` over one ``httpx.Client`` sending exactly
    the PUT bodies of ``communal-sync plan --out plan.json``. Compared with it: the apply
-   phase alone (``apply_plan`` in-process over the same plan: same PUTs, same concurrency;
-   target >= 0.8x the bare rate). The real ``push FILE --yes`` as a subprocess, end to end
+   phase alone (the core's ``run_plan`` in-process over the same plan: same PUTs, same
+   concurrency; target >= 0.8x the bare rate). The real ``push FILE --yes`` as a subprocess, end to end
    (start-up, the planning GETs and journalling included), is compared with a bare loop of
    the same requests, a GET then a PUT per user (target >= 0.8x), and, for the record, with
    the PUTs alone (at most 0.5x: it sends twice the requests).
@@ -54,11 +54,11 @@ import httpx
 
 from communal_sync.api.client import CommunalClient
 from communal_sync.api.throttle import Throttle
-from communal_sync.applying.apply import apply_plan, remember_unchanged
+from communal_sync.applying.run import RunRequest, run_plan
 from communal_sync.hashing import file_sha256
 from communal_sync.intake.pipeline import IntakeOptions, open_intake
 from communal_sync.plan import Plan, PlanOptions
-from communal_sync.planning.planner import build_plan
+from communal_sync.planning.planner import plan_export
 from communal_sync.state import open_state
 
 MANAGER_KEY: Final = "bench-manager-key"
@@ -400,19 +400,21 @@ def throttled_client(base_url: str) -> CommunalClient:
 
 
 def apply_in_process(base_url: str, plan: Plan, state: Path, concurrency: int) -> float:
-    """What ``push`` does after confirming: ``apply_plan`` with a throttle; seconds taken."""
+    """What ``push --yes`` does after planning: the core's run lifecycle (``run_plan``), with
+    a throttled client; seconds taken."""
     with throttled_client(base_url) as client, open_state(state) as store:
-        run_id = store.journal.start_run(
-            "push", input_name=plan.input.name, plan_json=plan.model_dump_json()
-        )
         start = time.perf_counter()
-        result = apply_plan(
-            plan, client=client, store=store, run_id=run_id, concurrency=concurrency
+        outcome = run_plan(
+            plan,
+            client=client,
+            store=store,
+            base_url=base_url,
+            request=RunRequest(kind="push", confirmed=True, concurrency=concurrency),
         )
         seconds = time.perf_counter() - start
-    counts = result.counts()
-    if counts["applied"] != len(plan.to_update):
-        raise RuntimeError(f"apply_plan did not apply every user: {counts}.")
+    applied = outcome.tally["applied"] if outcome.tally else 0
+    if applied != len(plan.to_update):
+        raise RuntimeError(f"run_plan did not apply every user: {outcome.result.counts()}.")
     return seconds
 
 
@@ -465,7 +467,7 @@ def bench_throughput(args: argparse.Namespace, folder: Path, report: Report) -> 
     best = f"best of {args.runs}"
     report.add("bare httpx loop: the PUTs", f"{bare_rate:.1f} PUT/s ({bare:.2f} s, {best})")
     report.add(
-        "push apply phase (apply_plan, in-process)",
+        "push apply phase (run_plan, in-process)",
         f"{apply_rate:.1f} PUT/s ({applied:.2f} s, {best}) = {ratio:.2f}x bare",
         f">= {THROUGHPUT_TARGET}x",
         ratio >= THROUGHPUT_TARGET,
@@ -567,7 +569,7 @@ def bench_rate_limit(args: argparse.Namespace, folder: Path, report: Report) -> 
 
 
 def first_push_in_process(export: Path, state: Path, base_url: str, concurrency: int) -> float:
-    """``push --yes`` minus the terminal rendering: the real planner, apply and state.
+    """``push --yes`` minus the terminal rendering: the real planner and run lifecycle.
 
     Rendering the plan of every user costs the CLI more than the API calls do on a first
     push of a whole organization, so the state is established in-process; seconds taken.
@@ -575,7 +577,7 @@ def first_push_in_process(export: Path, state: Path, base_url: str, concurrency:
     start = time.perf_counter()
     intake = open_intake(str(export), IntakeOptions())
     with throttled_client(base_url) as client, open_state(state) as store:
-        plan = build_plan(
+        plan = plan_export(
             intake,
             state=store,
             client=client,
@@ -584,16 +586,17 @@ def first_push_in_process(export: Path, state: Path, base_url: str, concurrency:
             input_sha256=file_sha256(export),
             concurrency=concurrency,
         )
-        run_id = store.journal.start_run(
-            "push", input_name=plan.input.name, input_sha256=plan.input.sha256
+        outcome = run_plan(
+            plan,
+            client=client,
+            store=store,
+            base_url=base_url,
+            request=RunRequest(
+                kind="push", confirmed=True, run_key=plan.input.sha256, concurrency=concurrency
+            ),
         )
-        result = apply_plan(
-            plan, client=client, store=store, run_id=run_id, concurrency=concurrency
-        )
-        if result.failed or result.fatal or plan.issues:
-            raise RuntimeError(f"The first push did not go through: {result.counts()}.")
-        remember_unchanged(plan, store, run_id)
-        store.journal.finish_run(run_id, status="finished", exit_code=0, counts=result.counts())
+        if outcome.exit_code != 0:
+            raise RuntimeError(f"The first push did not go through: {outcome.result.counts()}.")
     return time.perf_counter() - start
 
 
