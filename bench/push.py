@@ -8,8 +8,9 @@ measured run. Seeds and exports are generated into a temporary folder. Three par
    the ceiling is a bare ``ThreadPoolExecutor`` over one ``httpx.Client`` sending exactly
    the PUT bodies of ``communal-sync plan --out plan.json``. Compared with it: the apply
    phase alone (the core's ``run_plan`` in-process over the same plan: same PUTs, same
-   concurrency; target >= 0.8x the bare rate). The real ``push FILE --yes`` as a subprocess, end to end
-   (start-up, the planning GETs and journalling included), is compared with a bare loop of
+   concurrency; target >= 0.8x the bare rate). The real ``push FILE --yes`` as a
+   subprocess, end to end (start-up, the planning GETs and journalling included), is
+   compared with a bare loop of
    the same requests, a GET then a PUT per user (target >= 0.8x), and, for the record, with
    the PUTs alone (at most 0.5x: it sends twice the requests).
 2. Rate limit (``--rate-limit``, no latency): the real ``push --yes`` subprocess on
