@@ -25,11 +25,8 @@ from communal_sync.api.settings import (
 )
 from communal_sync.api.throttle import Throttle
 from communal_sync.errors import ConfigError
-from communal_sync.sandbox import Sandbox, load_seed
+from communal_sync.sandbox import DEMO_SEED, Sandbox, load_seed
 from communal_sync.state.location import resolve_state_path
-
-DEMO_SEED = Path(__file__).resolve().parent.parent / "sample_data" / "organization.json"
-"""The demo organization the embedded sandbox starts with (present in a source checkout)."""
 
 
 @dataclass(frozen=True)

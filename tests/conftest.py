@@ -9,10 +9,9 @@ from typing import Any, cast
 
 import pytest
 from support.cli import CliResult, run_cli
-from support.paths import SAMPLE_DATA
 
 from communal_sync.api import retry
-from communal_sync.sandbox import Sandbox
+from communal_sync.sandbox import DEMO_SEED, Sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +35,8 @@ def cli() -> Callable[..., CliResult]:
 
 @pytest.fixture
 def demo_seed() -> dict[str, Any]:
-    """The demo organization (sample_data/organization.json) as a dict, fresh per test."""
-    return cast(dict[str, Any], json.loads((SAMPLE_DATA / "organization.json").read_text()))
+    """The demo organization (the package's sandbox/demo_organization.json), fresh per test."""
+    return cast(dict[str, Any], json.loads(DEMO_SEED.read_text(encoding="utf-8")))
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ import typer
 from communal_sync.api.settings import is_loopback_host
 from communal_sync.cli.app import app, handles_errors, stdout_console
 from communal_sync.errors import UsageError
-from communal_sync.sandbox import build_sandbox, serve_forever
+from communal_sync.sandbox import DEMO_SEED, build_sandbox, serve_forever
 from communal_sync.sandbox.server import DEFAULT_HOST
-from communal_sync.session import DEMO_SEED
 
 HOST: str = typer.Option(DEFAULT_HOST, "--host", help="Loopback address to listen on.")
 PORT: int = typer.Option(0, "--port", min=0, max=65535, help="Port (0: any free port).")
 SEED: Path | None = typer.Option(
-    None, "--seed", help="Seed JSON file (default: the demo organization in sample_data/)."
+    None, "--seed", help="Seed JSON file (default: the demo organization shipped with the tool)."
 )
 LATENCY_MS: int = typer.Option(0, "--latency-ms", min=0, help="Delay every API response.")
 RATE_LIMIT: int | None = typer.Option(
@@ -35,6 +34,13 @@ DROP_AFTER_APPLY_RATE: float = typer.Option(
     max=1.0,
     help="Share of API requests applied and then dropped unanswered.",
 )
+TELEPHONES_E164: str | None = typer.Option(
+    None,
+    "--telephones-e164",
+    metavar="CC",
+    help="Store telephones as E.164, as a real API may: numbers written without a country "
+    "code are read in region CC (two letters).",
+)
 FAULT_SEED: int | None = typer.Option(
     None, "--fault-seed", help="Seed the fault dice, for repeatable runs."
 )
@@ -52,6 +58,7 @@ def sandbox(
     drop_rate: float = DROP_RATE,
     drop_after_apply_rate: float = DROP_AFTER_APPLY_RATE,
     fault_seed: int | None = FAULT_SEED,
+    telephones_e164: str | None = TELEPHONES_E164,
 ) -> None:
     """Run a local sandbox of the Communal API until Ctrl-C.
 
@@ -60,16 +67,23 @@ def sandbox(
     """
     if not is_loopback_host(host):
         raise UsageError(f"--host {host} is not a loopback address; the sandbox stays local.")
+    if telephones_e164 is not None and not (
+        len(telephones_e164) == 2 and telephones_e164.isalpha()
+    ):
+        raise UsageError(
+            f"--telephones-e164 {telephones_e164!r} is not a two-letter region; use e.g. CA."
+        )
     server = build_sandbox(
         host=host,
         port=port,
-        seed=seed if seed is not None else (DEMO_SEED if DEMO_SEED.exists() else None),
+        seed=seed if seed is not None else DEMO_SEED,
         latency_ms=latency_ms,
         rate_limit=rate_limit,
         error_rate=error_rate,
         drop_rate=drop_rate,
         drop_after_apply_rate=drop_after_apply_rate,
         fault_seed=fault_seed,
+        telephone_region=telephones_e164.upper() if telephones_e164 else None,
     )
     console = stdout_console()
 

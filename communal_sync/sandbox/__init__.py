@@ -9,12 +9,19 @@ show what the API did.
 
 from communal_sync.sandbox.faults import Faults
 from communal_sync.sandbox.routes import DEFAULT_VERSION, SUPPORTED_VERSIONS
-from communal_sync.sandbox.seed import DEFAULT_MANAGER_KEY, SandboxSeed, load_seed, parse_seed
+from communal_sync.sandbox.seed import (
+    DEFAULT_MANAGER_KEY,
+    DEMO_SEED,
+    SandboxSeed,
+    load_seed,
+    parse_seed,
+)
 from communal_sync.sandbox.server import Sandbox, build_sandbox, serve_forever
 
 __all__ = [
     "DEFAULT_MANAGER_KEY",
     "DEFAULT_VERSION",
+    "DEMO_SEED",
     "SUPPORTED_VERSIONS",
     "Faults",
     "Sandbox",

@@ -26,6 +26,7 @@ from communal_sync.sandbox.resources import (
 )
 from communal_sync.sandbox.rules import (
     Errors,
+    as_e164,
     prepare_input,
     summarize,
     validate_user_update,
@@ -75,8 +76,11 @@ def bearer_key(headers: Mapping[str, str]) -> str | None:
 class Api:
     """Answers ``/api`` requests from a ``Store``; the caller holds the sandbox lock."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, telephone_region: str | None = None) -> None:
         self.store = store
+        self.telephone_region = telephone_region
+        """When set, telephones are stored as E.164 (read in this region), as a real API
+        may store them; None stores them exactly as sent."""
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"users/([^/]+)"), self._show_user),
             ("PUT", re.compile(r"users/([^/]+)"), self._update_user),
@@ -153,6 +157,9 @@ class Api:
         changes, errors = validate_user_update(prepare_input(request.body), user["id"], self.store)
         if errors:
             return _invalid(errors)
+        telephone = changes.get("telephone")
+        if self.telephone_region is not None and isinstance(telephone, str):
+            changes["telephone"] = as_e164(telephone, self.telephone_region)
         return Reply.json(200, render_user(self.store.update_user(user["id"], changes)))
 
     # --- custom profile fields and values --------------------------------------------------

@@ -171,3 +171,15 @@ def _is_integer(value: Any) -> bool:
 
 def _add(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
+
+
+def as_e164(telephone: str, region: str) -> str:
+    """``telephone`` as E.164 ("+14165550101"), reading a number without a country code in
+    ``region``; a number that does not parse is kept as sent, as a lenient API would."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(telephone, region)
+    except phonenumbers.NumberParseException:
+        return telephone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

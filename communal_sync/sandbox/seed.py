@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from communal_sync.errors import InputError
 
+DEMO_SEED: Final = Path(__file__).resolve().with_name("demo_organization.json")
+"""The demo organization ``--sandbox`` starts with; shipped inside the package, so an
+installed wheel has it too."""
+
 DEFAULT_MANAGER_KEY: Final = "sandbox-manager-key"
 """The manager key a seed without ``api_keys`` gets."""
 

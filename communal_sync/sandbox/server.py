@@ -47,6 +47,8 @@ class Sandbox:
 
     ``clock`` stamps ``updated_at``, ``monotonic`` drives the rate-limit window and
     ``sleep`` performs the injected latency: inject all three for deterministic tests.
+    ``telephone_region`` makes the API store telephones as E.164 (numbers without a
+    country code read in that region), as a real API may.
     """
 
     def __init__(
@@ -59,9 +61,10 @@ class Sandbox:
         clock: Clock = system_clock,
         monotonic: Monotonic = time.monotonic,
         sleep: Sleep = time.sleep,
+        telephone_region: str | None = None,
     ) -> None:
         self._store = Store(parse_seed(seed if seed is not None else {}), clock=clock)
-        self._api = Api(self._store)
+        self._api = Api(self._store, telephone_region=telephone_region)
         self._injector = FaultInjector(faults or Faults(), monotonic=monotonic)
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -371,6 +374,7 @@ def build_sandbox(
     drop_rate: float = 0.0,
     drop_after_apply_rate: float = 0.0,
     fault_seed: int | None = None,
+    telephone_region: str | None = None,
 ) -> Sandbox:
     """A sandbox from the ``communal-sync sandbox`` options; InputError/ConfigError if bad."""
     faults = Faults(
@@ -381,7 +385,13 @@ def build_sandbox(
         drop_after_apply_rate=drop_after_apply_rate,
         fault_seed=fault_seed,
     )
-    return Sandbox(None if seed is None else load_seed(seed), host=host, port=port, faults=faults)
+    return Sandbox(
+        None if seed is None else load_seed(seed),
+        host=host,
+        port=port,
+        faults=faults,
+        telephone_region=telephone_region,
+    )
 
 
 def serve_forever(

@@ -15,7 +15,7 @@ from communal_sync.sandbox import SUPPORTED_VERSIONS, Sandbox
 Cli = Callable[..., Any]
 
 FAKE_KEY = "sk_live_FAKE-7f3a9c-DO-NOT-PRINT"
-MEMBER_KEY = "sandbox-member-key"  # user 104 in sample_data/organization.json
+MEMBER_KEY = "sandbox-member-key"  # user 104 in communal_sync/sandbox/demo_organization.json
 
 AMARA = {
     "id": 101,

@@ -476,6 +476,93 @@ def test_a_push_killed_with_address_puts_in_flight_resumes_with_no_conflict_and_
         assert proxy.errors == [], proxy.errors[0]
 
 
+# --- SIGKILL when Communal stores telephones as E.164 ---------------------------------------
+
+
+def write_telephone_export(path: Path, count: int) -> dict[int, dict[str, Any]]:
+    """An export for ``big_seed(count)`` giving every member a new number in the national
+    form ("(416) 555-2003"); returns the telephones an E.164 API then holds, by user id."""
+    changes: dict[int, dict[str, Any]] = {}
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "first_name", "last_name", "email", "Mobile"])
+        for n in range(count):
+            user_id = BIG_FIRST_ID + n
+            digits = f"{2000 + n:04d}"
+            writer.writerow(
+                [
+                    user_id,
+                    f"Member{n}",
+                    f"Before{n}",
+                    f"member{n}@example.org",
+                    f"(416) 555-{digits}",
+                ]
+            )
+            changes[user_id] = {"telephone": f"+1416555{digits}"}
+    return changes
+
+
+def test_a_killed_push_to_an_e164_api_resumes_without_conflicts_when_the_region_is_set(
+    cli: Cli, state_path: Path, tmp_path: Path
+) -> None:
+    """Communal answers the national number it was sent as E.164. On resume the PUTs that
+    landed unanswered read back as "+1416555...", not as sent: only the plan's
+    --default-region (recorded in the plan, used by apply) tells they hold what we sent."""
+    export = tmp_path / "phones.csv"
+    changes = write_telephone_export(export, KILL_MEMBERS)
+    with (
+        Sandbox(big_seed(KILL_MEMBERS), telephone_region="CA") as sandbox,
+        HoldingProxy(sandbox.root_url, answered=ANSWERED_PUTS) as proxy,
+    ):
+        before = users_of(sandbox)
+        command = [
+            *push_command(export, proxy.base_url, state_path, KILL_CONCURRENCY),
+            "--default-region",
+            "CA",
+        ]
+        env = {
+            **os.environ,
+            "COMMUNAL_API_KEY": sandbox.manager_key,
+            "COMMUNAL_TIMEOUT": HELD_TIMEOUT_SECONDS,
+        }
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            wait_for_puts(sandbox, process, ANSWERED_PUTS + KILL_CONCURRENCY)
+            process.send_signal(signal.SIGKILL)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate(timeout=KILL_TIMEOUT_SECONDS)
+        assert process.returncode == -signal.SIGKILL
+        landed = {
+            int(e["path"].rsplit("/", 1)[1])
+            for e in sandbox.requests()
+            if e["method"] == "PUT" and e["status"] == 200
+        }
+        assert len(landed) == ANSWERED_PUTS + KILL_CONCURRENCY
+        sandbox.clear_requests()
+
+        resumed = cli(
+            "push", str(export), "--yes", "--resume", "--default-region", "CA",
+            env=env_for(sandbox, state_path),
+        )  # fmt: skip
+
+        assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+        assert f"{len(landed)} already applied" in resumed.stdout
+        assert "conflict" not in resumed.stdout.lower()
+        assert_users_equal(users_of(sandbox), expected_users(before, changes))
+        resent = sorted(e["path"] for e in sandbox.requests() if e["method"] == "PUT")
+        assert resent == sorted(f"/api/users/{u}" for u in set(changes) - landed)
+        assert_no_user_applied_twice(state_path)
+        with open_state(state_path) as store:
+            (run,) = store.journal.list_runs()
+            assert (run.status, run.exit_code, run.attempts) == ("finished", 0, 2)
+            assert {r.status for r in store.journal.results(run.id)} == {"applied"}
+        assert proxy.errors == [], proxy.errors[0]
+
+
 def wait_for_puts(sandbox: Sandbox, process: subprocess.Popen[bytes], puts: int) -> None:
     """Wait until ``puts`` PUTs were applied by the sandbox; fail if the push ends first."""
     deadline = time.monotonic() + KILL_TIMEOUT_SECONDS

@@ -96,3 +96,49 @@ def test_revert_of_an_unknown_run_is_a_usage_error(
     assert result.exit_code == 2
     assert "There is no run 7" in result.stderr
     assert sandbox.requests() == []
+
+
+def test_revert_compares_telephones_in_the_region_the_run_was_planned_with(
+    cli: Cli, tmp_path: Any
+) -> None:
+    """The reverted run read "(416) 555-0101" in region CA; Communal stores E.164. Someone
+    already put the old number back ("+14165550101"): in region CA that is the value the
+    revert would restore, so it plans nothing for it and sends nothing."""
+    seed = {
+        "api_keys": [{"key": "k", "user_id": 1, "manager": True}],
+        "users": [
+            {"id": 1, "first_name": "Sam", "last_name": "Admin", "email": "admin@example.org"},
+            {
+                "id": 7,
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": "ada@example.org",
+                "telephone": "(416) 555-0101",
+            },
+        ],
+    }
+    export = tmp_path / "phones.csv"
+    export.write_text(
+        "id,first_name,last_name,email,Mobile\n7,Ada,Lovelace,ada@example.org,(416) 555-0199\n"
+    )
+    with Sandbox(seed, telephone_region="CA") as sandbox:
+        env = {
+            "COMMUNAL_BASE_URL": sandbox.base_url,
+            "COMMUNAL_API_KEY": "k",
+            "COMMUNAL_SYNC_STATE": str(tmp_path / "state.db"),
+        }
+        pushed = cli("push", str(export), "--yes", "--default-region", "CA", env=env)
+        assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+        assert users_of(sandbox)[7]["telephone"] == "+14165550199"
+        edit_in_communal(sandbox, 7, telephone="+14165550101")
+        sandbox.clear_requests()
+
+        report = tmp_path / "revert.json"
+        result = cli("revert", "1", "--yes", "--report", str(report), env=env)
+
+        assert result.exit_code == 0, result.stdout + result.stderr
+        document = json.loads(report.read_text())
+        assert document["plan"]["options"]["default_region"] == "CA"
+        assert document["counts"]["to_update"] == 0
+        assert [e for e in sandbox.requests() if e["method"] == "PUT"] == []
+        assert users_of(sandbox)[7]["telephone"] == "+14165550101"
