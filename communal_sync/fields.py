@@ -1,39 +1,50 @@
 """The Communal profile fields communal-sync knows, in the order reports show them.
 
-One place for the names, so the reader, mapper, validator, planner and sandbox agree.
+One definition, ``ProfileFields``: the API's ``User`` model and the validated
+``ProfileRow`` both inherit it, and every list of names below is derived from it, so the
+reader, mapper, validator, planner and sandbox agree.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-REQUIRED_FIELDS: Final = ("first_name", "last_name", "email")
-"""Must be in every row and every PUT body; never cleared."""
+from pydantic import BaseModel
 
-OPTIONAL_FIELDS: Final = (
-    "middle_name",
-    "preferred_name",
-    "telephone",
-    "date_of_birth",
-    "profile_address",
-    "profile_address_line_2",
-    "profile_city",
-    "profile_state",
-    "profile_zip",
-    "profile_country",
-)
-"""Nullable in ``PUT /users/{id}``: omitted means unchanged, ``null`` clears."""
 
-PROFILE_FIELDS: Final = REQUIRED_FIELDS + OPTIONAL_FIELDS
+class ProfileFields(BaseModel):
+    """Every standard field a ``PUT /users/{id}`` can carry, in report order, as text.
+
+    ``None`` is "no value". The first three are required in every PUT body; the rest are
+    nullable (omitted means unchanged, ``null`` clears).
+    """
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    middle_name: str | None = None
+    preferred_name: str | None = None
+    telephone: str | None = None
+    date_of_birth: str | None = None
+    profile_address: str | None = None
+    profile_address_line_2: str | None = None
+    profile_city: str | None = None
+    profile_state: str | None = None
+    profile_zip: str | None = None
+    profile_country: str | None = None
+
+
+PROFILE_FIELDS: Final[tuple[str, ...]] = tuple(ProfileFields.model_fields)
 """Every standard field a PUT can carry."""
 
-ADDRESS_FIELDS: Final = (
-    "profile_address",
-    "profile_address_line_2",
-    "profile_city",
-    "profile_state",
-    "profile_zip",
-    "profile_country",
+REQUIRED_FIELDS: Final[tuple[str, ...]] = PROFILE_FIELDS[:3]
+"""Must be in every row and every PUT body; never cleared."""
+
+OPTIONAL_FIELDS: Final[tuple[str, ...]] = PROFILE_FIELDS[3:]
+"""Nullable in ``PUT /users/{id}``: omitted means unchanged, ``null`` clears."""
+
+ADDRESS_FIELDS: Final[tuple[str, ...]] = tuple(
+    name for name in PROFILE_FIELDS if name.startswith("profile_")
 )
 """Returned by PUT (``User``) but not by GET (``UserResource``): known only from a snapshot."""
 

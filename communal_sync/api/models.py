@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from communal_sync.fields import ProfileFields
+
 
 class ApiModel(BaseModel):
     """Base of the API resources: unknown fields kept, numbers accepted where text is due."""
@@ -28,25 +30,15 @@ class ApiModel(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-class User(ApiModel):
-    """A Communal user: ``UserResource`` from GET, or the full ``User`` from PUT."""
+class User(ApiModel, ProfileFields):
+    """A Communal user: ``UserResource`` from GET, or the full ``User`` from PUT.
+
+    The profile fields come from ``fields.ProfileFields``; these are the API's own.
+    """
 
     id: int
     tenant_id: int | None = None
     name: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    middle_name: str | None = None
-    preferred_name: str | None = None
-    email: str | None = None
-    telephone: str | None = None
-    date_of_birth: str | None = None
-    profile_address: str | None = None
-    profile_address_line_2: str | None = None
-    profile_city: str | None = None
-    profile_state: str | None = None
-    profile_zip: str | None = None
-    profile_country: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 

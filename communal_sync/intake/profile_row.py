@@ -7,8 +7,10 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
+from communal_sync.fields import ProfileFields
 
-class ProfileRow(BaseModel):
+
+class ProfileRow(ProfileFields):
     """A valid row: trimmed NFC text, ISO ``YYYY-MM-DD`` date, alpha-2 country, integer id.
 
     ``None`` means the cell was blank ("no data"): never a request to clear the field,
@@ -18,22 +20,12 @@ class ProfileRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     line: int
-    first_name: str
+    first_name: str  # required in a valid row (optional in ProfileFields)
     last_name: str
     email: str
-    middle_name: str | None = None
-    preferred_name: str | None = None
-    telephone: str | None = None
-    date_of_birth: str | None = None
-    profile_address: str | None = None
-    profile_address_line_2: str | None = None
-    profile_city: str | None = None
-    profile_state: str | None = None
-    profile_zip: str | None = None
-    profile_country: str | None = None
     id: int | None = None
     external_id: str | None = None
-    custom: dict[str, str | None] = {}
+    custom: dict[str, str | None] = {}  # noqa: RUF012 - pydantic copies field defaults
 
 
 ROW_TEMPLATE: Final[dict[str, Any]] = {
