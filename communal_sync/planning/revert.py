@@ -10,12 +10,14 @@ restored and is reported.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from communal_sync import __version__
+from communal_sync.api.models import User
 from communal_sync.errors import NotFound, UsageError
 from communal_sync.fields import PROFILE_FIELDS, custom_name
 from communal_sync.plan import (
@@ -30,7 +32,7 @@ from communal_sync.plan import (
 from communal_sync.planning.current import current_record
 from communal_sync.planning.diff import FieldDiff, build_put_body, diff_fields
 from communal_sync.planning.planner import SnapshotReader, UserReader
-from communal_sync.state.records import ResultRecord, RunRecord
+from communal_sync.state.records import ResultRecord, RunRecord, Snapshot
 
 
 class RunHistory(Protocol):
@@ -75,32 +77,20 @@ def build_revert_plan(
     issues: list[RowIssue] = []
     warnings: list[str] = []
     for user_id, results in _latest_by_user(applied).items():
-        profile = next((r for r in results if r.operation.startswith("user:")), None)
-        customs = [r for r in results if r.operation.startswith("cpfv:")]
-        before = (profile.before if profile else None) or {}
-        if unknown := before.get("unknown", []):
+        restoring = _Restore.of(user_id, results)
+        if restoring.unknown:
             warnings.append(
-                f"User {user_id}: {', '.join(unknown)} had no known value before run "
+                f"User {user_id}: {', '.join(restoring.unknown)} had no known value before run "
                 f"{run_id} (GET does not return addresses), so cannot be restored."
             )
-        written = _as_text((profile.after if profile else None) or {})
-        restore = {k: v for k, v in before.get("fields", {}).items() if k in PROFILE_FIELDS}
-        base = {k: written.get(k) for k in restore}
-        definitions: dict[str, tuple[int, str]] = {}
-        for result in customs:
-            was, wrote = result.before or {}, result.after or {}
-            key = str(was.get("field"))
-            restore[key], base[key] = was.get("value"), wrote.get("value")
-            definitions[key] = (int(was["field_id"]), custom_name(key))
-        if not restore:
+        if not restoring.values:
             continue
-        line = (profile or results[0]).source_line or 0
         try:
             live = client.get_user(user_id)
         except NotFound:
             issues.append(
                 RowIssue(
-                    line=line,
+                    line=restoring.line,
                     kind="unmatched",
                     field="id",
                     value=str(user_id),
@@ -108,53 +98,9 @@ def build_revert_plan(
                 )
             )
             continue
-        snapshot = store.snapshots.get(user_id)
-        current = current_record(
-            {**_trio(live.raw()), **restore}, live, snapshot.user if snapshot else None
-        )
-        value_ids: dict[str, int] = {}
-        if definitions:
-            by_field = {fid: key for key, (fid, _) in definitions.items()}
-            for key in definitions:
-                current[key] = CurrentValue(None, "live")
-            for value in client.list_custom_profile_field_values(user_id):
-                owner = by_field.get(value.custom_profile_field_id or -1)
-                if owner is not None:
-                    current[owner] = CurrentValue(value.value or None, "live")
-                    value_ids[owner] = value.id
-        clears = [k for k, v in restore.items() if v in (None, "")]
-        diff = diff_fields(
-            restore, current, base, on_conflict="skip", allow_clear=clears, region=region
-        )
-        body = build_put_body(diff, current)
-        writes = tuple(
-            CustomWrite(
-                field=c.field,
-                field_id=definitions[c.field][0],
-                name=definitions[c.field][1],
-                value_id=value_ids.get(c.field),
-                value=c.after,
-            )
-            for c in diff.changes
-            if c.field in definitions and (c.after is not None or c.field in value_ids)
-        )
-        if body is None and not writes and not diff.conflicts:
-            continue
-        users.append(
-            UserPlan(
-                user_id=user_id,
-                line=line,
-                matched_by="id",
-                name=f"{live.first_name or ''} {live.last_name or ''}".strip(),
-                changes=diff.changes,
-                conflicts=diff.conflicts,
-                body=body,
-                custom_writes=writes,
-                updated_at=live.updated_at,
-                source_hash=None,
-                pushed={k: v for k, v in restore.items() if not _held(k, diff)},
-            )
-        )
+        planned = _revert_user(restoring, live, store.snapshots.get(user_id), client, region)
+        if planned is not None:
+            users.append(planned)
     return Plan(
         tool_version=__version__,
         created_at=now().isoformat(timespec="seconds"),
@@ -166,6 +112,98 @@ def build_revert_plan(
         users=tuple(users),
         issues=tuple(issues),
         warnings=tuple(warnings),
+    )
+
+
+@dataclass(frozen=True)
+class _Restore:
+    """What reverting one user means, from the run's journal: the values to put back, the
+    values the run wrote (the base: a field changed since is someone else's edit), and the
+    custom fields involved."""
+
+    user_id: int
+    line: int
+    values: dict[str, str | None]
+    base: dict[str, str | None]
+    definitions: dict[str, tuple[int, str]]
+    unknown: tuple[str, ...]
+
+    @classmethod
+    def of(cls, user_id: int, results: list[ResultRecord]) -> _Restore:
+        profile = next((r for r in results if r.operation.startswith("user:")), None)
+        customs = [r for r in results if r.operation.startswith("cpfv:")]
+        before = (profile.before if profile else None) or {}
+        written = _as_text((profile.after if profile else None) or {})
+        values = {k: v for k, v in before.get("fields", {}).items() if k in PROFILE_FIELDS}
+        base = {k: written.get(k) for k in values}
+        definitions: dict[str, tuple[int, str]] = {}
+        for result in customs:
+            was, wrote = result.before or {}, result.after or {}
+            key = str(was.get("field"))
+            values[key], base[key] = was.get("value"), wrote.get("value")
+            definitions[key] = (int(was["field_id"]), custom_name(key))
+        return cls(
+            user_id=user_id,
+            line=(profile or results[0]).source_line or 0,
+            values=values,
+            base=base,
+            definitions=definitions,
+            unknown=tuple(before.get("unknown", [])),
+        )
+
+
+def _revert_user(
+    restoring: _Restore,
+    live: User,
+    snapshot: Snapshot | None,
+    client: UserReader,
+    region: str | None,
+) -> UserPlan | None:
+    """The plan that puts one user's values back, or None when nothing needs sending."""
+    restore, definitions = restoring.values, restoring.definitions
+    current = current_record(
+        {**_trio(live.raw()), **restore}, live, snapshot.user if snapshot else None
+    )
+    value_ids: dict[str, int] = {}
+    if definitions:
+        by_field = {fid: key for key, (fid, _) in definitions.items()}
+        for key in definitions:
+            current[key] = CurrentValue(None, "live")
+        for value in client.list_custom_profile_field_values(restoring.user_id):
+            owner = by_field.get(value.custom_profile_field_id or -1)
+            if owner is not None:
+                current[owner] = CurrentValue(value.value or None, "live")
+                value_ids[owner] = value.id
+    clears = [k for k, v in restore.items() if v in (None, "")]
+    diff = diff_fields(
+        restore, current, restoring.base, on_conflict="skip", allow_clear=clears, region=region
+    )
+    body = build_put_body(diff, current)
+    writes = tuple(
+        CustomWrite(
+            field=c.field,
+            field_id=definitions[c.field][0],
+            name=definitions[c.field][1],
+            value_id=value_ids.get(c.field),
+            value=c.after,
+        )
+        for c in diff.changes
+        if c.field in definitions and (c.after is not None or c.field in value_ids)
+    )
+    if body is None and not writes and not diff.conflicts:
+        return None
+    return UserPlan(
+        user_id=restoring.user_id,
+        line=restoring.line,
+        matched_by="id",
+        name=f"{live.first_name or ''} {live.last_name or ''}".strip(),
+        changes=diff.changes,
+        conflicts=diff.conflicts,
+        body=body,
+        custom_writes=writes,
+        updated_at=live.updated_at,
+        source_hash=None,
+        pushed={k: v for k, v in restore.items() if not _held(k, diff)},
     )
 
 
