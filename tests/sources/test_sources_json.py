@@ -148,7 +148,14 @@ def test_object_without_data_array_is_an_input_error() -> None:
         ('{"data": {"a": 1}}', 'the "data" value is not an array'),
         ("[", "ends before the array is closed"),
         ('  "just text"', r"must start with \[ or \{"),
-        ('{"data": [{"a": "1"}] ', None),
+        ('{"data": [{"a": "1"}] ', "ends before the object is closed"),
+        ('{"data": [{"a": "1"}], "data": []}', "names the key 'data' twice"),
+        ('{"meta": 1, "meta": 2, "data": []}', "names the key 'meta' twice"),
+        ('{"data": [{"a": "1"}],}', "Expecting property name"),
+        ('[{"a": "1"}]\n[{"a": "2"}]', r"more than one JSON document.*starts here \('\[\{"),
+        ('[{"a": "1"}]<html>502', r"line 1: .*more than one JSON document.*'<html>502'"),
+        ('[{"a": NaN}]', "NaN is not a JSON value"),
+        ('{"meta": [1], "data": [{"a": "1"}], "page": 2}  \n', None),
     ],
 )
 def test_top_level_shapes(tmp_path: Path, text: str, expected: str | None) -> None:
@@ -192,3 +199,35 @@ def test_json_with_utf8_bom_and_crlf(tmp_path: Path) -> None:
     rows = list(open_source(str(path)).rows())
 
     assert [(row.line, row.values["name"]) for row in rows] == [(2, "Zoë"), (3, "Al")]
+
+
+def test_a_key_named_twice_in_a_record_makes_the_row_invalid(tmp_path: Path) -> None:
+    path = tmp_path / "twice.jsonl"
+    path.write_text(
+        '{"email": "ana@example.org", "email": "eve@example.org"}\n{"email": "b@example.org"}\n',
+        encoding="utf-8",
+    )
+
+    rows = list(open_source(str(path)).rows())
+
+    assert rows[0].problem_field == "email"
+    assert rows[0].problem is not None and "names the key 'email' twice" in rows[0].problem
+    assert (rows[1].problem, rows[1].values) == (None, {"email": "b@example.org"})
+
+
+def test_a_lone_surrogate_is_kept_visible_and_makes_the_row_invalid(tmp_path: Path) -> None:
+    path = tmp_path / "half.json"
+    path.write_text('[{"first_name": "A\\ud800da", "x\\udc00": "1"}]', encoding="utf-8")
+
+    (row,) = open_source(str(path)).rows()
+
+    assert row.values == {"first_name": "A\\ud800da", "x\\udc00": "1"}
+    assert (row.problem_field, "lone surrogate" in (row.problem or "")) == ("first_name", True)
+
+
+def test_infinity_in_json_lines_refuses_the_file_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "inf.jsonl"
+    path.write_text('{"a": "1"}\n{"a": -Infinity}\n', encoding="utf-8")
+
+    with pytest.raises(InputError, match=r"line 2: -Infinity is not a JSON value"):
+        list(open_source(str(path)).rows())
