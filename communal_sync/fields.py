@@ -68,3 +68,25 @@ def is_custom(field: str) -> bool:
 def custom_name(field: str) -> str:
     """The custom profile field's name in ``custom:<name>``."""
     return field[len(CUSTOM_PREFIX) :]
+
+
+MAX_USER_ID: Final = 2**63 - 1
+"""The largest user id the state file can hold (a SQLite INTEGER); Communal's are far below."""
+
+
+def user_id_of(text: str) -> int | None:
+    """The Communal user id a cell holds, or None when it holds none.
+
+    An id is ASCII digits (spaces around them aside) for a number from 1 to
+    ``MAX_USER_ID``. Anything else is no id: a zero-width space or a byte-order mark inside
+    (``\\ufeff101`` would be 101 to the eye, and another row's 101 to nobody), full-width
+    digits, or a number no SQLite integer holds (never converted: 5,000 digits would be).
+    """
+    digits = text.strip(" \t\r\n")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    significant = digits.lstrip("0")
+    if not significant or len(significant) > len(str(MAX_USER_ID)):
+        return None
+    value = int(significant)
+    return value if value <= MAX_USER_ID else None

@@ -281,6 +281,16 @@ class IntakeFlags(ReadFlags):
             rich_help_panel=INPUT_PANEL,
         ),
     ] = None
+    allow_confusable_emails: Annotated[
+        bool,
+        typer.Option(
+            "--allow-confusable-emails",
+            help="Accept emails that mix alphabets in one part (a Cyrillic 'а' among Latin "
+            "letters) or hold full-width letters. Without it such an email is invalid: it "
+            "can pass for someone else's address.",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = False
 
     def intake_options(self, *, custom_fields: bool | None = None) -> Any:
         """The core's ``intake.IntakeOptions``."""
@@ -291,6 +301,7 @@ class IntakeFlags(ReadFlags):
             on_duplicate=self.on_duplicate.value if self.on_duplicate else None,
             default_region=self.default_region,
             custom_fields=custom_fields,
+            allow_confusable_emails=self.allow_confusable_emails,
         )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
 from communal_sync.errors import InputError
+from communal_sync.fields import user_id_of
 from communal_sync.intake.mapping import resolve_overrides
 from communal_sync.intake.profile_row import RowError
 from communal_sync.intake.settings import ReadOptions, resolve_settings
@@ -24,9 +25,6 @@ from communal_sync.values.normalize import clean_text, email_key, is_valid_email
 
 LINK_FIELDS: Final = ("id", "email", "external_id")
 """The fields link reads; every other column of the file is left alone."""
-
-MAX_USER_ID: Final = 2**63 - 1
-"""The largest id the state store can hold (a SQLite integer); Communal's ids are far below."""
 
 KEY_LABELS: Final = {"email": "email", "external_id": "external id"}
 
@@ -223,8 +221,8 @@ def check_link_row(src: SourceRow, columns: LinkColumns) -> tuple[LinkEntry | No
                 f"Fill in column {columns.id!r}, or remove the row.",
             )
         )
-    elif id_text.isascii() and id_text.isdigit() and 0 < int(id_text) <= MAX_USER_ID:
-        user_id = int(id_text)
+    elif (found := user_id_of(id_text)) is not None:
+        user_id = found
     else:
         errors.append(
             RowError(

@@ -21,10 +21,12 @@ from operator import itemgetter, not_
 from typing import Final, Literal
 from unicodedata import is_normalized
 
+from communal_sync.fields import MAX_USER_ID
 from communal_sync.values.dates import EARLIEST_YEAR
 from communal_sync.values.normalize import EMAIL_LOCAL_MAX_LENGTH, EMAIL_MAX_LENGTH
 
 _EARLIEST_ISO: Final = f"{EARLIEST_YEAR}-01-01"
+_ID_DIGITS: Final = len(str(MAX_USER_ID))
 
 _ATOM: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 PLAIN_LOCAL: Final = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
@@ -254,18 +256,28 @@ def _verdicts(
 
 
 def bad_ids(ids: Sequence[str]) -> Iterator[int]:
-    """The indexes of the non-blank ids that are not a positive whole number."""
+    """The indexes of the non-blank ids that are not a user id (see ``fields.user_id_of``).
+
+    ``accepts`` takes only ids of at most 19 digits, converted exactly as they are.
+    """
     joined = "".join(ids)
     if not joined or (
         joined.isascii()
         and joined.isdigit()
+        and max(map(len, ids)) < _ID_DIGITS
         and sum(map(bool, ids)) == sum(map(bool, map(str.lstrip, ids, repeat("0"))))
     ):
         return iter(())
     return (
         index
         for index, text in enumerate(ids)
-        if text and not (text.isascii() and text.isdigit() and int(text) > 0)
+        if text
+        and not (
+            text.isascii()
+            and text.isdigit()
+            and len(text) <= _ID_DIGITS
+            and 0 < int(text) <= MAX_USER_ID
+        )
     )
 
 

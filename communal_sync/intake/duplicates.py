@@ -18,6 +18,7 @@ from itertools import compress, count, pairwise, repeat
 from operator import and_, ne
 from typing import Final, Literal
 
+from communal_sync.fields import user_id_of
 from communal_sync.intake.mapping import ColumnMapping
 from communal_sync.sources.rows import KeyBatch, SourceRow, key_batches_of
 from communal_sync.values.normalize import clean_text, email_key
@@ -66,11 +67,8 @@ def email_dup_key(value: str) -> str | None:
 
 
 def id_dup_key(value: str) -> int | None:
-    """The duplicate key of an id cell: its integer value, or None when it is not one."""
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return int(text)
-    return None
+    """The duplicate key of an id cell: the user id it holds, or None (``user_id_of``)."""
+    return user_id_of(value)
 
 
 def external_id_dup_key(value: str) -> str | None:
@@ -195,9 +193,12 @@ def _plain_external_ids(values: list[str]) -> bool:
 
 
 def _plain_ids(values: list[str]) -> bool:
-    """Every value is ASCII digits: its key is its integer value."""
+    """Every value is ASCII digits, short enough to be an id as it is: its key is its value.
+
+    A value of 19 digits or more goes one by one (``user_id_of``): it may be no id at all.
+    """
     text = "".join(values)
-    return text.isascii() and text.isdigit() and all(values)
+    return text.isascii() and text.isdigit() and all(values) and max(map(len, values)) < 19
 
 
 _HASHERS: Final[dict[KeyKind, _Hasher]] = {

@@ -59,6 +59,7 @@ def open_intake(
         on_duplicate=settings.on_duplicate,
         default_region=settings.default_region,
         date_order=settings.date_order,
+        allow_confusable_emails=options.allow_confusable_emails,
     )
     return Intake(
         source=source,

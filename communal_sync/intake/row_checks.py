@@ -22,7 +22,7 @@ from itertools import count as count_from
 from operator import itemgetter, not_
 from typing import Any, Final
 
-from communal_sync.fields import NAME_MAX_LENGTH, custom_name, is_custom
+from communal_sync.fields import MAX_USER_ID, NAME_MAX_LENGTH, custom_name, is_custom, user_id_of
 from communal_sync.intake.column_checks import (
     PLAIN_LOCAL,
     bad_dates,
@@ -37,6 +37,7 @@ from communal_sync.intake.column_checks import (
 from communal_sync.intake.mapping import ColumnMapping
 from communal_sync.intake.profile_row import ROW_TEMPLATE, ProfileRow, RowError, trusted_row
 from communal_sync.sources.rows import SourceRow
+from communal_sync.values.confusables import confusable_reason
 from communal_sync.values.dates import DateError, DateOrder, parse_date
 from communal_sync.values.normalize import (
     EMAIL_LOCAL_MAX_LENGTH,
@@ -66,6 +67,9 @@ _SELF_CHECKED: Final = frozenset(("email", "date_of_birth", "profile_country", "
 country, whose code is the same either way), so they skip the clean-text test."""
 
 
+ID_DIGITS: Final = len(str(MAX_USER_ID))
+"""Digits of the largest user id: a longer run of digits is never converted to a number."""
+
 _BLANK_TO_NONE: Final[dict[str, None]] = {"": None}
 """``map(_BLANK_TO_NONE.get, cells, cells)`` turns "" into None at C speed."""
 
@@ -73,8 +77,19 @@ _BLANK_TO_NONE: Final[dict[str, None]] = {"": None}
 class RowChecker:
     """Checks rows against one mapping: required fields, lengths, email, date, country, id."""
 
-    def __init__(self, mapping: ColumnMapping, *, date_order: DateOrder | None = None) -> None:
-        """Fix column positions and per-field flags once; ``check`` then only reads them."""
+    def __init__(
+        self,
+        mapping: ColumnMapping,
+        *,
+        date_order: DateOrder | None = None,
+        allow_confusable_emails: bool = False,
+    ) -> None:
+        """Fix column positions and per-field flags once; ``check`` then only reads them.
+
+        Unless ``allow_confusable_emails``, an email that can pass for another address
+        (mixed scripts, full-width letters: see ``values.confusables``) is invalid.
+        """
+        self._allow_confusable = allow_confusable_emails
         standard = [(c, f) for c, f in mapping.columns.items() if not is_custom(f)]
         custom = [(c, f) for c, f in mapping.columns.items() if is_custom(f)]
         self._columns = tuple(c for c, _ in standard) + tuple(c for c, _ in custom)
@@ -92,6 +107,7 @@ class RowChecker:
         self._has_date = "date_of_birth" in present
         self._has_country = "profile_country" in present
         self._has_id = "id" in present
+        self._id_at = self._fields.index("id") if self._has_id else -1
         self._fields_set = {"line", "custom", *present}
         self._raw_of = self._raw_reader()
         self._domains: dict[str, bool] = {}
@@ -236,7 +252,12 @@ class RowChecker:
             return not (
                 id_at >= 0
                 and (text := raw[id_at])
-                and not (text.isascii() and text.isdigit() and int(text) > 0)
+                and not (
+                    text.isascii()
+                    and text.isdigit()
+                    and len(text) <= ID_DIGITS
+                    and 0 < int(text) <= MAX_USER_ID
+                )
             )
 
         return accepts
@@ -378,6 +399,16 @@ class RowChecker:
                         "such as example.org, with no spaces. Correct it in the file.",
                     )
                 )
+            elif not self._allow_confusable and (reason := confusable_reason(email)):
+                errors.append(
+                    RowError(
+                        line,
+                        "email",
+                        email,
+                        f"{reason} Correct it in the file, or pass --allow-confusable-emails "
+                        "if it is right.",
+                    )
+                )
 
         for name in self._long_names:
             text = data[name]
@@ -403,10 +434,17 @@ class RowChecker:
             else:
                 data["profile_country"] = code
         if self._has_id and (text := data["id"]) is not None:
-            if text.isascii() and text.isdigit() and int(text) > 0:
-                data["id"] = int(text)
+            # The cell as read, not cleaned: an invisible character in an id is no id.
+            as_read = (
+                picked[self._id_at]
+                if picked is not None
+                else src.values.get(self._column_of["id"], "")
+            )
+            user_id = user_id_of(as_read)
+            if user_id is not None:
+                data["id"] = user_id
             else:
-                errors.append(self._bad_id(line, text))
+                errors.append(self._bad_id(line, text, as_read))
         data["custom"] = self._custom_values(raw)
         if errors:
             return None, self._ordered(src, errors)
@@ -459,8 +497,27 @@ class RowChecker:
             f"{NAME_MAX_LENGTH}. Shorten it.",
         )
 
-    def _bad_id(self, line: int, text: str) -> RowError:
+    def _bad_id(self, line: int, text: str, as_read: str) -> RowError:
         column = self._column_of["id"]
+        hidden = next((c for c in as_read.strip(" \t\r\n") if not c.isprintable()), None)
+        if hidden is not None:
+            name = unicodedata.name(hidden, "a control character")
+            return RowError(
+                line,
+                "id",
+                as_read,
+                f"This id holds an invisible character (U+{ord(hidden):04X} {name}), so it "
+                "is not an id as typed; remove it from the file.",
+            )
+        if text.isascii() and text.isdigit() and int(text[-ID_DIGITS - 1 :]) > 0:
+            return RowError(
+                line,
+                "id",
+                text,
+                f"This number is larger than any Communal user id (at most {MAX_USER_ID}). "
+                f"If column {column!r} is your own system's key, map it with --map "
+                f'"{column}=external_id".',
+            )
         return RowError(
             line,
             "id",

@@ -38,6 +38,8 @@ class IntakeOptions(ReadOptions):
     default_region: str | None = None
     custom_fields: bool | None = None
     """--custom-fields (True), --no-custom-fields (False), or neither (None)."""
+    allow_confusable_emails: bool = False
+    """--allow-confusable-emails: a look-alike email (mixed scripts, full-width) is valid."""
 
 
 @dataclass(frozen=True)

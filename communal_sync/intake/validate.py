@@ -153,6 +153,7 @@ class ValidationOptions:
     on_duplicate: DuplicatePolicy = "error"
     default_region: str | None = None
     date_order: DateOrder | None = None
+    allow_confusable_emails: bool = False
 
 
 class RowSource(Protocol):

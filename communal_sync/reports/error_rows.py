@@ -43,14 +43,18 @@ class ErrorRowsWriter:
                 fieldnames=[*self._headers, *extra, ERROR_COLUMN],
                 extrasaction="ignore",
             )
-            self._writer.writeheader()
+            # The header is text from the export too: a "=HYPERLINK(...)" column name runs.
+            self._writer.writerow(
+                {name: neutralize_data_cell(name) for name in self._writer.fieldnames}
+            )
         row = {**values, ERROR_COLUMN: reason}
         self._writer.writerow({k: neutralize_data_cell(v) for k, v in row.items()})
 
     def finish(self) -> None:
         """Write the header alone if no row was written, so the file is never empty."""
         if self._writer is None:
-            csv.writer(self._handle).writerow([*self._headers, ERROR_COLUMN])
+            names = [*self._headers, ERROR_COLUMN]
+            csv.writer(self._handle).writerow([neutralize_data_cell(name) for name in names])
 
 
 def failed_row_reasons(plan: Plan, failed: Sequence[Outcome]) -> dict[int, list[str]]:

@@ -48,9 +48,12 @@ class DateError(ValueError):
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _ISO: Final = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?",
+    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(?:Z|[+-](\d{2}):?(\d{2}))?)?",
     re.ASCII,
 )
+"""An ISO date, perhaps with a time and an offset (the time is checked, then dropped)."""
+_TIME_LIMITS: Final = (23, 59, 59, 23, 59)
+"""Hour, minute, second, offset hours, offset minutes: the largest each can be."""
 _YMD: Final = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
 _COMPACT: Final = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _DOTTED: Final = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
@@ -75,7 +78,10 @@ def parse_date(s: str, *, order: DateOrder | None = None, today: dt.date | None 
     if _ISO_DATE.fullmatch(text):
         return _checked(text, int(text[:4]), int(text[5:7]), int(text[8:10]), last)
     lowered = text.lower()
-    if m := _ISO.fullmatch(text) or _YMD.fullmatch(text) or _COMPACT.fullmatch(text):
+    if m := _ISO.fullmatch(text):
+        _check_time(m)
+        return _checked(text, int(m[1]), int(m[2]), int(m[3]), last)
+    if m := _YMD.fullmatch(text) or _COMPACT.fullmatch(text):
         return _checked(text, int(m[1]), int(m[2]), int(m[3]), last)
     if m := _DOTTED.fullmatch(text):
         return _checked(text, int(m[3]), int(m[2]), int(m[1]), last)
@@ -108,6 +114,17 @@ def normalize_date(
         return parse_date(s, order=order, today=today)
     except DateError:
         return None
+
+
+def _check_time(match: re.Match[str]) -> None:
+    """Refuse a timestamp whose time cannot exist (25:00, 10:61): its date is suspect too."""
+    parts = match.groups()[3:]
+    if any(p is not None and int(p) > top for p, top in zip(parts, _TIME_LIMITS, strict=True)):
+        raise DateError(
+            "The time in this timestamp cannot exist (hours go to 23, minutes and seconds to "
+            f"59), so its date is not trusted either: write the date as YYYY-MM-DD (for "
+            f"example {ISO_EXAMPLE})."
+        )
 
 
 def _require_full_year(text: str, year: str) -> None:

@@ -41,10 +41,15 @@ EMAIL_MAX_LENGTH: Final = 254
 EMAIL_LOCAL_MAX_LENGTH: Final = 64
 """RFC 5321: the longest local part (before the @)."""
 
-_ZERO_WIDTH: Final = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"))
+_ZERO_WIDTH: Final = dict.fromkeys(
+    map(ord, "\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
 """Zero-width space, word joiner and BOM: invisible, copied from web pages. The zero-width
 joiner and non-joiner (U+200D, U+200C) stay inside a value: emoji sequences and Persian
-and Indic names need them; only at the ends are they noise."""
+and Indic names need them; only at the ends are they noise. The bidi embedding, override
+and isolate controls (U+202A-U+202E, U+2066-U+2069) go too: invisible, they make "Ana" and
+"Ana" two names, and an override can show a name reversed. The right-to-left and
+left-to-right marks (U+200F, U+200E) stay: Hebrew and Arabic text uses them."""
 _JOINERS: Final = "\u200c\u200d"
 
 

@@ -64,6 +64,53 @@ def _nul_late() -> bytes:
     return (HEADER + padding + "An\x00a,Lee,ana.lee@example.org\n").encode()
 
 
+ID_HEADER: Final = "id,First Name,Last Name,Email\n"
+
+
+def _ids_invisible() -> bytes:
+    """101 and 103 plain; a BOM before 101 (a second row for user 101, by another email)
+    and a zero-width space inside 102: to the eye 101 twice and 102."""
+    return (
+        ID_HEADER + "101,Amara,Okafor,amara.okafor@example.org\n"
+        "\ufeff101,Amara,Okafor,amara.o@example.org\n"
+        "1\u200b02,Bruno,Lefevre,bruno.lefevre@example.org\n"
+        "103,Chen,Wei,chen.wei@example.org\n"
+    ).encode()
+
+
+def _bidi_names() -> bytes:
+    """Names wrapped in bidi embedding (U+202A..U+202C) and isolate (U+2066..U+2069)
+    controls: the demo organization's own names, invisibly different."""
+    return (
+        ID_HEADER + "101,\u202aAmara\u202c,Okafor,amara.okafor@example.org\n"
+        "102,Bruno,\u2067Lefèvre\u2069,bruno.lefevre@example.org\n"
+        "103,Chen,Wei\u202e,chen.wei@example.org\n"
+    ).encode()
+
+
+def _terminal_escapes() -> bytes:
+    """A screen-clearing CSI, an OSC 8 hyperlink and a one-byte C1 CSI in first names."""
+    return (
+        HEADER + "Amara\x1b[2J,Okafor,amara.okafor@example.org\n"
+        "\x1b]8;;http://evil.example/\x1b\\Bruno\x1b]8;;\x1b\\,Lefevre,bruno.lefevre@example.org\n"
+        "Chen\x9b31m,Wei,chen.wei@example.org\n"
+        "Dana,Whitfield,dana.whitfield@example.org\n"
+    ).encode()
+
+
+def _confusable_emails() -> bytes:
+    """A Cyrillic letter in a local part and in a domain, full-width letters; then an
+    all-Cyrillic address, an accented Latin one and a plain one, which are fine."""
+    return (
+        HEADER + "Amara,Okafor,\u0430mara.okafor@example.org\n"
+        "Bruno,Lefevre,bruno.lefevre@ex\u0430mple.org\n"
+        "Chen,Wei,\uff43\uff48\uff45\uff4e.wei@example.org\n"
+        "Маша,Иванова,маша@почта.рф\n"
+        "José,García,josé@example.org\n"
+        "Dana,Whitfield,dana.whitfield@example.org\n"
+    ).encode()
+
+
 SMALL_FILES: Final[dict[str, Callable[[], bytes]]] = {
     "empty.csv": lambda: b"",
     "bom_only.csv": lambda: codecs.BOM_UTF8,
@@ -96,6 +143,10 @@ SMALL_FILES: Final[dict[str, Callable[[], bytes]]] = {
         HEADER + "Ana\x1b[31m,Lee,ana.lee@example.org\nBen\x07,Okoro,ben.okoro@example.org\n"
         "Cara,Diaz,cara.diaz@example.org\n"
     ).encode(),
+    "ids_invisible.csv": _ids_invisible,
+    "bidi_names.csv": _bidi_names,
+    "terminal_escapes.csv": _terminal_escapes,
+    "confusable_emails.csv": _confusable_emails,
 }
 """Committed: name -> bytes. Written by this script so their exact bytes are reviewable."""
 

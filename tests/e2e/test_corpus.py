@@ -209,6 +209,48 @@ CASES: list[Case] = [
         0,
         Counts(0, 0, 0),
     ),
+    # --- round two: files that are not one JSON document, ids and text that break the store --
+    Case(
+        "json_two_arrays.json",
+        1,
+        (", line 4: the file holds more than one JSON document", "starts here ('["),
+    ),
+    Case(
+        "json_trailing_garbage.json",
+        1,
+        (", line 4: the file holds more than one JSON document", "<html><head><title>502 Bad"),
+    ),
+    Case(
+        "json_data_twice.json",
+        1,
+        (", line 5: the object around the records names the key 'data' twice",),
+    ),
+    Case("json_wrapper_truncated.json", 1, ("the JSON ends before the object is closed",)),
+    Case("json_duplicate_key.json", 3, Counts(2, 1, 1, [(2, "email")])),
+    Case("jsonl_duplicate_key.jsonl", 3, Counts(2, 1, 1, [(2, "email")])),
+    Case("json_nan.json", 1, (", line 3: NaN is not a JSON value",)),
+    Case("jsonl_infinity.jsonl", 1, (", line 2: Infinity is not a JSON value",)),
+    Case("json_lone_surrogate.json", 3, Counts(2, 1, 1, [(2, "first_name")])),
+    Case("ids_out_of_range.csv", 3, Counts(5, 1, 4, [(3, "id"), (4, "id"), (5, "id"), (6, "id")])),
+    Case("ids_json_numbers.json", 3, Counts(3, 1, 2, [(3, "id"), (4, "id")])),
+    Case("ids_invisible.csv", 3, Counts(4, 2, 2, [(3, "id"), (4, "id")])),
+    Case(
+        "date_impossible_time.csv",
+        3,
+        Counts(3, 1, 2, [(2, "date_of_birth"), (3, "date_of_birth")]),
+    ),
+    Case("bidi_names.csv", 0, Counts(3, 3, 0)),
+    Case(
+        "terminal_escapes.csv",
+        3,
+        Counts(4, 1, 3, [(2, "first_name"), (3, "first_name"), (4, "first_name")]),
+    ),
+    Case(
+        "confusable_emails.csv",
+        3,
+        Counts(6, 3, 3, [(2, "email"), (3, "email"), (4, "email")]),
+    ),
+    Case("formula_header.csv", 3, Counts(2, 1, 1, [(3, "email")])),
     # --- large, generated at test time -------------------------------------------------------
     Case("big_field_unmapped.csv", 0, Counts(2, 2, 0), large=True),
     Case(

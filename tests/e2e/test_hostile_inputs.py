@@ -1,0 +1,156 @@
+"""Hostile inputs through the real CLI, beyond what ``validate`` alone shows (issue 15).
+
+The corpus (``test_corpus.py``) pins each file's verdict; these tests pin what ``plan``
+and ``push`` then do with it against the sandbox (the same counts as validate, nothing
+sent for a refused file), and the inputs that are not files in the corpus: a pipe, a
+symlink loop, ``/dev/zero``, another program's SQLite file as the state file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.cli import CliResult
+
+from communal_sync.sandbox import Sandbox
+
+Cli = Callable[..., CliResult]
+
+pytestmark = pytest.mark.e2e
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def writes(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The requests that could change Communal (anything but a GET)."""
+    return [e for e in sandbox.requests() if e["method"] != "GET"]
+
+
+def plan_json(cli: Cli, file: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
+    """``plan FILE --report plan.json``: the JSON report's counts and plan."""
+    report = Path(env["COMMUNAL_SYNC_STATE"]).parent.parent / "plan-report.json"
+    result = cli("plan", str(file), "--report", str(report), *extra, env=env)
+    assert "Traceback" not in result.stderr
+    document: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    document["exit_code"] = result.exit_code
+    return document
+
+
+# --- ids: validate's verdict is what push does ------------------------------------------------
+
+
+def test_ids_with_invisible_characters_are_invalid_in_plan_as_in_validate(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str]
+) -> None:
+    file = CORPUS / "ids_invisible.csv"
+    validated = json.loads(cli("validate", str(file), "--format", "json").stdout)
+
+    planned = plan_json(cli, file, sandbox_env)
+
+    assert (validated["valid"], validated["invalid"]) == (2, 2)
+    counts = planned["counts"]
+    assert (counts["invalid"], counts["ambiguous"], counts["unchanged"]) == (2, 0, 2)
+    assert planned["exit_code"] == 3
+    assert writes(sandbox) == []
+
+
+def test_ids_no_sqlite_integer_holds_are_invalid_and_push_sends_the_rest(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str]
+) -> None:
+    result = cli("push", str(CORPUS / "ids_out_of_range.csv"), "--yes", env=sandbox_env)
+
+    assert result.exit_code == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "4 invalid" in result.stdout
+    assert writes(sandbox) == []  # the one valid row (101) already matches Communal
+
+
+# --- names and emails that look like someone else's -------------------------------------------
+
+
+def test_names_differing_only_by_bidi_controls_are_unchanged(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str]
+) -> None:
+    planned = plan_json(cli, CORPUS / "bidi_names.csv", sandbox_env)
+
+    assert planned["counts"]["to_update"] == 0
+    assert planned["counts"]["unchanged"] == 3
+    assert planned["exit_code"] == 0
+
+
+def test_confusable_emails_are_invalid_unless_allowed(cli: Cli) -> None:
+    file = str(CORPUS / "confusable_emails.csv")
+
+    strict = json.loads(cli("validate", file, "--format", "json").stdout)
+    allowed = cli("validate", file, "--format", "json", "--allow-confusable-emails")
+
+    messages = [e["message"] for e in strict["errors"]]
+    assert messages[0].startswith("This email mixes Cyrillic and Latin letters in 'аmara.okafor'")
+    assert "in 'exаmple'" in messages[1]
+    assert "fullwidth latin small letter c (U+FF43)" in messages[2]
+    assert all(m.endswith("or pass --allow-confusable-emails if it is right.") for m in messages)
+    assert allowed.exit_code == 0
+    assert json.loads(allowed.stdout)["valid"] == 6
+
+
+def test_a_look_alike_email_is_not_pushed_as_an_email_change(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = tmp_path / "lookalike.csv"
+    export.write_text(
+        "id,First Name,Last Name,Email\n101,Amara,Okafor,\u0430mara.okafor@example.org\n"
+        "102,Bruno,Lefèvre,bruno.lefevre@example.org\n",
+        encoding="utf-8",
+    )
+
+    result = cli("push", str(export), "--yes", env=sandbox_env)
+
+    assert result.exit_code == 3
+    assert "1 invalid" in result.stdout
+    assert writes(sandbox) == []
+
+
+# --- the CSV files we write ---------------------------------------------------------------------
+
+
+def test_errors_out_neutralizes_a_formula_header_cell(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "errors.csv"
+
+    result = cli("validate", str(CORPUS / "formula_header.csv"), "--errors-out", str(out))
+
+    assert result.exit_code == 3
+    with out.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header == [
+        "First Name",
+        "Last Name",
+        "Email",
+        '\'=HYPERLINK("http://evil.example/","open")',
+        "error",
+    ]
+
+
+def test_failed_out_neutralizes_a_formula_header_cell(
+    cli: Cli, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "failed.csv"
+
+    result = cli(
+        "push",
+        str(CORPUS / "formula_header.csv"),
+        "--yes",
+        "--failed-out",
+        str(out),
+        env=sandbox_env,
+    )
+
+    assert result.exit_code == 3, result.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][3] == '\'=HYPERLINK("http://evil.example/","open")'
+    assert [row[2] for row in rows[1:]] == ["amara.okafor@example.org", "not-an-email"]
