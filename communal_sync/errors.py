@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from communal_sync.display import cut
+
 
 class ExitCode:
     """The process exit codes, stable across releases (documented in the README)."""
@@ -77,7 +79,7 @@ class InputError(CommunalSyncError):
             if self.line is not None:
                 where += f", line {self.line}"
             if self.field is not None:
-                where += f", column {self.field!r}"
+                where += f", column {cut(self.field)!r}"
             where += ": "
         text = where + self.reason
         if self.hint:

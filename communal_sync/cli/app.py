@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from communal_sync import __version__
 from communal_sync.cli import events
+from communal_sync.display import MESSAGE_CHARS, cut, for_terminal
 from communal_sync.errors import CommunalSyncError, ExitCode
 
 EXIT_CODES_HELP = (
@@ -46,19 +47,25 @@ def stdout_console() -> Console:
 
 
 def warn(message: str) -> None:
-    """Print one warning line on stderr (an event in ``--log-format json``)."""
+    """Print one warning line on stderr (an event in ``--log-format json``).
+
+    Like every message, it is cut at ``MESSAGE_CHARS`` and its control characters are
+    escaped: it may quote a file name, a column or a server's words.
+    """
+    message = cut(message, MESSAGE_CHARS)
     if events.json_mode():
         events.emit("warning", message=message)
     else:
-        stderr_console().print(f"Warning: {escape(message)}")
+        stderr_console().print(f"Warning: {escape(for_terminal(message))}")
 
 
 def fail(message: str) -> None:
-    """Print one error line on stderr (an event in ``--log-format json``)."""
+    """Print one error line on stderr (an event in ``--log-format json``), cut and escaped."""
+    message = cut(message, MESSAGE_CHARS)
     if events.json_mode():
         events.emit("error", message=message)
     else:
-        stderr_console().print(f"Error: {escape(message)}")
+        stderr_console().print(f"Error: {escape(for_terminal(message))}")
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from communal_sync.display import json_safe
+
 LogFormat = Literal["text", "json"]
 
 _format: LogFormat = "text"
@@ -33,5 +35,6 @@ def emit(event: str, **fields: Any) -> None:
         return
     record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
     record.update(fields)
-    sys.stderr.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    # Valid JSON, but no raw control or bidi character reaches a terminal reading stderr.
+    sys.stderr.write(json_safe(json.dumps(record, ensure_ascii=False, default=str)) + "\n")
     sys.stderr.flush()

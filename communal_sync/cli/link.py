@@ -23,6 +23,7 @@ from communal_sync.cli.options import (
     StateOpt,
     flags,
 )
+from communal_sync.display import MESSAGE_CHARS, cut, for_terminal, shown
 from communal_sync.errors import ExitCode
 from communal_sync.identity.link import (
     LinkResult,
@@ -127,9 +128,9 @@ def _result_json(
 def _render_text(
     result: LinkResult, unmapped: tuple[str, ...], console: Console, redact: bool
 ) -> None:
-    console.print(f"{escape(result.name)}: {escape(result.summary())}")
+    console.print(f"{escape(for_terminal(result.name))}: {escape(result.summary())}")
     if unmapped:
-        columns = escape(", ".join(repr(c) for c in unmapped))
+        columns = escape(", ".join(repr(cut(c)) for c in unmapped))
         console.print(
             f"Columns not mapped to any Communal field (ignored): {columns}. "
             'Use --map "Column=id", "Column=email" or "Column=external_id" if one was meant.'
@@ -139,8 +140,8 @@ def _render_text(
         for column in ("line", "field", "change"):
             table.add_column(column, overflow="fold")
         for move in result.moves:
-            shown = REDACTED if redact else move.value
-            table.add_row(str(move.line), move.key, Text(move.describe(shown)))
+            value = REDACTED if redact else cut(move.value)
+            table.add_row(str(move.line), move.key, Text(for_terminal(move.describe(value))))
         console.print(table)
     if result.problems:
         table = Table(title="Refused rows (not linked)", title_justify="left")
@@ -149,6 +150,9 @@ def _render_text(
         for error in result.problems:
             value = redact_value(error.value, redact) or ""
             table.add_row(
-                str(error.line), Text(error.field or ""), Text(value), Text(error.message)
+                str(error.line),
+                Text(shown(error.field)),
+                Text(shown(value)),
+                Text(shown(error.message, MESSAGE_CHARS)),
             )
         console.print(table)

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from communal_sync.cli.app import app, handles_errors, stdout_console
 from communal_sync.cli.options import ApiFlags, JsonOpt, flags
+from communal_sync.display import shown
 from communal_sync.fields import PROFILE_FIELDS
 from communal_sync.session import open_session
 
@@ -40,11 +41,11 @@ def user(user_id: UserIdArg, api: ApiFlags, as_json: JsonOpt = False) -> None:
     table = Table(title=f"User {user_id}", title_justify="left", show_header=False)
     table.add_column("field")
     table.add_column("value", overflow="fold")
-    shown: list[str] = [f for f in ("id", "name", *PROFILE_FIELDS, "updated_at") if f in profile]
-    for key in shown:
+    keys: list[str] = [f for f in ("id", "name", *PROFILE_FIELDS, "updated_at") if f in profile]
+    for key in keys:
         table.add_row(key, _cell(profile[key]))
     for name, value in sorted(custom.items(), key=lambda item: str(item[0]).casefold()):
-        table.add_row(f"custom:{name}", _cell(value))
+        table.add_row(Text(f"custom:{shown(str(name))}"), _cell(value))
     console = stdout_console()
     console.print(table)
     if not any(f.startswith("profile_") for f in profile):
@@ -73,13 +74,14 @@ def fields(api: ApiFlags, as_json: JsonOpt = False) -> None:
             _cell(definition.name),
             _yes_no(definition.locked),
             _yes_no(definition.user_editable),
-            Text(f'--map "Column=custom:{definition.name}"'),
+            Text(f'--map "Column=custom:{shown(definition.name)}"'),
         )
     stdout_console().print(table)
 
 
 def _cell(value: Any) -> Text:
-    return Text("" if value is None else str(value))
+    """A value from the API: cut and escaped, like every value shown."""
+    return Text("" if value is None else shown(str(value)))
 
 
 def _yes_no(value: bool | None) -> str:

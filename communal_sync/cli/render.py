@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from communal_sync.applying.counts import Tally
+from communal_sync.display import MESSAGE_CHARS, SHOWN_VALUE_CHARS, cut, for_terminal, shown
 from communal_sync.plan import ISSUE_KINDS, IssueKind, Outcome, Plan, UserPlan
 from communal_sync.reports import redact_issue
 from communal_sync.reports.redaction import redact_value
@@ -31,8 +32,13 @@ ISSUE_TITLES = {
 
 
 def _value(value: str | None, redact: bool, *, empty: str = EMPTY) -> Text:
-    shown = redact_value(value, redact)
-    return Text(empty if shown is None or shown == "" else shown)
+    masked = redact_value(value, redact)
+    return Text(empty if masked is None or masked == "" else shown(masked))
+
+
+def _text(text: str | None, limit: int = SHOWN_VALUE_CHARS) -> Text:
+    """Text from the data or the API (a field name, a reason): cut and escaped."""
+    return Text(shown(text, limit))
 
 
 def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
@@ -43,10 +49,11 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
     nightly run keeps each on one line whatever the terminal width.
     """
     if plan.refused:
-        console.print(f"Refused: {escape(plan.refused)}", soft_wrap=True)
-    console.print(f"Plan for {escape(plan.input.name)}: {escape(plan.summary())}", soft_wrap=True)
+        console.print(f"Refused: {escape(shown(plan.refused, MESSAGE_CHARS))}", soft_wrap=True)
+    name = for_terminal(plan.input.name)
+    console.print(f"Plan for {escape(name)}: {escape(plan.summary())}", soft_wrap=True)
     if plan.unmapped_columns:
-        columns = escape(", ".join(repr(c) for c in plan.unmapped_columns))
+        columns = escape(", ".join(repr(cut(c)) for c in plan.unmapped_columns))
         console.print(
             f"Columns not mapped to any Communal field (ignored): {columns}", soft_wrap=True
         )
@@ -55,9 +62,9 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
     else:
         for user in plan.users:
             console.print(_user_table(user, redact))
-    shown = [redact_issue(i) for i in plan.issues] if redact else list(plan.issues)
+    listed = [redact_issue(i) for i in plan.issues] if redact else list(plan.issues)
     for kind, title in ISSUE_TITLES.items():
-        issues = [i for i in shown if i.kind == kind]
+        issues = [i for i in listed if i.kind == kind]
         if not issues:
             continue
         if len(issues) > PER_USER_TABLES * 8:
@@ -65,9 +72,9 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
             lines = Text()
             for issue in issues:
                 value = _value(issue.value, redact, empty="")
-                lines.append(f"line {issue.line} {issue.field or ''} ")
+                lines.append(f"line {issue.line} {shown(issue.field)} ")
                 lines.append_text(value)
-                lines.append(f": {issue.message}\n")
+                lines.append(f": {shown(issue.message, MESSAGE_CHARS)}\n")
             console.print(lines, soft_wrap=True, end="")
             continue
         table = Table(title=title, title_justify="left")
@@ -76,9 +83,9 @@ def render_plan(plan: Plan, console: Console, *, redact: bool = False) -> None:
         for issue in issues:
             table.add_row(
                 str(issue.line),
-                Text(issue.field or ""),
+                _text(issue.field),
                 _value(issue.value, redact, empty=""),
-                Text(issue.message),
+                _text(issue.message, MESSAGE_CHARS),
             )
         console.print(table)
 
@@ -99,7 +106,7 @@ def _user_rows(user: UserPlan, redact: bool) -> list[tuple[Text, Text, Text, Tex
         known = change.provenance != "unknown"
         rows.append(
             (
-                Text(change.field),
+                _text(change.field),
                 _value(change.before, redact) if known else Text(UNKNOWN),
                 _value(change.after, redact, empty=CLEARED),
                 Text(change.provenance),
@@ -108,29 +115,29 @@ def _user_rows(user: UserPlan, redact: bool) -> list[tuple[Text, Text, Text, Tex
     for conflict in user.conflicts:
         rows.append(
             (
-                Text(conflict.field),
+                _text(conflict.field),
                 _value(conflict.current, redact),
                 _value(conflict.source, redact),
                 Text(
                     f"CONFLICT: {conflict.resolution} (last pushed "
-                    f"{redact_value(conflict.base, redact) or EMPTY})"
+                    f"{shown(redact_value(conflict.base, redact)) or EMPTY})"
                 ),
             )
         )
     for skipped in user.skipped:
         rows.append(
             (
-                Text(skipped.field),
+                _text(skipped.field),
                 _value(skipped.current, redact),
                 _value(skipped.source, redact),
-                Text(f"{NOT_WRITTEN}: {skipped.reason}"),
+                Text(f"{NOT_WRITTEN}: {shown(skipped.reason, MESSAGE_CHARS)}"),
             )
         )
     return rows
 
 
 def _user_table(user: UserPlan, redact: bool) -> Table:
-    name = redact_value(user.name, redact) or ""
+    name = shown(redact_value(user.name, redact))
     title = f"User {user.user_id} ({name}, line {user.line}, matched by {user.matched_by})"
     table = Table(title=Text(title), title_justify="left")
     table.add_column("field")
@@ -172,7 +179,7 @@ def render_failures(failures: list[Outcome], console: Console, *, redact: bool) 
             str(outcome.user_id),
             str(outcome.line),
             outcome.status,
-            Text(redact_value(outcome.reason, redact) or ""),
+            Text(shown(redact_value(outcome.reason, redact), MESSAGE_CHARS)),
         )
     console.print(table)
 

@@ -14,6 +14,7 @@ from rich.text import Text
 from communal_sync.applying.counts import counts_of, describe_counts
 from communal_sync.cli.app import app, handles_errors, stdout_console
 from communal_sync.cli.options import JsonOpt, StateOpt
+from communal_sync.display import MESSAGE_CHARS, shown
 from communal_sync.errors import RefusedError
 from communal_sync.fields import CUSTOM_PREFIX, custom_name
 from communal_sync.state import StateStore, acquire_lock, open_state, resolve_state_path
@@ -72,7 +73,7 @@ def runs(
             r.kind,
             r.status,
             f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-            Text(r.input_name or ""),
+            Text(shown(r.input_name)),
             describe_counts(counts),
             _exit_cell(r),
         )
@@ -129,13 +130,13 @@ def runs_show(
     console = stdout_console()
     console.print(
         Text(
-            f"Run {run.id} ({run.kind}, {run.status}) of {run.input_name or '?'}, started "
+            f"Run {run.id} ({run.kind}, {run.status}) of {shown(run.input_name) or '?'}, started "
             f"{run.started_at:%Y-%m-%d %H:%M:%S}, {ending_text(run)}"
         )
     )
     console.print(Text(f"Counts: {describe_counts(counts) or 'nothing recorded'}"))
     if hint := resume_hint(run):
-        console.print(Text(hint))
+        console.print(Text(shown(hint, MESSAGE_CHARS)))
     table = Table(title="Outcomes", title_justify="left")
     for column in ("user", "line", "change", "result", "http", "message"):
         table.add_column(column, overflow="fold")
@@ -143,10 +144,10 @@ def runs_show(
         table.add_row(
             str(r.user_id or ""),
             str(r.source_line or ""),
-            Text(operation_label(r)),
+            Text(shown(operation_label(r))),
             r.status,
             str(r.http_status or ""),
-            Text(r.error or ""),
+            Text(shown(r.error, MESSAGE_CHARS)),
         )
     console.print(table)
 

@@ -23,6 +23,7 @@ from communal_sync.cli.options import (
     flags,
 )
 from communal_sync.cli.outputs import check_outputs, refuse_raw_with_redact
+from communal_sync.display import MESSAGE_CHARS, cut, for_terminal, shown
 from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
 from communal_sync.intake.pipeline import open_intake
@@ -30,8 +31,6 @@ from communal_sync.intake.validate import RowResult, ValidationSummary, summariz
 from communal_sync.reports.error_rows import ErrorRowsWriter
 from communal_sync.reports.redaction import REDACTED, redact_value
 
-SHOWN_VALUE_CHARS = 200
-"""Longer values are cut in reports: a 100 MB cell must not become a 100 MB table."""
 ErrorsOutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -88,13 +87,6 @@ def _tee_invalid(results: Iterator[RowResult], writer: ErrorRowsWriter) -> Itera
         yield result
 
 
-def shorten(value: str | None) -> str | None:
-    """A value as shown in a report: whole up to a point, then cut with its length noted."""
-    if value is None or len(value) <= SHOWN_VALUE_CHARS:
-        return value
-    return f"{value[:SHOWN_VALUE_CHARS]}… ({len(value)} characters)"
-
-
 def _reasons(result: RowResult) -> str:
     return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in result.errors)
 
@@ -110,7 +102,7 @@ def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[s
             {
                 "line": e.line,
                 "field": e.field,
-                "value": shorten(redact_value(e.value, redact)),
+                "value": cut(redact_value(e.value, redact)),
                 "message": e.message,
             }
             for e in summary.errors
@@ -122,11 +114,12 @@ def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[s
 def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
     console = stdout_console()
     console.print(
-        f"{escape(name)}: {summary.rows} rows, {summary.valid} valid, {summary.invalid} invalid"
+        f"{escape(for_terminal(name))}: {summary.rows} rows, {summary.valid} valid, "
+        f"{summary.invalid} invalid"
         + (f", {summary.duplicates} duplicates skipped" if summary.duplicates else "")
     )
     if summary.unmapped_columns:
-        columns = escape(", ".join(repr(c) for c in summary.unmapped_columns))
+        columns = escape(", ".join(repr(cut(c)) for c in summary.unmapped_columns))
         console.print(
             f"Columns not mapped to any Communal field (ignored): {columns}. "
             'Use --map "Column=field" to map one.'
@@ -139,6 +132,11 @@ def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
     table.add_column("value", overflow="fold")
     table.add_column("reason", overflow="fold")
     for error in summary.errors:
-        value = REDACTED if redact and error.value else (shorten(error.value) or "")
-        table.add_row(str(error.line), Text(error.field or ""), Text(value), Text(error.message))
+        value = REDACTED if redact and error.value else shown(error.value)
+        table.add_row(
+            str(error.line),
+            Text(shown(error.field)),
+            Text(value),
+            Text(shown(error.message, MESSAGE_CHARS)),
+        )
     console.print(table)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from communal_sync.display import cut
 from communal_sync.errors import ConfigError, InputError, UsageError
 from communal_sync.fields import CUSTOM_PREFIX, MAPPABLE_FIELDS, REQUIRED_FIELDS
 from communal_sync.intake.synonyms import SYNONYM_INDEX, column_key
@@ -196,6 +197,7 @@ def _check_one_column_per_field(columns: Mapping[str, str], source_name: str) ->
         return
     problems = "; ".join(f"columns {_quoted(cols)} all map to {t}" for t, cols in clashes.items())
     target, cols = next(iter(clashes.items()))
+    cols = [cut(col) for col in cols]
     raise InputError(
         f"{problems}.",
         file=source_name,
@@ -231,6 +233,6 @@ QUOTED_NAMES_SHOWN = 30
 def _quoted(names: Sequence[str]) -> str:
     if not names:
         return "(none)"
-    shown = ", ".join(repr(name) for name in names[:QUOTED_NAMES_SHOWN])
+    shown = ", ".join(repr(cut(name)) for name in names[:QUOTED_NAMES_SHOWN])
     rest = len(names) - QUOTED_NAMES_SHOWN
     return f"{shown} and {rest} more" if rest > 0 else shown

@@ -23,6 +23,7 @@ from typing import Final, Protocol
 
 from communal_sync import __version__
 from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, User
+from communal_sync.display import MESSAGE_CHARS, cut
 from communal_sync.errors import (
     NotFound,
     RateLimited,
@@ -281,9 +282,10 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> Candidate | No
                 RowIssue(
                     line=error.line,
                     kind=kind,
-                    field=error.field,
-                    value=error.value,
-                    message=error.message,
+                    field=cut(error.field),
+                    # Never sent: the plan (and so the journal) keeps it cut, like a report.
+                    value=cut(error.value),
+                    message=cut(error.message, MESSAGE_CHARS),
                 )
             )
         return None

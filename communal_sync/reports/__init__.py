@@ -33,6 +33,7 @@ from communal_sync.reports.json_report import render_json
 from communal_sync.reports.markdown_report import render_markdown
 from communal_sync.reports.redaction import redact_issue, redact_plan, redact_run
 from communal_sync.reports.results import RESULTS, make_run
+from communal_sync.reports.shortened import shortened_plan, shortened_run
 
 __all__ = [
     "CSV_BYTE_ORDER_MARK",
@@ -89,15 +90,18 @@ def render_report(
     redacting; ``None`` stays ``None`` so a clear still reads as a clear. With
     ``outcomes`` (what ``apply`` returned) and ``run_id`` it is a run report; a planned
     user with no outcome reads ``not_sent``, and the API's messages are scrubbed of the
-    user's values when redacting.
+    user's values when redacting. Every value shown is cut to a fixed length
+    (``display.cut``); the PUT bodies in the JSON report stay whole.
     """
     if fmt not in REPORT_FORMATS:
         supported = ", ".join(REPORT_FORMATS)
         raise UsageError(f"Unknown report format {fmt!r}: use one of {supported}.")
     run = make_run(outcomes, run_id)
-    shown = redact_plan(plan) if redact else plan
+    shown = shortened_plan(redact_plan(plan) if redact else plan)
     if redact and run is not None:
         run = redact_run(plan, run)
+    if run is not None:
+        run = shortened_run(run)
     if fmt == "json":
         return render_json(shown, redacted=redact, run=run)
     if fmt == "csv":

@@ -195,6 +195,30 @@ def _long_lines(path: Path) -> None:
             handle.write(f"Ana{i},Lee,ana{i}@example.org,{'y' * LONG_LINE_CHARS}\n")
 
 
+HUGE_CELL_CHARS: Final = 4 * 1024 * 1024
+"""An invalid cell this long took ``plan`` 26 s, and 13 MB of output, before values were cut."""
+HEADER_NAME_CHARS: Final = 1024 * 1024
+
+
+def _huge_email(path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(HEADER + "Ana,Lee," + "x" * HUGE_CELL_CHARS + "\n")
+        handle.write("Ben,Okoro,ben.okoro@example.org\n")
+
+
+def _trailing_nuls(path: Path) -> None:
+    """A block of NULs at the end, past the first KiB (so the binary probe does not see it)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(HEADER + "".join(f"P{i},Q{i},p{i}@example.org\n" for i in range(60)))
+        handle.write("\x00" * HUGE_CELL_CHARS)
+
+
+def _long_header_name(path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("First Name,Last Name,Email," + "N" * HEADER_NAME_CHARS + "\n")
+        handle.write("Ana,Lee,ana.lee@example.org,x\n")
+
+
 _VALID_ROW: Final = '{"first_name": "Ana", "last_name": "Lee", "email": "ana.lee@example.org"}'
 
 LARGE_FILES: Final[dict[str, Callable[[Path], None]]] = {
@@ -209,6 +233,9 @@ LARGE_FILES: Final[dict[str, Callable[[Path], None]]] = {
     "deep_beside_data.json": _deep('{"meta": ', ', "data": []}'),
     "deep_line.jsonl": _deep(f'{_VALID_ROW}\n{{"first_name": ', "}\n"),
     "deep_object.jsonl": _deep('{"first_name": ', "}\n"),
+    "huge_email_cell.csv": _huge_email,
+    "trailing_nuls.csv": _trailing_nuls,
+    "long_header_name.csv": _long_header_name,
 }
 """Generated at test time into a temporary directory: name -> writer."""
 

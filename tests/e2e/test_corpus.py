@@ -302,6 +302,16 @@ CASES: list[Case] = [
         Counts(1, 0, 1, [(1, None)]),
         large=True,
     ),
+    Case("huge_email_cell.csv", 3, Counts(2, 1, 1, [(2, "email")]), large=True),
+    Case(
+        "trailing_nuls.csv",
+        3,
+        Counts(
+            61, 60, 1, [(62, "first_name"), (62, "first_name"), (62, "last_name"), (62, "email")]
+        ),
+        large=True,
+    ),
+    Case("long_header_name.csv", 0, Counts(1, 1, 0), large=True),
 ]
 
 UNREADABLE = [case for case in CASES if case.exit_code == 1]

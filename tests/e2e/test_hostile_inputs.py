@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,81 @@ def test_failed_out_neutralizes_a_formula_header_cell(
         rows = list(csv.reader(handle))
     assert rows[0][3] == '\'=HYPERLINK("http://evil.example/","open")'
     assert [row[2] for row in rows[1:]] == ["amara.okafor@example.org", "not-an-email"]
+
+
+# --- what reaches the terminal ------------------------------------------------------------------
+
+RAW_CONTROLS = ("\x1b", "\x9b", "\x07", "\u202e")
+
+
+def squashed(text: str) -> str:
+    """A rich table's text without borders, spaces or line breaks: folded cells joined."""
+    return re.sub(r"[\s│┃┏┓┗┛┡┩└┘┌┐━─┳┻╇╈┼┬┴╋]", "", text)
+
+
+def test_terminal_escapes_in_values_are_shown_escaped_never_raw(
+    cli: Cli, sandbox_env: dict[str, str]
+) -> None:
+    file = str(CORPUS / "terminal_escapes.csv")
+
+    validated = cli("validate", file)
+    planned = cli("plan", file, env=sandbox_env)
+
+    for result in (validated, planned):
+        assert result.exit_code == 3
+        assert not [c for c in RAW_CONTROLS if c in result.stdout + result.stderr]
+        table = squashed(result.stdout)
+        assert "Amara\\x1b[2J" in table
+        assert "\\x1b]8;;http://evil.example/\\x1b\\Bruno" in table
+        assert "Chen\\x9b31m" in table
+
+
+def test_an_error_quoting_a_control_character_stays_one_escaped_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    export = tmp_path / "twice.csv"
+    export.write_text("First Name,Last Name,Email,X\x1b[2J,X\x1b[2J\n", encoding="utf-8")
+
+    result = cli("validate", str(export))
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+    assert "column 'X\\x1b[2J'" in result.stderr
+
+
+def test_a_huge_invalid_cell_is_one_short_line_in_plan_and_in_every_report(
+    cli: Cli, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = tmp_path / "huge.csv"
+    export.write_text(
+        "id,First Name,Last Name,Email\n101,Amara,Okafor," + "x" * 2_000_000 + "\n"
+        "102,Bruno,Lefèvre,bruno.lefevre@example.org\n",
+        encoding="utf-8",
+    )
+    reports = [tmp_path / f"plan.{ext}" for ext in ("json", "csv", "md", "html")]
+
+    results = [cli("plan", str(export), "--report", str(r), env=sandbox_env) for r in reports]
+
+    for result in results:
+        assert result.exit_code == 3
+        assert len(result.stdout) < 5_000
+        assert "…(2000000characters)" in squashed(result.stdout)
+    for report in reports:
+        assert report.stat().st_size < 10_000, report.name
+        assert "(2000000 characters)" in report.read_text(encoding="utf-8-sig")
+
+
+def test_a_one_megabyte_header_name_is_cut_in_validate_and_plan(
+    cli: Cli, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = tmp_path / "wide.csv"
+    name = "N" * 1024 * 1024
+    export.write_text(
+        f"id,First Name,Last Name,Email,{name}\n101,Amara,Okafor,amara.okafor@example.org,x\n",
+        encoding="utf-8",
+    )
+
+    for result in (cli("validate", str(export)), cli("plan", str(export), env=sandbox_env)):
+        assert result.exit_code == 0
+        assert len(result.stdout) < 3_000
+        assert "…(1048576characters)" in squashed(result.stdout)
