@@ -12,7 +12,7 @@ from typing import Any, Final, Self
 
 from communal_sync.errors import ConfigError
 from communal_sync.state.location import STATE_ENV_VAR, create_private_file
-from communal_sync.state.migrations import migrate
+from communal_sync.state.migrations import check_schema, migrate, schema_version
 
 BUSY_TIMEOUT_MS: Final = 10_000
 """How long a write waits for another process (``runs`` reading, say) before giving up."""
@@ -27,6 +27,8 @@ commit at NORMAL reaches the OS, so it survives the process being killed, but it
 flushed to the disk with the next FULL commit (the WAL is append-only, so never after it)."""
 
 CORRUPT_ERRORS: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
 
 Clock = Callable[[], datetime]
 
@@ -40,8 +42,10 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed, mode 0600) and migrate the state file at ``path``.
 
     Raises ``ConfigError`` naming the file and the fix when it is not a SQLite database,
-    is damaged, belongs to another program, or was written by a newer communal-sync.
+    is damaged, belongs to another program, or was written by a newer communal-sync; such
+    a file is refused by ``check_adoptable`` before anything touches it.
     """
+    check_adoptable(path)
     create_private_file(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -62,14 +66,58 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def check_adoptable(path: Path) -> None:
+    """Refuse, having changed nothing, a file at ``path`` that is not a state file of ours.
+
+    The file is read as bytes, then opened read-only (``immutable`` when no write-ahead
+    log is beside it, so SQLite creates no ``-wal`` or ``-shm`` file): a file that is not
+    SQLite, is damaged, holds another program's tables or a newer schema is refused before
+    it could be switched to WAL, made 0600, migrated or given a lock file. A missing or
+    empty file is a new state file and passes.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot open the state file {path}: {error.strerror or error}. "
+            f"Pass --state with a readable file path, or set {STATE_ENV_VAR}."
+        ) from None
+    if not head:
+        return
+    if head != SQLITE_MAGIC:
+        raise _not_ours(path, "it is not a SQLite database")
+    wal = path.with_name(path.name + "-wal")
+    query = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True)
+        try:
+            version = schema_version(conn)
+            tables = {
+                str(row[0])
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise _open_error(path, error) from None
+    check_schema(version, tables, path)
+
+
+def _not_ours(path: Path, why: object) -> ConfigError:
+    return ConfigError(
+        f"The state file {path} is not a communal-sync state database, or it is damaged "
+        f"({why}); it was left as it is. Move it aside (a new one is created on the next "
+        f"run, which then checks every user again), or pass --state or set {STATE_ENV_VAR} "
+        "to use another file."
+    )
+
+
 def _open_error(path: Path, error: sqlite3.Error) -> ConfigError:
-    if getattr(error, "sqlite_errorname", "") in CORRUPT_ERRORS:
-        return ConfigError(
-            f"The state file {path} is not a communal-sync state database, or it is damaged "
-            f"({error}). Move it aside (a new one is created on the next run, which then "
-            f"checks every user again), or pass --state or set {STATE_ENV_VAR} to use "
-            "another file."
-        )
+    if _is_corrupt(error):
+        return _not_ours(path, error)
     return ConfigError(
         f"Cannot open the state file {path}: {error}. Check that it is writable and that "
         f"the disk has space, or pass --state with another file."
@@ -164,18 +212,28 @@ class Database:
             cursor.row_factory = sqlite3.Row
             try:
                 return list(cursor.execute(sql, params).fetchall())
-            except sqlite3.OperationalError as error:
+            except sqlite3.Error as error:
                 raise self._use_error(error) from None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run one statement as it is: the caller holds ``transaction()`` for writes."""
         try:
             return self._conn.execute(sql, params)
-        except sqlite3.OperationalError as error:
+        except sqlite3.Error as error:
             raise self._use_error(error) from None
 
-    def _use_error(self, error: sqlite3.OperationalError) -> ConfigError:
+    def _use_error(self, error: sqlite3.Error) -> ConfigError:
+        """Every SQLite failure as one sentence naming the file: a damaged page found
+        halfway through (``database disk image is malformed``) included."""
+        if _is_corrupt(error):
+            return _open_error(self._path, error)
         return ConfigError(
             f"Cannot use the state file {self._path}: {error}. Check that the disk has "
             "space and the file is writable, and that no other program holds it open."
         )
+
+
+def _is_corrupt(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorname", "") in CORRUPT_ERRORS or (
+        isinstance(error, sqlite3.DatabaseError) and "malformed" in str(error)
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, Self
 
 from communal_sync.errors import ConfigError, RefusedError
+from communal_sync.state.database import check_adoptable
 from communal_sync.state.location import PRIVATE_FILE_MODE, ensure_private_dir, lock_path_for
 
 DEFAULT_LOCK_COMMAND: Final = "communal-sync"
@@ -62,6 +63,7 @@ def acquire_lock(state_path: Path, *, command: str = DEFAULT_LOCK_COMMAND) -> St
     file for that message: pass the subcommand and input (``"push users.csv"``), never the
     full argument list, which could carry a secret.
     """
+    check_adoptable(state_path)  # a refused file gets no lock file beside it
     ensure_private_dir(state_path.parent)
     lock_path = lock_path_for(state_path)
     try:

@@ -165,6 +165,22 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
     return version
 
 
+def check_schema(version: int, tables: set[str], path: Path) -> None:
+    """Refuse a file whose ``user_version`` or tables are not a communal-sync state file's.
+
+    Another program's database (any table we did not create, whatever its version) and
+    a file written by a newer communal-sync are refused; ours at any older version pass.
+    """
+    foreign = tables - OUR_TABLES
+    if foreign:
+        raise ConfigError(
+            f"The state file {path} is a SQLite database of another program "
+            f"(it has tables {', '.join(sorted(foreign)[:10])}); it was left as it is. "
+            "Pass --state with a path for communal-sync's own file."
+        )
+    _refuse_newer(version, path)
+
+
 def _refuse_newer(version: int, path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise ConfigError(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -233,3 +235,54 @@ def test_a_one_megabyte_header_name_is_cut_in_validate_and_plan(
         assert result.exit_code == 0
         assert len(result.stdout) < 3_000
         assert "…(1048576characters)" in squashed(result.stdout)
+
+
+# --- the state file -----------------------------------------------------------------------------
+
+
+def test_another_programs_sqlite_file_as_state_is_refused_and_left_untouched(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    other = tmp_path / "crm.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total TEXT)")
+    conn.execute("INSERT INTO invoices (total) VALUES ('12.50')")
+    conn.commit()
+    conn.close()
+    other.chmod(0o644)
+    before = other.read_bytes()
+    export = CORPUS / "header_spaces_bom.csv"
+
+    for command in (("push", str(export), "--yes"), ("runs",), ("plan", str(export))):
+        result = cli(*command, "--state", str(other), env=sandbox_env)
+
+        assert result.exit_code == 1, command
+        assert result.stderr.startswith(f"Error: The state file {other} is a SQLite database of")
+        assert result.stderr.count("\n") == 1 and "it was left as it is" in result.stderr
+    assert other.read_bytes() == before  # not switched to WAL, not migrated
+    assert stat.S_IMODE(other.stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("crm")) == ["crm.db"]
+    assert writes(sandbox) == []
+
+
+def test_a_damaged_page_past_the_state_files_header_is_one_clear_line(
+    cli: Cli, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    state = Path(sandbox_env["COMMUNAL_SYNC_STATE"])
+    first = cli("push", str(CORPUS / "bidi_names.csv"), "--yes", env=sandbox_env)
+    assert first.exit_code == 0, first.stderr
+    conn = sqlite3.connect(state)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(state.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[page : len(data)] = b"\xff" * (len(data) - page)  # every page but the first
+    state.write_bytes(bytes(data))
+
+    for command in (("runs",), ("push", str(CORPUS / "bidi_names.csv"), "--yes")):
+        result = cli(*command, env=sandbox_env)
+
+        assert result.exit_code == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"Error: The state file {state} is not a communal-sync")
+        assert result.stderr.count("\n") == 1
