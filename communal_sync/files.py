@@ -19,7 +19,8 @@ def private_writer(path: Path, *, newline: str | None = None) -> Iterator[IO[str
     """Open a text file that appears at ``path`` only if the block finishes, mode 0600.
 
     The data goes to a temporary file beside ``path`` and is renamed over it at the end,
-    so an interrupted or failed write never leaves a half-written report behind.
+    so an interrupted or failed write never leaves a half-written report behind. A failed
+    write (a full disk) is a ``ConfigError`` naming ``path``; the temporary file is removed.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path()
@@ -37,6 +38,13 @@ def private_writer(path: Path, *, newline: str | None = None) -> Iterator[IO[str
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise ConfigError(
+            f"Cannot write {path}: {error.strerror or error}. Nothing was written there; "
+            "free some space or choose another folder."
+        ) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

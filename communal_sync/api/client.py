@@ -19,6 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from communal_sync import __version__
+from communal_sync.api.deadline import deadline_passed, deadline_transport, request_deadline
 from communal_sync.api.models import (
     ApiModel,
     CustomProfileField,
@@ -39,6 +40,8 @@ from communal_sync.api.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
+    DEFAULT_REQUEST_DEADLINE,
+    ENV_REQUEST_DEADLINE,
     MASK,
     ApiKey,
     ApiSettings,
@@ -86,6 +89,7 @@ class CommunalClient:
         api_version: str = DEFAULT_API_VERSION,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
         on_warning: Callable[[str], None] = _log_warning,
@@ -98,6 +102,7 @@ class CommunalClient:
         self.api_version = check_api_version(api_version)
         self.retry = retry or RetryPolicy()
         self.max_pages = max_pages
+        self.request_deadline = request_deadline
         self._on_warning = on_warning
         self._before_request = before_request
         self._on_rate_limited = on_rate_limited
@@ -112,7 +117,7 @@ class CommunalClient:
                 "User-Agent": USER_AGENT,
             },
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            transport=transport,
+            transport=transport if transport is not None else deadline_transport(),
             follow_redirects=False,
             cookies=_refusing_cookie_jar(),
         )
@@ -126,6 +131,7 @@ class CommunalClient:
             api_version=settings.api_version,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            request_deadline=settings.request_deadline,
             **options,
         )
 
@@ -290,20 +296,33 @@ class CommunalClient:
         params: Mapping[str, str | int] | None,
         json: Mapping[str, object] | None,
     ) -> httpx.Response:
-        try:
-            return self._http.request(method, path, params=params, json=json)
-        except httpx.TransportError as error:
-            # ``from None``: the httpx error holds the request, headers and key included.
-            raise TransportError(
-                f"No usable answer from the API for {subject} at {self.base_url} "
-                f"({type(error).__name__}: {self._redact(str(error)) or 'no detail'}). "
-                "Check the network and the base URL.",
-                may_have_reached_server=not isinstance(error, _NEVER_SENT),
-            ) from None
-        except (httpx.DecodingError, httpx.TooManyRedirects) as error:
-            raise UnexpectedResponse(
-                f"The API answer for {subject} could not be read ({type(error).__name__})."
-            ) from None
+        with request_deadline(self.request_deadline):
+            try:
+                return self._http.request(method, path, params=params, json=json)
+            except httpx.TimeoutException as error:
+                if not deadline_passed():
+                    raise self._transport_error(error, subject) from None
+                raise TransportError(
+                    f"No complete answer from the API for {subject} at {self.base_url} within "
+                    f"{self.request_deadline:g} s, the deadline for one request "
+                    f"({ENV_REQUEST_DEADLINE}). Check the network and the base URL.",
+                    may_have_reached_server=not isinstance(error, _NEVER_SENT),
+                ) from None
+            except httpx.TransportError as error:
+                raise self._transport_error(error, subject) from None
+            except (httpx.DecodingError, httpx.TooManyRedirects) as error:
+                raise UnexpectedResponse(
+                    f"The API answer for {subject} could not be read ({type(error).__name__})."
+                ) from None
+
+    def _transport_error(self, error: httpx.TransportError, subject: str) -> TransportError:
+        # Raised ``from None``: the httpx error holds the request, headers and key included.
+        return TransportError(
+            f"No usable answer from the API for {subject} at {self.base_url} "
+            f"({type(error).__name__}: {self._redact(str(error)) or 'no detail'}). "
+            "Check the network and the base URL.",
+            may_have_reached_server=not isinstance(error, _NEVER_SENT),
+        )
 
     def _surface_warnings(self, response: httpx.Response) -> None:
         message = deprecation_warning(response, self.api_version)

@@ -25,11 +25,17 @@ DEFAULT_API_VERSION: Final = "2026-03-25"
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_READ_TIMEOUT: Final = 30.0
+DEADLINE_PER_TIMEOUT: Final = 2
+"""The request deadline's default, in read timeouts: 60 s at the default timeout."""
+DEFAULT_REQUEST_DEADLINE: Final = DEADLINE_PER_TIMEOUT * DEFAULT_READ_TIMEOUT
 
 ENV_BASE_URL: Final = "COMMUNAL_BASE_URL"
 ENV_API_KEY: Final = "COMMUNAL_API_KEY"
 ENV_TIMEOUT: Final = "COMMUNAL_TIMEOUT"
 """Seconds to wait for a response (the read timeout); the connect timeout is at most this."""
+ENV_REQUEST_DEADLINE: Final = "COMMUNAL_REQUEST_DEADLINE"
+"""Seconds one request may take in all, from connecting to the last byte of the answer
+(default: twice the timeout). A server that dribbles bytes never trips the timeout."""
 
 MASK: Final = "****"
 NO_KEY_MESSAGE: Final = "Set COMMUNAL_API_KEY or pass --api-key-file PATH."
@@ -75,6 +81,7 @@ class ApiSettings:
     api_version: str = DEFAULT_API_VERSION
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
     key_source: str = field(default=ENV_API_KEY, compare=False)
     """Where the key came from (the env var name or the file path), for messages."""
 
@@ -103,6 +110,14 @@ def resolve_settings(
                 f"{ENV_TIMEOUT}={timeout_text!r} is not a number of seconds; use e.g. 30."
             ) from None
         connect_timeout = min(connect_timeout, read_timeout)
+    deadline = DEADLINE_PER_TIMEOUT * read_timeout
+    if deadline_text := environ.get(ENV_REQUEST_DEADLINE, "").strip():
+        try:
+            deadline = float(deadline_text)
+        except ValueError:
+            raise ConfigError(
+                f"{ENV_REQUEST_DEADLINE}={deadline_text!r} is not a number of seconds; use e.g. 60."
+            ) from None
     url = base_url or environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
     if api_key_file is not None:
         key, source = read_api_key_file(api_key_file), os.fspath(api_key_file)
@@ -117,6 +132,7 @@ def resolve_settings(
         api_version=check_api_version(api_version or DEFAULT_API_VERSION),
         connect_timeout=_checked_timeout(connect_timeout, "connect"),
         read_timeout=_checked_timeout(read_timeout, "read"),
+        request_deadline=_checked_timeout(deadline, "request deadline"),
         key_source=source,
     )
 
@@ -227,6 +243,6 @@ def _checked_key(secret: str, source: str) -> ApiKey:
 
 
 def _checked_timeout(seconds: float, which: str) -> float:
-    if not seconds > 0:
+    if not 0 < seconds < float("inf"):
         raise ConfigError(f"The {which} timeout must be a positive number of seconds.")
     return float(seconds)

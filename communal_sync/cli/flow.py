@@ -21,7 +21,7 @@ from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.cli.options import STDIN, IntakeFlags, OutputFlags, PlanningFlags
 from communal_sync.cli.progress import progress_reporter
 from communal_sync.cli.render import render_failures, render_plan, run_summary
-from communal_sync.errors import ExitCode, RefusedError
+from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
 from communal_sync.hashing import file_sha256
 from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.plan import Outcome, Plan, PlanOptions
@@ -153,13 +153,21 @@ def finish_report(
             f"Interrupted: {result.pending} users were not sent; everything sent was recorded. "
             f"Resume with: {resume_hint}"
         )
-    if output.report is not None:
-        write_report(
-            plan,
-            output.report,
-            redact=output.redact,
-            outcomes=result.outcomes,
-            run_id=outcome.run_id,
+    # The run is over and journalled: a report that cannot be written (a full disk) is
+    # said, but must not turn a run that changed data into a "fatal" exit for cron.
+    try:
+        if output.report is not None:
+            write_report(
+                plan,
+                output.report,
+                redact=output.redact,
+                outcomes=result.outcomes,
+                run_id=outcome.run_id,
+            )
+        if failed_out is not None:
+            write_failed_rows(plan, result.failed, failed_out, warn=warn)
+    except CommunalSyncError as error:
+        fail(
+            f"{error} The run itself is recorded, and its exit code is the run's: see "
+            f"`communal-sync runs show {outcome.run_id}` for every outcome."
         )
-    if failed_out is not None:
-        write_failed_rows(plan, result.failed, failed_out, warn=warn)

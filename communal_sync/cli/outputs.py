@@ -86,9 +86,11 @@ def _refuse_shared_outputs(written: Mapping[str, Path], state: Path | None) -> N
 
 
 def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file; a path that cannot be resolved (a symlink loop:
+    ``RuntimeError`` on Python 3.11, ``OSError`` later) names no existing file."""
     try:
         if a.resolve() == b.resolve():
             return True
         return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
+    except (OSError, RuntimeError):
         return False

@@ -197,3 +197,20 @@ def test_a_missing_key_file_that_may_be_the_key_is_not_named(
 
     assert name not in str(caught.value)
     assert "may be the key itself" in str(caught.value)
+
+
+def test_the_request_deadline_is_twice_the_timeout_unless_set() -> None:
+    default = resolve_settings(env={"COMMUNAL_API_KEY": KEY})
+    scaled = resolve_settings(env={"COMMUNAL_API_KEY": KEY, "COMMUNAL_TIMEOUT": "1"})
+    chosen = resolve_settings(
+        env={"COMMUNAL_API_KEY": KEY, "COMMUNAL_TIMEOUT": "1", "COMMUNAL_REQUEST_DEADLINE": "7.5"}
+    )
+
+    assert (default.request_deadline, scaled.request_deadline) == (60.0, 2.0)
+    assert chosen.request_deadline == 7.5
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "inf"])
+def test_a_request_deadline_that_is_no_number_of_seconds_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"COMMUNAL_REQUEST_DEADLINE|request deadline"):
+        resolve_settings(env={"COMMUNAL_API_KEY": KEY, "COMMUNAL_REQUEST_DEADLINE": value})

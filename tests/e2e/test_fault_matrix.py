@@ -383,3 +383,47 @@ def test_puts_that_land_with_broken_answers_stop_the_run_and_resume_sends_none_t
         assert_applied_once(state_path, run_id, set(big_changes(MEMBERS)))
         assert runs_listed(cli, state_path) == [(run_id, "finished", 0)]
         assert proxy.errors == [], proxy.errors[0]
+
+
+DRIP_SECONDS = 0.3
+"""A byte of each PUT's answer every 0.3 s: never a read timeout of 1 s, never an answer."""
+DEADLINE_SECONDS = "0.5"
+
+
+def test_a_server_that_dribbles_its_answers_is_stopped_by_the_request_deadline(
+    cli: Cli, export: Path, state_path: Path
+) -> None:
+    with (
+        Sandbox(big_seed(MEMBERS)) as sandbox,
+        BreakingProxy(sandbox.root_url, drip_puts=DRIP_SECONDS) as proxy,
+    ):
+        before = users_of(sandbox)
+        env = env_at(
+            proxy.base_url,
+            state_path,
+            COMMUNAL_TIMEOUT="1",
+            COMMUNAL_REQUEST_DEADLINE=DEADLINE_SECONDS,
+        )
+        started = time.monotonic()
+
+        dripped = cli("push", str(export), "--yes", env=env)
+
+        assert time.monotonic() - started < BOUNDED_SECONDS
+        assert dripped.exit_code == 1, dripped.stdout + dripped.stderr
+        error = the_error(dripped)
+        assert f"within {DEADLINE_SECONDS} s, the deadline for one request" in error
+        assert "(COMMUNAL_REQUEST_DEADLINE)" in error
+        assert error.endswith("The run stopped; nothing more was sent. " + resume_hint(export))
+        landed = landed_puts(sandbox)
+        assert APPLY_STREAK <= len(landed) <= APPLY_STREAK + CONCURRENCY - 1
+        ((run_id, status, code, results),) = journal(state_path)
+        assert (status, code) == ("failed", 1)
+        assert results == {"failed": sorted(landed)}
+
+        resumed = cli("push", str(export), "--yes", "--resume", env=env_for(sandbox, state_path))
+
+        assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+        assert f"Resuming run {run_id}" in resumed.stdout
+        assert_users_equal(users_of(sandbox), expected_users(before, big_changes(MEMBERS)))
+        assert_applied_once(state_path, run_id, set(big_changes(MEMBERS)))
+        assert proxy.errors == [], proxy.errors[0]

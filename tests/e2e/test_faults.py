@@ -620,3 +620,46 @@ def test_users_that_exhaust_their_retries_are_listed_and_a_second_apply_complete
 
 def puts_of(sandbox: Sandbox) -> list[int]:
     return [int(e["path"].rsplit("/", 1)[1]) for e in sandbox.requests() if e["method"] == "PUT"]
+
+
+# --- a full disk when the run is already done ---------------------------------------------------
+
+
+class _FullDiskOs:
+    """``os`` for ``communal_sync.files`` on a full disk: every fsync fails with ENOSPC."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    @staticmethod
+    def fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("report_name", ["run.json", "run.html"])
+def test_a_full_disk_while_writing_the_report_keeps_the_runs_exit_code(
+    cli: Cli, state_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, report_name: str
+) -> None:
+    from communal_sync import files
+
+    export = write_big_export(tmp_path / "members.csv", 10)
+    report = tmp_path / "reports" / report_name
+    report.parent.mkdir()
+    with Sandbox(big_seed(10)) as sandbox:
+        before = users_of(sandbox)
+        monkeypatch.setattr(files, "os", _FullDiskOs())
+
+        result = cli(
+            "push", str(export), "--yes", "--report", str(report), env=env_for(sandbox, state_path)
+        )
+
+        monkeypatch.undo()
+        assert result.exit_code == 0, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.startswith(f"Error: Cannot write {report}: No space left on device.")
+        assert "see `communal-sync runs show 1` for every outcome." in result.stderr
+        assert list(report.parent.iterdir()) == []  # no half-written report, no temporary file
+        assert_users_equal(users_of(sandbox), expected_users(before, big_changes(10)))
+        shown = cli("runs", "show", "1", env=env_for(sandbox, state_path))
+        assert shown.exit_code == 0 and "finished" in shown.stdout

@@ -5,7 +5,8 @@
   JSON, JSON of the wrong shape).
 - ``BreakingProxy`` forwards to a real sandbox and breaks chosen answers *after* the
   upstream handled them (the write landed, the client never learns it), or revokes the
-  key it sees after a number of PUTs.
+  key it sees after a number of PUTs, or dribbles the answer to each PUT one byte at a
+  time (``drip_puts``), slower than any deadline but never slow enough for a read timeout.
 
 Every server binds 127.0.0.1 on a free port, serves from daemon threads and is a context
 manager: leaving the ``with`` block stops accepting, wakes every held handler and closes
@@ -190,6 +191,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer.body)
 
+    def drip(self, answer: Canned, seconds: float) -> None:
+        """Write ``answer`` one byte every ``seconds`` (until the server closes)."""
+        head = (
+            f"HTTP/1.1 {answer.status} OK\r\nContent-Type: {answer.content_type}\r\n"
+            f"Content-Length: {len(answer.body)}\r\n\r\n"
+        ).encode()
+        for byte in head + answer.body:
+            if self.server.release.wait(seconds):
+                break
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+        self.close_connection = True
+
     def hold(self) -> None:
         """Never answer: keep the connection until the server closes (bounded)."""
         self.server.release.wait(HOLD_SECONDS)
@@ -266,8 +280,10 @@ class BreakingProxy(_ServedHttp):
         *,
         break_puts: Canned | str | None = None,
         revoke_after_puts: int | None = None,
+        drip_puts: float | None = None,
     ) -> None:
         self.break_puts = break_puts
+        self.drip_puts = drip_puts
         self.revoke_after_puts = revoke_after_puts
         self._lock = threading.Lock()
         self._puts_seen = 0
@@ -290,6 +306,9 @@ class BreakingProxy(_ServedHttp):
         upstream = self._upstream.request(
             handler.command, handler.path, headers=headers, content=body
         )
+        if handler.command == "PUT" and self.drip_puts is not None:
+            handler.drip(Canned(upstream.status_code, upstream.content), self.drip_puts)
+            return None
         if handler.command == "PUT" and self.break_puts is not None:
             if self.break_puts == "silence":
                 handler.hold()
