@@ -18,17 +18,17 @@ from rich.markup import escape
 from communal_sync.applying.run import RunHooks, RunOutcome, RunRequest, run_plan
 from communal_sync.cli import events
 from communal_sync.cli.app import fail, stdout_console, warn
-from communal_sync.cli.options import STDIN, IntakeFlags, OutputFlags, PlanningFlags
+from communal_sync.cli.options import IntakeFlags, OutputFlags, PlanningFlags
 from communal_sync.cli.progress import progress_reporter
 from communal_sync.cli.render import render_failures, render_plan, run_summary
 from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
-from communal_sync.hashing import file_sha256
 from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.plan import Outcome, Plan, PlanOptions
 from communal_sync.planning.planner import plan_export
 from communal_sync.reports import write_report
 from communal_sync.reports.error_rows import write_failed_rows
 from communal_sync.session import Session
+from communal_sync.sources.source import Source
 from communal_sync.state import StateStore
 from communal_sync.words import plural
 
@@ -38,9 +38,13 @@ def read_export(file: str, intake: IntakeFlags, planning: PlanningFlags) -> Inta
     return open_intake(file, intake.intake_options(custom_fields=planning.custom_fields))
 
 
-def input_sha256(file: str) -> str | None:
-    """The export's sha256, recorded in the plan (``None`` for standard input)."""
-    return None if file == STDIN else file_sha256(Path(file))
+def input_sha256(source: Source) -> str | None:
+    """The export's sha256, recorded in the plan (``None`` for standard input).
+
+    Taken from the source's own bytes (a pipe's copy), never by opening the path again:
+    a pipe read twice waits forever.
+    """
+    return source.sha256()
 
 
 def make_plan(
@@ -60,7 +64,7 @@ def make_plan(
         client=session.client,
         options=options,
         base_url=session.settings.base_url,
-        input_sha256=input_sha256(file),
+        input_sha256=input_sha256(intake.source),
         concurrency=concurrency,
         warn=warn,
     )

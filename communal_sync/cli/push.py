@@ -82,7 +82,7 @@ def push(
             open_state(s.state_path) as store,
         ):
             store.journal.mark_abandoned_runs()
-            sha = flow.input_sha256(file)
+            sha = flow.input_sha256(export.source)
             resumed = resumable_push(store, sha) if resume else None
             if resume and resumed is None:
                 warn("There is no interrupted run of this file to resume; planning afresh.")

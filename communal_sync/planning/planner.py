@@ -250,7 +250,9 @@ def build_plan(
             sha256=input_sha256,
             format=intake.source.format,
             rows=out.rows,
-            path=None if input_sha256 is None else str(Path(intake.source.name).resolve()),
+            path=None
+            if input_sha256 is None or not intake.source.rereadable
+            else str(Path(intake.source.name).resolve()),
         ),
         options=options,
         users=tuple(users),

@@ -74,10 +74,14 @@ def write_failed_rows(
 ) -> None:
     """Write the source rows that were not pushed (failed, conflicting, invalid,
     unmatched), re-read from the input, plus an ``error`` column: ready to fix and feed
-    back. Standard input cannot be re-read; ``warn`` says so and nothing is written."""
+    back. Standard input or a pipe cannot be re-read; ``warn`` says so and nothing is
+    written (opening a pipe again would wait forever)."""
     reasons = failed_row_reasons(plan, failed)
-    if plan.input.name == STDIN_NAME:
-        warn("--failed-out needs the input file again, and standard input cannot be re-read.")
+    if plan.input.name == STDIN_NAME or not Path(plan.input.name).is_file():
+        warn(
+            f"--failed-out needs the input file again, and {plan.input.name} cannot be re-read "
+            "(standard input, a pipe, or a file moved since); no file was written."
+        )
         return
     try:
         source = open_source(plan.input.name)

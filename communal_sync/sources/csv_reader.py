@@ -17,6 +17,7 @@ import csv
 import io
 import itertools
 from collections.abc import Iterator, Sequence
+from functools import partial
 from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Final, TextIO
 
 from communal_sync.errors import InputError
 from communal_sync.sources.encoding import decode_error, open_text
+from communal_sync.sources.limits import HEADER_MAX_CHARS, RECORD_MAX_CHARS, too_long
 from communal_sync.sources.rows import (
     KeyBatch,
     RowBatch,
@@ -37,7 +39,7 @@ DELIMITERS: Final = (",", ";", "\t", "|")
 
 DEFAULT_DELIMITER: Final = ","
 
-FIELD_SIZE_LIMIT: Final = 256 * 1024 * 1024
+FIELD_SIZE_LIMIT: Final = RECORD_MAX_CHARS
 """Largest cell accepted (characters); the csv module's default of 128 KiB is too small."""
 
 CHUNK_LINES: Final = 128
@@ -106,10 +108,33 @@ def read_header(path: Path, name: str, encoding: str, delimiter: str) -> list[st
     error: the mapping step could not tell those columns apart.
     """
     with _open_text(path, name, encoding) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(_header_lines(handle, name), delimiter=delimiter)
         header, line = _read_header_record(reader, path, name, encoding)
     _check_header(header, name, line)
     return header
+
+
+def _header_lines(handle: TextIO, name: str) -> Iterator[str]:
+    """The lines up to and including the header, none longer than ``HEADER_MAX_CHARS``.
+
+    Read with a length limit, so a file without line breaks is refused, not held whole.
+    """
+    number = 0
+    while text := handle.readline(HEADER_MAX_CHARS + 1):
+        number += 1
+        if len(text) > HEADER_MAX_CHARS:
+            raise too_long("header", HEADER_MAX_CHARS, file=name, line=number)
+        yield text
+
+
+def _data_lines(handle: TextIO, name: str, after: int) -> Iterator[str]:
+    """The lines after line ``after``, none longer than ``RECORD_MAX_CHARS``."""
+    number = after
+    while text := handle.readline(RECORD_MAX_CHARS + 1):
+        number += 1
+        if len(text) > RECORD_MAX_CHARS:
+            raise too_long("line", RECORD_MAX_CHARS, file=name, line=number)
+        yield text
 
 
 def iter_csv_rows(
@@ -271,13 +296,19 @@ def _record_chunks(
     quote raises InputError once every record has been yielded.
     """
     with _open_text(path, name, encoding) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(_header_lines(handle, name), delimiter=delimiter)
         _read_header_record(reader, path, name, encoding)
         line = reader.line_num  # physical lines read so far
         start = end = line  # of the last record
         last: list[str] = []  # its cells, when it was read record by record
+        # Lines are read with a length limit (one C call each, no Python per line); a
+        # chunk holding a line that hit it is refused before it is parsed.
+        limited = iter(partial(handle.readline, RECORD_MAX_CHARS + 1), "")
         try:
-            while lines := list(islice(handle, CHUNK_LINES)):
+            while lines := list(islice(limited, CHUNK_LINES)):
+                if max(map(len, lines)) > RECORD_MAX_CHARS:
+                    at = next(i for i, text in enumerate(lines) if len(text) > RECORD_MAX_CHARS)
+                    raise too_long("line", RECORD_MAX_CHARS, file=name, line=line + at + 1)
                 records = _split_unquoted(lines, delimiter)
                 if records is None:
                     try:
@@ -290,7 +321,8 @@ def _record_chunks(
                     start = end = line
                     last = []
                     continue
-                reader = csv.reader(itertools.chain(lines, handle), delimiter=delimiter)
+                more = _data_lines(handle, name, line + len(lines))
+                reader = csv.reader(itertools.chain(lines, more), delimiter=delimiter)
                 taken = 0
                 for cells in reader:
                     start, end, taken = line + taken + 1, line + reader.line_num, reader.line_num
@@ -371,7 +403,7 @@ def _check_last_record_closed(
     silently lose every row after a stray quote. Only multi-line last records are checked.
     """
     with _open_text(path, name, encoding) as handle:
-        tail = itertools.islice(handle, start - 1, None)
+        tail = itertools.islice(_data_lines(handle, name, 0), start - 1, None)
         try:
             for _ in csv.reader(tail, delimiter=delimiter, strict=True):
                 pass

@@ -9,9 +9,11 @@ can surface halfway through a run.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Final, TextIO
+from typing import BinaryIO, Final, TextIO
 
 from communal_sync.errors import ConfigError, InputError
 
@@ -220,7 +222,7 @@ def _mixed_utf8_lines(path: Path, *, has_bom: bool) -> tuple[int, int] | None:
     utf8_line: int | None = 0 if has_bom else None
     other_line: int | None = None
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(_byte_lines(handle), start=1):
             if number == 1 and has_bom:
                 raw = raw[len(codecs.BOM_UTF8) :]
             if raw.isascii():
@@ -234,6 +236,16 @@ def _mixed_utf8_lines(path: Path, *, has_bom: bool) -> tuple[int, int] | None:
             if utf8_line is not None and other_line is not None:
                 return utf8_line, other_line
     return None
+
+
+LINE_PIECE_BYTES: Final = 16 * 1024 * 1024
+"""The longest piece of a line the line-by-line checks hold in memory."""
+
+
+def _byte_lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's lines as bytes, read with a length limit: a file with no line break
+    comes in pieces of ``LINE_PIECE_BYTES``, never whole."""
+    return iter(partial(handle.readline, LINE_PIECE_BYTES), b"")
 
 
 def _decodes_fully(path: Path, encoding: str) -> bool:
@@ -268,7 +280,7 @@ def _first_undecodable_line(path: Path, encoding: str) -> int | None:
             return None
         decoder = codecs.getincrementaldecoder(encoding)()
         with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in enumerate(_byte_lines(handle), start=1):
                 try:
                     decoder.decode(raw)
                 except UnicodeDecodeError:

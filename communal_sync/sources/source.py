@@ -5,19 +5,27 @@ decodes, has a usable header) so a bad input stops the run before anything else 
 ``Source.rows()`` then streams ``SourceRow``s, each with the line its record starts on,
 and can be called again for a second pass. Values stay text exactly as read: mapping and
 validation come later.
+
+Every input is read several times (detection, header, duplicates, rows, checksum), so
+one that cannot be read twice, standard input or any path that is not a regular file (a
+FIFO, ``<(zcat export.csv.gz)``, a character device), is first copied once to a private
+temporary file and read from there; reopening the path would wait forever for data the
+first read consumed. The copy refuses a stream that runs ``SPOOL_MAX_LINE_BYTES``
+without a line break (``/dev/zero``), so neither memory nor the disk fills up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
+import stat
 import sys
 import tempfile
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Final, Literal
+from typing import IO, BinaryIO, Final, Literal
 
 from communal_sync.errors import ConfigError, InputError
 from communal_sync.sources.csv_reader import (
@@ -27,8 +35,9 @@ from communal_sync.sources.csv_reader import (
     read_header,
     sniff_delimiter,
 )
-from communal_sync.sources.encoding import detect_decoding, read_head
+from communal_sync.sources.encoding import detect_decoding, read_head, unreadable
 from communal_sync.sources.json_reader import iter_json_rows, iter_jsonl_rows, scan_keys
+from communal_sync.sources.limits import SPOOL_MAX_LINE_BYTES, too_long
 from communal_sync.sources.rows import KeyBatch, RowBatch, SourceRow, batches_of, key_batches_of
 
 __all__ = ["STDIN_NAME", "Format", "KeyBatch", "RowBatch", "Source", "SourceRow", "open_source"]
@@ -60,6 +69,8 @@ FORMAT_NAMES: Final[dict[str, Format]] = {
 
 TAB_EXTENSIONS: Final = (".tsv", ".tab")
 
+SPOOL_CHUNK_BYTES: Final = 1024 * 1024
+
 
 class Source:
     """An opened export: how it is read (format, encoding, delimiter) and its rows.
@@ -85,8 +96,21 @@ class Source:
         self.delimiter = delimiter
         self.warnings = warnings
         self.headers: list[str] = []
+        self.rereadable = not temporary
+        """Whether ``name`` can be opened again later (a file, not a pipe or stdin)."""
         self._path = path
         self._cleanup = weakref.finalize(self, path.unlink, missing_ok=True) if temporary else None
+
+    def sha256(self) -> str | None:
+        """The sha256 of the bytes read (for a pipe, of its copy); None for standard input,
+        which no later run can be told to be the same as."""
+        if self.name == STDIN_NAME:
+            return None
+        digest = hashlib.sha256()
+        with self._path.open("rb") as handle:
+            while chunk := handle.read(SPOOL_CHUNK_BYTES):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def rows(self) -> Iterator[SourceRow]:
         """Return a generator over the rows from the start of the file; call again to re-read.
@@ -169,18 +193,38 @@ def open_source(
     """Open ``path`` (``-`` for stdin) and check it can be read, returning a ``Source``.
 
     Raises InputError naming the file when it cannot be read or understood, and
-    ConfigError for an unknown ``encoding`` or ``input_format``. Stdin is spooled to a
-    temporary file so ``rows()`` can run twice; ``Source.close()`` deletes it early.
+    ConfigError for an unknown ``encoding`` or ``input_format``. Stdin, and a path that
+    is not a regular file (a pipe), is spooled to a temporary file so ``rows()`` can run
+    twice; ``Source.close()`` deletes it early.
     """
     chosen_format = _checked_format(input_format)
-    if path != STDIN_PATH:
+    if path == STDIN_PATH:
+        spooled = _spool(stdin if stdin is not None else sys.stdin.buffer, STDIN_NAME)
+        name, named = STDIN_NAME, None
+    elif _is_stream(Path(path)):
+        try:
+            with Path(path).open("rb") as stream:
+                spooled = _spool(stream, path)
+        except OSError as error:
+            raise unreadable(error, path) from None
+        name, named = path, Path(path)
+    else:
         return _open_path(Path(path), path, encoding, chosen_format, temporary=False)
-    spooled = _spool(stdin if stdin is not None else sys.stdin.buffer)
     try:
-        return _open_path(spooled, STDIN_NAME, encoding, chosen_format, temporary=True)
+        return _open_path(spooled, name, encoding, chosen_format, temporary=True, named=named)
     except BaseException:
         spooled.unlink(missing_ok=True)
         raise
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder: it can be read
+    once only (a FIFO, process substitution, a character device)."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return False  # reading it will say why
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _checked_format(input_format: str | None) -> Format | None:
@@ -194,34 +238,63 @@ def _checked_format(input_format: str | None) -> Format | None:
         ) from None
 
 
-def _spool(stream: BinaryIO) -> Path:
-    """Copy stdin to a temporary file, the only way to read a pipe twice."""
+def _spool(stream: BinaryIO, name: str) -> Path:
+    """Copy a stream to a private temporary file, the only way to read a pipe twice.
+
+    A stream that goes on for ``SPOOL_MAX_LINE_BYTES`` without a line break (CR or LF) is
+    refused: no line the readers accept is that long, and ``/dev/zero`` never ends.
+    """
     try:
-        with tempfile.NamedTemporaryFile(prefix="communal-sync-stdin-", delete=False) as copy:
+        with tempfile.NamedTemporaryFile(prefix="communal-sync-input-", delete=False) as copy:
             try:
-                shutil.copyfileobj(stream, copy)
+                _copy_lines(stream, copy, name)
             except BaseException:
                 Path(copy.name).unlink(missing_ok=True)
                 raise
     except OSError as error:
         raise InputError(
-            f"cannot copy standard input to a temporary file: {error.strerror or error}.",
-            file=STDIN_NAME,
-            hint="Pass the export's path instead of -, or free space in the temporary directory.",
+            f"cannot copy the input to a temporary file: {error.strerror or error}.",
+            file=name,
+            hint="Pass the export's own path, or free space in the temporary directory.",
         ) from None
     return Path(copy.name)
 
 
+def _copy_lines(stream: BinaryIO, copy: IO[bytes], name: str) -> None:
+    run = 0  # bytes since the last line break
+    line = 1
+    while chunk := stream.read(SPOOL_CHUNK_BYTES):
+        copy.write(chunk)
+        last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if last < 0:
+            run += len(chunk)
+            if run > SPOOL_MAX_LINE_BYTES:
+                raise too_long("line", SPOOL_MAX_LINE_BYTES // 4, file=name, line=line)
+        else:
+            line += chunk.count(b"\n") or chunk.count(b"\r")
+            run = len(chunk) - last - 1
+
+
 def _open_path(
-    path: Path, name: str, encoding: str | None, forced: Format | None, *, temporary: bool
+    path: Path,
+    name: str,
+    encoding: str | None,
+    forced: Format | None,
+    *,
+    temporary: bool,
+    named: Path | None = None,
 ) -> Source:
+    """Open the file at ``path``; ``named`` is a pipe's own path, whose extension counts."""
     head = read_head(path, name)
     decoding = detect_decoding(path, name, head, encoding)
     sniffed = _sniff_format(decoding.sample, whole=decoding.whole_file_in_sample)
-    chosen = forced or _format_for(path if not temporary else None, sniffed)
+    by_name = named if temporary else path
+    chosen = forced or _format_for(by_name, sniffed)
     delimiter: str | None = None
     if chosen == "csv":
-        preferred = "\t" if path.suffix.lower() in TAB_EXTENSIONS else None
+        preferred = (
+            "\t" if by_name is not None and by_name.suffix.lower() in TAB_EXTENSIONS else None
+        )
         delimiter = sniff_delimiter(decoding.sample, preferred)
     source = Source(
         name=name,

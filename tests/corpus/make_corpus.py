@@ -219,6 +219,22 @@ def _long_header_name(path: Path) -> None:
         handle.write("Ana,Lee,ana.lee@example.org,x\n")
 
 
+LIMIT_EXCESS: Final = 1024
+"""How far past a size limit the too-long header and line go."""
+
+
+def _too_long(path: Path, *, header: bool) -> None:
+    """A header longer than 16 Mi characters, or a data line longer than 128 Mi, with no
+    line break: the readers stop at the limit instead of holding the whole line."""
+    chunk = "x" * (1024 * 1024)
+    limit = (16 if header else 128) * len(chunk)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        if not header:
+            handle.write(HEADER + "Ana,Lee,")
+        handle.writelines(chunk for _ in range(limit // len(chunk)))
+        handle.write("x" * LIMIT_EXCESS)
+
+
 _VALID_ROW: Final = '{"first_name": "Ana", "last_name": "Lee", "email": "ana.lee@example.org"}'
 
 LARGE_FILES: Final[dict[str, Callable[[Path], None]]] = {
@@ -236,6 +252,8 @@ LARGE_FILES: Final[dict[str, Callable[[Path], None]]] = {
     "huge_email_cell.csv": _huge_email,
     "trailing_nuls.csv": _trailing_nuls,
     "long_header_name.csv": _long_header_name,
+    "header_too_long.csv": lambda path: _too_long(path, header=True),
+    "line_too_long.csv": lambda path: _too_long(path, header=False),
 }
 """Generated at test time into a temporary directory: name -> writer."""
 

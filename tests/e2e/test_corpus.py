@@ -312,6 +312,18 @@ CASES: list[Case] = [
         large=True,
     ),
     Case("long_header_name.csv", 0, Counts(1, 1, 0), large=True),
+    Case(
+        "header_too_long.csv",
+        1,
+        (", line 1: the header that starts here is longer than the limit of 16 Mi characters",),
+        large=True,
+    ),
+    Case(
+        "line_too_long.csv",
+        1,
+        (", line 2: the line that starts here is longer than the limit of 128 Mi characters",),
+        large=True,
+    ),
 ]
 
 UNREADABLE = [case for case in CASES if case.exit_code == 1]

@@ -9,10 +9,14 @@ symlink loop, ``/dev/zero``, another program's SQLite file as the state file.
 from __future__ import annotations
 
 import csv
+import gc
 import json
+import os
 import re
 import sqlite3
 import stat
+import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -286,3 +290,75 @@ def test_a_damaged_page_past_the_state_files_header_is_one_clear_line(
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith(f"Error: The state file {state} is not a communal-sync")
         assert result.stderr.count("\n") == 1
+
+
+# --- inputs that are not regular files ----------------------------------------------------------
+
+
+def _fifo_with(tmp_path: Path, name: str, data: bytes) -> tuple[Path, threading.Thread]:
+    """A named pipe at ``tmp_path/name`` that a thread fills with ``data`` once."""
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("wb") as handle:
+            handle.write(data)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    return fifo, writer
+
+
+def test_a_pipe_is_read_once_by_validate_plan_and_push(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    data = (
+        b"id,First Name,Last Name,Email,Telephone\n"
+        b"101,Amara,Okafor,amara.okafor@example.org,+1 416 555 0199\n"
+    )
+
+    results = []
+    for number, command in enumerate((("validate",), ("plan",), ("push", "--yes"))):
+        fifo, writer = _fifo_with(tmp_path, f"export-{number}.csv", data)
+        results.append(cli(command[0], str(fifo), *command[1:], env=sandbox_env))
+        writer.join(timeout=10)
+        assert not writer.is_alive()
+
+    assert [r.exit_code for r in results] == [0, 0, 0], [r.stderr for r in results]
+    assert "1 rows, 1 valid" in results[0].stdout
+    assert "1 user to update" in results[1].stdout
+    assert "Run 1: 1 user updated" in results[2].stdout
+    assert [e["path"] for e in writes(sandbox)] == ["/api/users/101"]
+    gc.collect()  # in process, a command's last Source is freed here (a real one exits)
+    assert not list(Path(tempfile.gettempdir()).glob("communal-sync-input-*"))
+
+
+def test_dev_zero_with_an_encoding_is_refused_at_the_line_limit(cli: Cli) -> None:
+    result = cli("validate", "/dev/zero", "--encoding", "utf-8")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: /dev/zero, line 1: the line that starts here is longer than the limit of 128 "
+        "Mi characters, so it is not read (this is not a text export, or its line breaks are "
+        "missing). Check that this is the export itself, and its --encoding.\n"
+    )
+    gc.collect()
+    assert not list(Path(tempfile.gettempdir()).glob("communal-sync-input-*"))
+
+
+def test_a_symlink_loop_as_input_with_output_options_is_one_clear_line(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(tmp_path / "loop.csv")
+    errors = tmp_path / "errors.csv"
+
+    validated = cli("validate", str(loop), "--errors-out", str(errors))
+    planned = cli("plan", str(loop), "--report", str(tmp_path / "r.json"), env=sandbox_env)
+
+    for result in (validated, planned):
+        assert result.exit_code == 1
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"Error: {loop}: cannot be read: ")
+        assert result.stderr.count("\n") == 1
+    assert sandbox.requests() == []
