@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from communal_sync.errors import UsageError
+from communal_sync.errors import ConfigError, UsageError
 from communal_sync.plan import (
     Conflict,
     EmailChange,
@@ -582,7 +582,7 @@ def test_a_failed_write_keeps_the_previous_report(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(ConfigError, match=f"Cannot write {path}: No space left on device"):
         write_report(make_plan(), path)
     assert path.read_text(encoding="utf-8") == "previous report\n"
     assert [p.name for p in tmp_path.iterdir()] == ["run.html"]
