@@ -175,7 +175,11 @@ def validate_source(
     rewritten while we read it).
     """
     duplicates = _find_duplicates(source, mapping)
-    checker = RowChecker(mapping, date_order=options.date_order)
+    checker = RowChecker(
+        mapping,
+        date_order=options.date_order,
+        allow_confusable_emails=options.allow_confusable_emails,
+    )
     expected_lines = duplicates.lines
     judge = _Judge(checker, duplicates, options.on_duplicate, mapping)
     ordinal = 0
