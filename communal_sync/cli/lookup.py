@@ -13,11 +13,18 @@ from rich.text import Text
 from communal_sync.cli.app import app, handles_errors, stdout_console
 from communal_sync.cli.options import ApiFlags, JsonOpt, flags
 from communal_sync.display import shown
-from communal_sync.fields import PROFILE_FIELDS
+from communal_sync.fields import MAX_USER_ID, PROFILE_FIELDS
 from communal_sync.session import open_session
 
 UserIdArg = Annotated[
-    int, typer.Argument(metavar="USER_ID", help="The Communal user id.", show_default=False)
+    int,
+    typer.Argument(
+        metavar="USER_ID",
+        help="The Communal user id.",
+        show_default=False,
+        min=1,
+        max=MAX_USER_ID,
+    ),
 ]
 
 

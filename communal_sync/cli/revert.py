@@ -22,6 +22,7 @@ from communal_sync.cli.options import (
     flags,
 )
 from communal_sync.cli.outputs import check_outputs
+from communal_sync.fields import MAX_USER_ID
 from communal_sync.planning.revert import build_revert_plan
 from communal_sync.session import open_session
 from communal_sync.state import acquire_lock, open_state
@@ -29,7 +30,11 @@ from communal_sync.state import acquire_lock, open_state
 RevertRunArg = Annotated[
     int,
     typer.Argument(
-        metavar="RUN", help="The run to undo, from `communal-sync runs`.", show_default=False
+        metavar="RUN",
+        help="The run to undo, from `communal-sync runs`.",
+        show_default=False,
+        min=1,
+        max=MAX_USER_ID,  # what the state file can hold: a larger id is no run
     ),
 ]
 

@@ -16,14 +16,18 @@ from communal_sync.cli.app import app, handles_errors, stdout_console
 from communal_sync.cli.options import JsonOpt, StateOpt
 from communal_sync.display import MESSAGE_CHARS, shown
 from communal_sync.errors import RefusedError
-from communal_sync.fields import CUSTOM_PREFIX, custom_name
+from communal_sync.fields import CUSTOM_PREFIX, MAX_USER_ID, custom_name
 from communal_sync.state import StateStore, acquire_lock, open_state, resolve_state_path
 from communal_sync.state.records import ResultRecord, RunRecord
 
 RunIdArg = Annotated[
     int,
     typer.Argument(
-        metavar="RUN", help="The run id, from `communal-sync runs`.", show_default=False
+        metavar="RUN",
+        help="The run id, from `communal-sync runs`.",
+        show_default=False,
+        min=1,
+        max=MAX_USER_ID,  # what the state file can hold: a larger id is no run
     ),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, help="How many recent runs to list.")]

@@ -362,3 +362,14 @@ def test_a_symlink_loop_as_input_with_output_options_is_one_clear_line(
         assert result.stderr.startswith(f"Error: {loop}: cannot be read: ")
         assert result.stderr.count("\n") == 1
     assert sandbox.requests() == []
+
+
+@pytest.mark.parametrize("command", [("runs", "show"), ("revert", "--dry-run", "--sandbox")])
+def test_a_run_id_no_sqlite_integer_holds_is_a_usage_error(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    result = cli(*command[:1], *command[1:], "99999999999999999999")
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "less than or equal to 9223372036854775807" in result.stderr

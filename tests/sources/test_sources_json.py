@@ -231,3 +231,24 @@ def test_infinity_in_json_lines_refuses_the_file_naming_the_line(tmp_path: Path)
 
     with pytest.raises(InputError, match=r"line 2: -Infinity is not a JSON value"):
         list(open_source(str(path)).rows())
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "what"),
+    [
+        ("big.json", '[{"a": "' + "x" * 5000 + '"}]', "JSON value"),
+        ("big.jsonl", '{"a": "1"}\n{"a": "' + "x" * 5000 + '"}\n', "line"),
+    ],
+)
+def test_a_record_past_the_size_limit_is_refused_naming_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, what: str
+) -> None:
+    from communal_sync.sources import json_reader
+
+    monkeypatch.setattr(json_reader, "RECORD_MAX_CHARS", 1000)
+    monkeypatch.setattr(json_reader, "READ_CHARS", 512)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(InputError, match=f"the {what} that starts here is longer than the limit"):
+        list(open_source(str(path)).rows())
