@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
 import httpx
-from pydantic import ValidationError
 
 from communal_sync import __version__
 from communal_sync.api.deadline import deadline_passed, deadline_transport, request_deadline
@@ -24,15 +23,19 @@ from communal_sync.api.models import (
     ApiModel,
     CustomProfileField,
     CustomProfileFieldValue,
+    MembershipPage,
     ProgramSignup,
+    Transaction,
     User,
+    UserMembership,
+    parse_model,
 )
 from communal_sync.api.responses import (
     check_status,
     decode_json,
-    deprecation_warning,
     parse_page,
     unwrap_resource,
+    version_warnings,
 )
 from communal_sync.api.retry import RetryPolicy, call_with_retries
 from communal_sync.api.settings import (
@@ -43,15 +46,21 @@ from communal_sync.api.settings import (
     DEFAULT_REQUEST_DEADLINE,
     ENV_REQUEST_DEADLINE,
     MASK,
+    MEMBERSHIPS_API_VERSION,
     ApiKey,
     ApiSettings,
     check_api_version,
     check_base_url,
+    version_for,
 )
 from communal_sync.errors import ApiError, RateLimited, TransportError, UnexpectedResponse
 
 DEFAULT_MAX_PAGES: Final = 1000
 """A list longer than this many pages is taken for a server that never stops paging."""
+MEMBERSHIP_PAGE_SIZE: Final = 500
+"""``page[size]`` for ``/user_memberships``: the documented maximum, so the fewest pages."""
+TRANSACTION_PAGE_SIZE: Final = 100
+"""``page[size]`` for the transaction search (undocumented maximum: a modest page)."""
 USER_AGENT: Final = f"communal-sync/{__version__}"
 FIELD_CLEARED_MESSAGE: Final = "Profile field cleared"
 
@@ -162,7 +171,7 @@ class CommunalClient:
         """``GET /users/{id}``: a ``UserResource``, which carries no address fields."""
         subject = f"user {user_id}"
         body = self._request("GET", f"/users/{int(user_id)}", subject=subject)
-        return _model(User, unwrap_resource(body, subject), subject)
+        return parse_model(User, unwrap_resource(body, subject), subject)
 
     def update_user(self, user_id: int, body: Mapping[str, object]) -> User:
         """``PUT /users/{id}``: the full ``User`` after the update, address fields included.
@@ -172,7 +181,7 @@ class CommunalClient:
         """
         subject = f"user {user_id}"
         answer = self._request("PUT", f"/users/{int(user_id)}", subject=subject, json=dict(body))
-        return _model(User, unwrap_resource(answer, subject), subject)
+        return parse_model(User, unwrap_resource(answer, subject), subject)
 
     # -- custom profile fields --------------------------------------------------------
 
@@ -216,33 +225,92 @@ class CommunalClient:
         )
         return _field_value_or_none(body, subject)
 
-    # -- program signups ----------------------------------------------------------------
+    # -- program signups, transactions, memberships ---------------------------------------
 
     def search_program_signups(
-        self, query: str, *, user_id: int | None = None
+        self, query: str, *, user_id: int | None = None, signup_status: str | None = None
     ) -> list[ProgramSignup]:
         """Program signups whose user name or email matches ``query``, users embedded.
 
-        The only documented way to find a user id from an email, and only for people
-        with a signup; all pages are fetched.
+        A way to find a user id from an email, for people with a signup; all pages are
+        fetched. From 2026-08-25 cancelled signups are hidden unless ``signup_status``
+        (``active``, ``cancelled``, ``cancelled:member``, ``cancelled:admin``) says so;
+        a request with it is sent as at least that version.
         """
         params: dict[str, str | int] = {"filter[query]": query, "include": "user"}
         if user_id is not None:
             params["filter[user_id]"] = int(user_id)
-        return self._list("/program_signups", params, ProgramSignup, "the program signup search")
+        minimum = None
+        if signup_status is not None:
+            params["filter[signup_status]"] = signup_status
+            minimum = MEMBERSHIPS_API_VERSION
+        return self._list(
+            "/program_signups", params, ProgramSignup, "the program signup search", minimum
+        )
+
+    def search_transactions(self, query: str) -> list[Transaction]:
+        """Transactions whose owner's name or email matches ``query`` (from 2026-08-25).
+
+        Each names its owner; ``owner.user_id`` is the user behind it, if any. All pages
+        are fetched; the request is sent as at least 2026-08-25.
+        """
+        return self._list(
+            "/transactions",
+            {"filter[query]": query, "page[size]": TRANSACTION_PAGE_SIZE},
+            Transaction,
+            "the transaction search",
+            MEMBERSHIPS_API_VERSION,
+            page_parameter="page[number]",
+        )
+
+    def list_user_memberships(
+        self, page: int, *, size: int = MEMBERSHIP_PAGE_SIZE
+    ) -> MembershipPage:
+        """One page of ``GET /user_memberships`` (from 2026-08-25), every membership held.
+
+        No filter is sent: which rows an unfiltered list holds (expired ones?) is the
+        API's default. Sent as at least 2026-08-25, whatever the pinned version.
+        """
+        subject = f"page {page} of the user memberships"
+        body = self._request(
+            "GET",
+            "/user_memberships",
+            subject=subject,
+            params={"page[number]": int(page), "page[size]": int(size)},
+            version=version_for(self.api_version, MEMBERSHIPS_API_VERSION),
+        )
+        parsed = parse_page(body, subject, page)
+        per_page = parsed.per_page or size
+        first = (parsed.first - 1) if parsed.first else (parsed.current_page - 1) * per_page
+        return MembershipPage(
+            memberships=[parse_model(UserMembership, item, subject) for item in parsed.items],
+            number=parsed.current_page,
+            last_page=parsed.last_page,
+            per_page=per_page,
+            total=parsed.total,
+            first_position=first,
+        )
 
     # -- plumbing -----------------------------------------------------------------------
 
     def _list(
-        self, path: str, params: Mapping[str, str | int], model: type[M], subject: str
+        self,
+        path: str,
+        params: Mapping[str, str | int],
+        model: type[M],
+        subject: str,
+        minimum_version: str | None = None,
+        *,
+        page_parameter: str = "page",
     ) -> list[M]:
         items: list[M] = []
         page = 1
+        version = version_for(self.api_version, minimum_version)
         while True:
-            query = dict(params) if page == 1 else {**params, "page": page}
-            body = self._request("GET", path, subject=subject, params=query)
+            query = dict(params) if page == 1 else {**params, page_parameter: page}
+            body = self._request("GET", path, subject=subject, params=query, version=version)
             parsed = parse_page(body, subject, page)
-            items.extend(_model(model, item, subject) for item in parsed.items)
+            items.extend(parse_model(model, item, subject) for item in parsed.items)
             if parsed.current_page >= parsed.last_page:
                 return items
             page += 1
@@ -261,11 +329,14 @@ class CommunalClient:
         params: Mapping[str, str | int] | None = None,
         json: Mapping[str, object] | None = None,
         idempotent: bool = True,
+        version: str | None = None,
     ) -> Any:
+        asked = version or self.api_version
+
         def attempt() -> Any:
             self._before_request()
-            response = self._send(method, path, subject, params, json)
-            self._surface_warnings(response)
+            response = self._send(method, path, subject, params, json, asked)
+            self._surface_warnings(response, asked)
             try:
                 check_status(response, subject, self._redact)
             except RateLimited as error:
@@ -295,10 +366,12 @@ class CommunalClient:
         subject: str,
         params: Mapping[str, str | int] | None,
         json: Mapping[str, object] | None,
+        version: str,
     ) -> httpx.Response:
+        headers = None if version == self.api_version else {"X-Api-Version": version}
         with request_deadline(self.request_deadline):
             try:
-                return self._http.request(method, path, params=params, json=json)
+                return self._http.request(method, path, params=params, json=json, headers=headers)
             except httpx.TimeoutException as error:
                 if not deadline_passed():
                     raise self._transport_error(error, subject) from None
@@ -324,16 +397,14 @@ class CommunalClient:
             may_have_reached_server=not isinstance(error, _NEVER_SENT),
         )
 
-    def _surface_warnings(self, response: httpx.Response) -> None:
-        message = deprecation_warning(response, self.api_version)
-        if message is None:
-            return
-        text = self._redact(message)
-        with self._lock:
-            if text in self._warned:
-                return
-            self._warned.add(text)
-        self._on_warning(text)
+    def _surface_warnings(self, response: httpx.Response, asked: str) -> None:
+        for message in version_warnings(response, asked):
+            text = self._redact(message)
+            with self._lock:
+                if text in self._warned:
+                    continue
+                self._warned.add(text)
+            self._on_warning(text)
 
     def _redact(self, text: str) -> str:
         secret = self._key.reveal()
@@ -346,20 +417,8 @@ def _refusing_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
-def _model(model: type[M], data: object, subject: str) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
-        )
-        raise UnexpectedResponse(
-            f"The API answered {subject} with a {model.__name__} we cannot read ({problems})."
-        ) from None
-
-
 def _field_value_or_none(body: Any, subject: str) -> CustomProfileFieldValue | None:
     resource = unwrap_resource(body, subject)
     if "id" not in resource and resource.get("message") == FIELD_CLEARED_MESSAGE:
         return None
-    return _model(CustomProfileFieldValue, resource, subject)
+    return parse_model(CustomProfileFieldValue, resource, subject)

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 
+from communal_sync.api.settings import KNOWN_API_VERSIONS
 from communal_sync.errors import (
     ApiError,
     Forbidden,
@@ -36,16 +37,25 @@ UNAUTHENTICATED_MESSAGE: Final = (
 )
 VERSION_WARNING_HEADER: Final = "X-Api-Version-Warning"
 SUNSET_HEADER: Final = "Sunset"
+SERVED_VERSION_HEADER: Final = "X-Api-Version"
+VERSION_SOURCE_HEADER: Final = "X-Api-Version-Source"
 CURRENT_VERSION_FIX: Final = "Pass --api-version with a current version."
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a Laravel-paginated list."""
+    """One page of a Laravel-paginated list.
+
+    ``first`` is the 1-based position of its first item in the whole list (Laravel's
+    ``from``), ``total`` the length of the whole list: None when the page did not say.
+    """
 
     items: list[Any]
     current_page: int
     last_page: int
+    per_page: int | None = None
+    total: int | None = None
+    first: int | None = None
 
 
 def excerpt(text: str, redact: Redactor) -> str:
@@ -145,7 +155,14 @@ def parse_page(body: Any, subject: str, page: int) -> Page:
         raise UnexpectedResponse(
             f"The API answered {subject} with page numbers that are not integers."
         )
-    return Page(items=list(body["data"]), current_page=current, last_page=last)
+    return Page(
+        items=list(body["data"]),
+        current_page=current,
+        last_page=last,
+        per_page=_int_or_none(body.get("per_page")),
+        total=_int_or_none(body.get("total")),
+        first=_int_or_none(body.get("from")),
+    )
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -188,6 +205,47 @@ def deprecation_warning(response: httpx.Response, api_version: str) -> str | Non
     else:
         text = f"The Communal API version {api_version} will stop working after {sunset}."
     return f"{text} {CURRENT_VERSION_FIX}"
+
+
+def version_warnings(response: httpx.Response, asked: str) -> list[str]:
+    """Every warning one response carries about the API version it was answered in."""
+    messages = [deprecation_warning(response, asked), version_mismatch_warning(response, asked)]
+    if asked not in KNOWN_API_VERSIONS and response.is_success:
+        messages.append(
+            f"communal-sync is written against Communal API versions "
+            f"{' and '.join(KNOWN_API_VERSIONS)}; {asked} is sent as asked, and its "
+            "answers may not be read correctly."
+        )
+    return [message for message in messages if message is not None]
+
+
+def version_mismatch_warning(response: httpx.Response, asked: str) -> str | None:
+    """A warning when the API did not answer in the version asked for, or None.
+
+    ``X-Api-Version-Source: default`` means the request's ``X-Api-Version`` never reached
+    the API (a proxy dropped it) and the server's default answered; a served
+    ``X-Api-Version`` other than ``asked`` means the API chose another version. Either way
+    the answer may have shapes this client does not expect.
+    """
+    served = " ".join(response.headers.get(SERVED_VERSION_HEADER, "").split())
+    source = response.headers.get(VERSION_SOURCE_HEADER, "").strip().lower()
+    if source == "default":
+        which = f" ({served})" if served else ""
+        return (
+            f"The Communal API answered with its default version{which}, not the "
+            f"{asked} communal-sync asked for: the X-Api-Version header did not reach it. "
+            "Check any proxy between here and the API; answers may not be read correctly."
+        )
+    if served and served != asked:
+        return (
+            f"The Communal API answered in version {served}, not the {asked} communal-sync "
+            "asked for; answers may not be read correctly."
+        )
+    return None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _sentence(text: str) -> str:

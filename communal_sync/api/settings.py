@@ -22,6 +22,11 @@ from communal_sync.errors import ConfigError
 DEFAULT_BASE_URL: Final = "https://api.getcommunal.com/api"
 DEFAULT_API_VERSION: Final = "2026-03-25"
 """The version the client pins in ``X-Api-Version``; the server default has moved before."""
+MEMBERSHIPS_API_VERSION: Final = "2026-08-25"
+"""The first version with ``/user_memberships``, ``/transactions`` and signups'
+``filter[signup_status]``: those requests are sent as at least this version."""
+KNOWN_API_VERSIONS: Final = (DEFAULT_API_VERSION, MEMBERSHIPS_API_VERSION)
+"""The versions whose response shapes communal-sync is written and tested against."""
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_READ_TIMEOUT: Final = 30.0
@@ -224,13 +229,23 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_api_version(version: str) -> str:
-    """Return ``version`` if it has the YYYY-MM-DD shape the X-Api-Version header takes."""
+    """Return ``version`` if it has the YYYY-MM-DD shape the X-Api-Version header takes.
+
+    A date other than ``KNOWN_API_VERSIONS`` is sent as asked (the API decides whether it
+    serves it); the client warns when the API answers it, since its shapes are untested.
+    """
     if not _API_VERSION_PATTERN.fullmatch(version):
         raise ConfigError(
-            f"The API version {version!r} is not a date. "
-            f"Pass --api-version YYYY-MM-DD, for example {DEFAULT_API_VERSION}."
+            f"The API version {version!r} is not a date (YYYY-MM-DD). Pass --api-version "
+            f"{' or '.join(KNOWN_API_VERSIONS)} (default {DEFAULT_API_VERSION})."
         )
     return version
+
+
+def version_for(pinned: str, minimum: str | None) -> str:
+    """The ``X-Api-Version`` one request is sent with: the pinned version, or ``minimum``
+    when the endpoint (or filter) is newer than the pin. Versions are dates, so they sort."""
+    return pinned if minimum is None or pinned >= minimum else minimum
 
 
 def _checked_key(secret: str, source: str) -> ApiKey:

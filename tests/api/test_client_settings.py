@@ -13,6 +13,7 @@ from communal_sync.api.settings import (
     check_base_url,
     is_loopback_host,
     resolve_settings,
+    version_for,
 )
 from communal_sync.errors import ConfigError
 
@@ -142,8 +143,16 @@ def test_api_version_must_be_a_date() -> None:
     assert resolve_settings(
         api_version="2025-01-01", env={"COMMUNAL_API_KEY": KEY}
     ).api_version == ("2025-01-01")
-    with pytest.raises(ConfigError, match="--api-version YYYY-MM-DD"):
+    fix = r"not a date \(YYYY-MM-DD\)\. Pass --api-version 2026-03-25 or 2026-08-25"
+    with pytest.raises(ConfigError, match=fix):
         resolve_settings(api_version="latest", env={"COMMUNAL_API_KEY": KEY})
+
+
+def test_the_new_endpoints_ask_for_the_version_that_has_them() -> None:
+    assert version_for("2026-03-25", None) == "2026-03-25"
+    assert version_for("2026-03-25", "2026-08-25") == "2026-08-25"
+    assert version_for("2026-08-25", "2026-08-25") == "2026-08-25"
+    assert version_for("2027-01-01", "2026-08-25") == "2027-01-01"
 
 
 def test_key_is_masked_in_repr_and_str_of_key_and_settings() -> None:
