@@ -1,7 +1,10 @@
 """How the sandbox renders records: the spec's resource shapes and Laravel's pagination.
 
-Every shape follows the OpenAPI document (2026-03-25) so contract tests can validate each
-response. Two places where the document is narrower than a working API are decided here:
+Every shape follows the OpenAPI document of the version asked for, so contract tests can
+validate each response: 2026-03-25 (and the older 2026-02-01), or 2026-08-25, whose
+``UserResource`` sends absent dates as ``null``, whose ``User`` adds ``two_factor_enabled``
+and whose signups say when and by whom they were cancelled. Two places where the
+documents are narrower than a working API are decided here:
 
 - ``UserResource`` types every field as a non-nullable string (``id`` included), so the
   sandbox sends ``id`` as a string and an absent value as ``""``: clients must accept both
@@ -19,6 +22,14 @@ from communal_sync.sandbox.store import Record
 
 DEFAULT_PER_PAGE: Final = 15
 MAX_PER_PAGE: Final = 100
+VERSION_2026_08_25: Final = "2026-08-25"
+"""The version that added memberships, transactions and the fields below."""
+NULLABLE_DATES: Final = frozenset({"date_of_birth", "created_at", "updated_at"})
+"""``UserResource`` dates that 2026-08-25 sends as ``null`` when absent (not ``""``)."""
+NEW_USER_FIELDS: Final = frozenset({"two_factor_enabled"})
+"""``User`` fields 2026-08-25 added; older versions do not send them."""
+NEW_SIGNUP_FIELDS: Final = frozenset({"cancelled_at", "cancellation_actor"})
+"""``ProgramSignupResource`` fields 2026-08-25 added (both required there)."""
 
 USER_RESOURCE_FIELDS: Final = (
     "name",
@@ -35,17 +46,31 @@ USER_RESOURCE_FIELDS: Final = (
 """``UserResource`` besides ``id``: no address fields (``ADDRESS_FIELDS``), unlike ``User``."""
 
 
-def render_user(user: Record) -> Record:
+def is_2026_08_25(version: str) -> bool:
+    """Whether ``version`` has the 2026-08-25 shapes (versions are dates: they sort)."""
+    return version >= VERSION_2026_08_25
+
+
+def render_user(user: Record, version: str = VERSION_2026_08_25) -> Record:
     """The full ``User`` that ``PUT /users/{id}`` returns, address fields included."""
-    return dict(user)
+    if is_2026_08_25(version):
+        return dict(user)
+    return {k: v for k, v in user.items() if k not in NEW_USER_FIELDS}
 
 
-def render_user_resource(user: Record) -> Record:
-    """The ``UserResource`` that ``GET /users/{id}`` returns: strings only, no address."""
+def render_user_resource(user: Record, version: str = VERSION_2026_08_25) -> Record:
+    """The ``UserResource`` that ``GET /users/{id}`` returns: strings only, no address.
+
+    From 2026-08-25 an absent date of birth, ``created_at`` or ``updated_at`` is ``null``.
+    """
+    nullable = NULLABLE_DATES if is_2026_08_25(version) else frozenset()
     rendered: Record = {"id": str(user["id"])}
     for field in USER_RESOURCE_FIELDS:
         value = user.get(field)
-        rendered[field] = "" if value is None else str(value)
+        if value is None:
+            rendered[field] = None if field in nullable else ""
+        else:
+            rendered[field] = str(value)
     return rendered
 
 
@@ -65,12 +90,25 @@ def render_value(value: Record, field: Record | None = None) -> Record:
     return rendered
 
 
-def render_signup(signup: Record, user: Record | None = None) -> Record:
+def render_signup(
+    signup: Record, user: Record | None = None, version: str = VERSION_2026_08_25
+) -> Record:
     """A ``ProgramSignupResource``; the user (as a ``UserResource``) only when included."""
-    rendered = dict(signup)
+    new = is_2026_08_25(version)
+    rendered = {k: v for k, v in signup.items() if new or k not in NEW_SIGNUP_FIELDS}
     if user is not None:
-        rendered["user"] = render_user_resource(user)
+        rendered["user"] = render_user_resource(user, version)
     return rendered
+
+
+def render_membership(membership: Record) -> Record:
+    """A ``UserMembershipResource``: its type and pricing plan are always loaded."""
+    return dict(membership)
+
+
+def render_transaction(transaction: Record) -> Record:
+    """A ``TransactionResource`` as the sandbox knows it: id, type, amount, owner."""
+    return dict(transaction)
 
 
 def _positive_int(text: str | None) -> int | None:

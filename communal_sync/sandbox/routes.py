@@ -10,13 +10,23 @@ anything the API allows. A ``locked`` custom field refuses every write with a 40
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from communal_sync.sandbox import activity
+from communal_sync.sandbox.query import (
+    UNAUTHORIZED,
+    id_filters,
+    includes,
+    invalid,
+    visible_users,
+)
 from communal_sync.sandbox.reply import Reply
 from communal_sync.sandbox.resources import (
+    VERSION_2026_08_25,
     paginate,
     render_field,
     render_signup,
@@ -28,22 +38,25 @@ from communal_sync.sandbox.rules import (
     Errors,
     as_e164,
     prepare_input,
-    summarize,
     validate_user_update,
     validate_value_write,
 )
 from communal_sync.sandbox.store import Caller, Record, Store
 
-DEFAULT_VERSION: Final = "2026-03-25"
-SUPPORTED_VERSIONS: Final = ("2026-02-01", "2026-03-25")
+DEFAULT_VERSION: Final = VERSION_2026_08_25
+"""The version served when a request names none: Communal's default since 2026-09."""
+SUPPORTED_VERSIONS: Final = ("2026-02-01", "2026-03-25", VERSION_2026_08_25)
 SUNSETS: Final = {"2026-02-01": "Wed, 01 Jul 2026 00:00:00 GMT"}
 """Deprecated versions and when they stop being served (an RFC 9110 HTTP-date)."""
+VERSION_SOURCE_HEADER: Final = "X-Api-Version-Source"
+"""Says whether the version served came from the request (``header``) or is the default."""
 
 USER_MODEL: Final = "App\\Models\\User"
 CLEARED: Final = {"message": "Profile field cleared"}
 VALUE_MISSING: Final = "Resource missing."
-UNAUTHORIZED: Final = "This action is unauthorized."
 LOCKED: Final = "This profile field is locked."
+SIGNUP_STATUSES: Final = ("active", "cancelled", "cancelled:member", "cancelled:admin")
+"""``filter[signup_status]`` values (2026-08-25); ``active`` is the default."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,8 @@ class ApiRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: Any = None
+    version: str = DEFAULT_VERSION
+    """The version this request is answered in (set by ``Api.handle``)."""
 
 
 Handler = Callable[[Caller, ApiRequest, str], Reply]
@@ -81,14 +96,22 @@ class Api:
         self.telephone_region = telephone_region
         """When set, telephones are stored as E.164 (read in this region), as a real API
         may store them; None stores them exactly as sent."""
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
-            ("GET", re.compile(r"users/([^/]+)"), self._show_user),
-            ("PUT", re.compile(r"users/([^/]+)"), self._update_user),
-            ("GET", re.compile(r"custom_profile_fields()"), self._list_fields),
-            ("GET", re.compile(r"custom_profile_field_values()"), self._list_values),
-            ("POST", re.compile(r"custom_profile_field_values()"), self._store_value),
-            ("PUT", re.compile(r"custom_profile_field_values/([^/]+)"), self._update_value),
-            ("GET", re.compile(r"program_signups()"), self._list_signups),
+        memberships = activity.Memberships(store)
+        transactions = activity.Transactions(store)
+        new = VERSION_2026_08_25
+        # (method, route, handler, the first version that has the route)
+        self._routes: list[tuple[str, re.Pattern[str], Handler, str | None]] = [
+            ("GET", re.compile(r"users/([^/]+)"), self._show_user, None),
+            ("PUT", re.compile(r"users/([^/]+)"), self._update_user, None),
+            ("GET", re.compile(r"custom_profile_fields()"), self._list_fields, None),
+            ("GET", re.compile(r"custom_profile_field_values()"), self._list_values, None),
+            ("POST", re.compile(r"custom_profile_field_values()"), self._store_value, None),
+            ("PUT", re.compile(r"custom_profile_field_values/([^/]+)"), self._update_value, None),
+            ("GET", re.compile(r"program_signups()"), self._list_signups, None),
+            ("GET", re.compile(r"user_memberships()"), _plain(memberships.index), new),
+            ("GET", re.compile(r"user_memberships/([^/]+)"), _keyed(memberships.show), new),
+            ("GET", re.compile(r"transactions()"), _plain(transactions.index), new),
+            ("GET", re.compile(r"transactions/([^/]+)"), _keyed(transactions.show), new),
         ]
 
     def handle(self, request: ApiRequest) -> Reply:
@@ -98,9 +121,10 @@ class Api:
             return Reply.message(
                 400, "Unsupported API version.", supported_versions=list(SUPPORTED_VERSIONS)
             )
-        reply = self._dispatch(request)
         served = version or DEFAULT_VERSION
+        reply = self._dispatch(dataclasses.replace(request, version=served))
         reply.headers["X-Api-Version"] = served
+        reply.headers[VERSION_SOURCE_HEADER] = "default" if version is None else "header"
         if served in SUNSETS:
             reply.headers["X-Api-Version-Warning"] = (
                 f"API version {served} is deprecated and will stop being served on "
@@ -112,9 +136,9 @@ class Api:
     def _dispatch(self, request: ApiRequest) -> Reply:
         route = request.path.removeprefix("/api").strip("/")
         allowed: list[str] = []
-        for method, pattern, handler in self._routes:
+        for method, pattern, handler, since in self._routes:
             match = pattern.fullmatch(route)
-            if match is None:
+            if match is None or (since is not None and request.version < since):
                 continue
             if method != request.method:
                 allowed.append(method)
@@ -146,7 +170,7 @@ class Api:
             return Reply.message(404, f"No query results for model [{USER_MODEL}] {key}")
         if not caller.may_act_on(user["id"]):
             return Reply.message(403, UNAUTHORIZED)
-        return Reply.json(200, render_user_resource(user))
+        return Reply.json(200, render_user_resource(user, request.version))
 
     def _update_user(self, caller: Caller, request: ApiRequest, key: str) -> Reply:
         user = self._find_user(key)
@@ -156,16 +180,17 @@ class Api:
             return Reply.message(403, UNAUTHORIZED)
         changes, errors = validate_user_update(prepare_input(request.body), user["id"], self.store)
         if errors:
-            return _invalid(errors)
+            return invalid(errors)
         telephone = changes.get("telephone")
         if self.telephone_region is not None and isinstance(telephone, str):
             changes["telephone"] = as_e164(telephone, self.telephone_region)
-        return Reply.json(200, render_user(self.store.update_user(user["id"], changes)))
+        updated = self.store.update_user(user["id"], changes)
+        return Reply.json(200, render_user(updated, request.version))
 
     # --- custom profile fields and values --------------------------------------------------
 
     def _list_fields(self, caller: Caller, request: ApiRequest, _: str) -> Reply:
-        include_values = "values" in _includes(request.query)
+        include_values = "values" in includes(request.query)
         rendered = []
         for field in self.store.live_fields():
             values = None
@@ -180,14 +205,14 @@ class Api:
         return Reply.json(200, paginate(rendered, request.query))
 
     def _list_values(self, caller: Caller, request: ApiRequest, _: str) -> Reply:
-        filters, errors = _id_filters(request.query, ("user_id", "custom_profile_field_id"))
+        filters, errors = id_filters(request.query, ("user_id", "custom_profile_field_id"))
         if errors:
-            return _invalid(errors)
-        users = _visible_users(caller, filters.get("user_id"))
+            return invalid(errors)
+        users = visible_users(caller, filters.get("user_id"))
         if isinstance(users, Reply):
             return users
         field_ids = filters.get("custom_profile_field_id")
-        embed = "customProfileField" in _includes(request.query)
+        embed = "customProfileField" in includes(request.query)
         rendered = [
             render_value(v, self.store.fields[v["custom_profile_field_id"]] if embed else None)
             for v in self.store.live_values()
@@ -200,7 +225,7 @@ class Api:
         body = prepare_input(request.body)
         user_id, field_id, value, errors = validate_value_write(body, self.store)
         if errors:
-            return _invalid(errors)
+            return invalid(errors)
         refusal = self._refuse_value_write(caller, user_id, field_id)
         if refusal is not None:
             return refusal
@@ -218,7 +243,7 @@ class Api:
         if not errors:
             errors = _mismatch(record, user_id, field_id)
         if errors:
-            return _invalid(errors)
+            return invalid(errors)
         refusal = self._refuse_value_write(caller, user_id, field_id)
         if refusal is not None:
             return refusal
@@ -238,16 +263,19 @@ class Api:
     # --- program signups ------------------------------------------------------------------
 
     def _list_signups(self, caller: Caller, request: ApiRequest, _: str) -> Reply:
-        filters, errors = _id_filters(request.query, ("user_id", "program_id"))
+        filters, errors = id_filters(request.query, ("user_id", "program_id"))
         if errors:
-            return _invalid(errors)
-        users = _visible_users(caller, filters.get("user_id"))
+            return invalid(errors)
+        users = visible_users(caller, filters.get("user_id"))
         if isinstance(users, Reply):
             return users
         programs = filters.get("program_id")
+        status = _signup_status(caller, request)
+        if isinstance(status, Reply):
+            return status
         text = request.query.get("filter[query]", "").strip().casefold()
         with_trashed = request.query.get("filter[withTrashed]", "").lower() in {"1", "true"}
-        embed = "user" in _includes(request.query)
+        embed = "user" in includes(request.query)
         rendered = []
         for signup in self.store.live_signups(with_trashed=with_trashed):
             user = self.store.users.get(signup["user_id"]) if signup["user_id"] else None
@@ -255,10 +283,46 @@ class Api:
                 continue
             if programs is not None and signup["program_id"] not in programs:
                 continue
+            if status is not None and not _has_status(signup, status):
+                continue
             if text and not _signup_matches(signup, user, text):
                 continue
-            rendered.append(render_signup(signup, user if embed else None))
+            rendered.append(render_signup(signup, user if embed else None, request.version))
         return Reply.json(200, paginate(rendered, request.query))
+
+
+def _signup_status(caller: Caller, request: ApiRequest) -> str | Reply | None:
+    """The lifecycle a signup list keeps: from 2026-08-25 ``filter[signup_status]``
+    (manager-only, default ``active``); before it, every signup (None)."""
+    if request.version < VERSION_2026_08_25:
+        return None
+    raw = request.query.get("filter[signup_status]")
+    if raw is None or not raw.strip():
+        return "active"
+    if not caller.manager:
+        return Reply.message(403, UNAUTHORIZED)
+    if raw.strip() not in SIGNUP_STATUSES:
+        return invalid({"filter.signup_status": ["The selected filter.signup_status is invalid."]})
+    return raw.strip()
+
+
+def _has_status(signup: Record, status: str) -> bool:
+    if status == "active":
+        return signup["cancelled_at"] is None
+    if signup["cancelled_at"] is None:
+        return False
+    _, _, actor = status.partition(":")
+    return not actor or signup["cancellation_actor"] == actor
+
+
+def _plain(index: Callable[[Caller, Mapping[str, str]], Reply]) -> Handler:
+    """A list endpoint that reads only the caller and the query string."""
+    return lambda caller, request, _: index(caller, request.query)
+
+
+def _keyed(show: Callable[[Caller, str], Reply]) -> Handler:
+    """A show endpoint that reads only the caller and the record's key."""
+    return lambda caller, _, key: show(caller, key)
 
 
 def _signup_matches(signup: Record, user: Record | None, text: str) -> bool:
@@ -267,28 +331,6 @@ def _signup_matches(signup: Record, user: Record | None, text: str) -> bool:
     if user is not None:
         haystack += [user["name"], user["email"]]
     return any(text in value.casefold() for value in haystack if value)
-
-
-def _includes(query: Mapping[str, str]) -> set[str]:
-    return {part.strip() for part in query.get("include", "").split(",") if part.strip()}
-
-
-def _id_filters(
-    query: Mapping[str, str], names: tuple[str, ...]
-) -> tuple[dict[str, set[int]], Errors]:
-    """``filter[name]=1,2`` as sets of ids; a non-integer is a 422 naming the filter."""
-    filters: dict[str, set[int]] = {}
-    errors: Errors = {}
-    for name in names:
-        raw = query.get(f"filter[{name}]")
-        if raw is None or not raw.strip():
-            continue
-        parts = [part.strip() for part in raw.split(",")]
-        if not all(part.isdigit() for part in parts):
-            errors[f"filter.{name}"] = [f"The filter.{name} field must be an integer."]
-            continue
-        filters[name] = {int(part) for part in parts}
-    return filters, errors
 
 
 def _mismatch(record: Record, user_id: int, field_id: int) -> Errors:
@@ -300,16 +342,3 @@ def _mismatch(record: Record, user_id: int, field_id: int) -> Errors:
             "The custom profile field id does not match this profile field value."
         ]
     return errors
-
-
-def _invalid(errors: Errors) -> Reply:
-    return Reply.json(422, {"message": summarize(errors), "errors": errors})
-
-
-def _visible_users(caller: Caller, users: set[int] | None) -> set[int] | Reply | None:
-    """The users a list may show: a member key sees only itself (403 for asking others)."""
-    if caller.manager:
-        return users
-    if users is not None and users != {caller.user_id}:
-        return Reply.message(403, UNAUTHORIZED)
-    return {caller.user_id} if caller.user_id is not None else set()

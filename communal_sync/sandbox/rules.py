@@ -14,7 +14,7 @@ from typing import Any, Final
 import pycountry
 
 from communal_sync.fields import NAME_MAX_LENGTH, OPTIONAL_FIELDS, REQUIRED_FIELDS
-from communal_sync.sandbox.seed import normalize_birth_date
+from communal_sync.sandbox.seed_time import normalize_birth_date
 from communal_sync.sandbox.store import Record, Store
 
 Errors = dict[str, list[str]]

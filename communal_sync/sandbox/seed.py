@@ -8,13 +8,18 @@ writes the same format, so a sandbox's state can be saved and fed back as a seed
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from communal_sync.errors import InputError
+from communal_sync.sandbox.seed_activity import TransactionSeed, UserMembershipSeed
+from communal_sync.sandbox.seed_time import (
+    DEFAULT_TIMESTAMP,
+    normalize_birth_date,
+    normalize_timestamp,
+)
 
 DEMO_SEED: Final = Path(__file__).resolve().with_name("demo_organization.json")
 """The demo organization ``--sandbox`` starts with; shipped inside the package, so an
@@ -24,47 +29,6 @@ DEFAULT_MANAGER_KEY: Final = "sandbox-manager-key"
 """The manager key a seed without ``api_keys`` gets."""
 
 DEFAULT_TENANT_ID: Final = 1
-DEFAULT_TIMESTAMP: Final = "2026-01-01T00:00:00.000000Z"
-"""``created_at``/``updated_at`` for seed records that do not give one: deterministic."""
-
-TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
-"""Laravel's JSON date format: UTC with microseconds, e.g. ``2025-05-20T14:30:00.000000Z``."""
-
-
-def format_timestamp(moment: datetime) -> str:
-    """Render ``moment`` as the API does: UTC, microseconds, a ``Z`` suffix."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Parse an ISO 8601 date or date-time; a naive or date-only value is taken as UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = datetime.combine(date.fromisoformat(text), time())
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def normalize_timestamp(text: str) -> str:
-    """Rewrite an ISO 8601 date or date-time in the API's format; ValueError if unparseable."""
-    return format_timestamp(parse_timestamp(text))
-
-
-def normalize_birth_date(text: str) -> str:
-    """Store a date of birth as the API returns it: midnight UTC of the date as written.
-
-    The ``User`` schema types ``date_of_birth`` as a date-time, so ``1990-05-01`` becomes
-    ``1990-05-01T00:00:00.000000Z``; a time of day, if given, is dropped.
-    """
-    try:
-        day = datetime.fromisoformat(text).date()
-    except ValueError:
-        day = date.fromisoformat(text)
-    return format_timestamp(datetime.combine(day, time(), tzinfo=UTC))
-
-
 OptionalText = str | None
 Id = Annotated[int, Field(ge=1)]
 
@@ -93,7 +57,12 @@ class ApiKeySeed(_Record):
 
 
 class UserSeed(_Record):
-    """A user with every field of the spec's ``User``; only id and the required trio needed."""
+    """A user with every field of the spec's ``User``; only id, first and last name needed.
+
+    ``email`` may be null (a child in a family, say): GET then shows ``""``. Emails are
+    unique within a tenant (case-insensitively), not across tenants: a parent
+    organization can see two users with one email in two of its tenants.
+    """
 
     id: Id
     tenant_id: int | None = DEFAULT_TENANT_ID
@@ -103,11 +72,13 @@ class UserSeed(_Record):
     middle_name: OptionalText = None
     preferred_name: OptionalText = None
     date_of_birth: OptionalText = None
-    email: str
+    email: OptionalText = None
     email_locked: bool = False
     requires_password_reset: bool = False
     photo_url: OptionalText = None
     uses_two_factor_auth: bool = False
+    two_factor_enabled: str = "0"
+    """New in 2026-08-25's ``User`` (typed as a string there); older versions omit it."""
     current_team_id: int | None = None
     stripe_id: OptionalText = None
     current_billing_plan: OptionalText = None
@@ -223,6 +194,15 @@ class ProgramSignupSeed(_Record):
     updated_at: str = DEFAULT_TIMESTAMP
     deleted_timestamp: OptionalText = None
     list_of_activities: OptionalText = None
+    cancelled_at: OptionalText = None
+    """Set when the signup was cancelled: 2026-08-25 hides it unless asked for."""
+    cancellation_actor: OptionalText = None
+    """Who cancelled (``member`` or ``admin``); ``filter[signup_status]=cancelled:member``."""
+
+    @field_validator("cancelled_at")
+    @classmethod
+    def _normalize_cancelled_at(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_timestamp(value)
 
 
 class SandboxSeed(_Record):
@@ -234,6 +214,8 @@ class SandboxSeed(_Record):
     custom_profile_fields: list[CustomProfileFieldSeed] = Field(default_factory=list)
     custom_profile_field_values: list[CustomProfileFieldValueSeed] = Field(default_factory=list)
     program_signups: list[ProgramSignupSeed] = Field(default_factory=list)
+    user_memberships: list[UserMembershipSeed] = Field(default_factory=list)
+    transactions: list[TransactionSeed] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_references(self) -> SandboxSeed:
@@ -246,18 +228,22 @@ def full_name(first_name: str | None, last_name: str | None) -> str:
     return " ".join(part for part in (first_name, last_name) if part)
 
 
-def _unique(kind: str, values: list[Any]) -> None:
+def _unique(kind: str, values: list[Any], where: str = "") -> None:
     seen: set[Any] = set()
     for value in values:
         if value in seen:
-            raise ValueError(f"{kind} {value!r} appears more than once")
+            raise ValueError(f"{kind} {value!r} appears more than once{where}")
         seen.add(value)
 
 
 def _check_consistency(seed: SandboxSeed) -> None:
     _unique("api key", [k.key for k in seed.api_keys])
     _unique("user id", [u.id for u in seed.users])
-    _unique("email (case-insensitive)", [u.email.casefold() for u in seed.users])
+    for tenant in sorted({u.tenant_id or 0 for u in seed.users}):
+        emails = [
+            u.email.casefold() for u in seed.users if u.email and (u.tenant_id or 0) == tenant
+        ]
+        _unique("email (case-insensitive)", emails, f" in tenant {tenant}" if tenant else "")
     _unique("custom profile field id", [f.id for f in seed.custom_profile_fields])
     _unique("custom profile field value id", [v.id for v in seed.custom_profile_field_values])
     _unique(
@@ -265,6 +251,8 @@ def _check_consistency(seed: SandboxSeed) -> None:
         [(v.user_id, v.custom_profile_field_id) for v in seed.custom_profile_field_values],
     )
     _unique("program signup id", [s.id for s in seed.program_signups])
+    _unique("user membership id", [m.id for m in seed.user_memberships])
+    _unique("transaction id", [t.id for t in seed.transactions])
     users = {u.id: u for u in seed.users}
     fields = {f.id for f in seed.custom_profile_fields}
     for key in seed.api_keys:
@@ -288,6 +276,28 @@ def _check_consistency(seed: SandboxSeed) -> None:
             signup.associated_email = user.email
         if "associated_name" not in signup.model_fields_set:
             signup.associated_name = user.name
+    for membership in seed.user_memberships:
+        if membership.user_id not in users:
+            raise ValueError(f"user membership {membership.id}: no user {membership.user_id}")
+    for transaction in seed.transactions:
+        owner = transaction.owner
+        if owner is not None and owner.user_id is None and (owner.id is None or not owner.name):
+            raise ValueError(
+                f"transaction {transaction.id}: an owner that is no user (an account, guest or "
+                "organization) needs its own id and name"
+            )
+        if owner is None or owner.user_id is None:
+            continue
+        user = users.get(owner.user_id)
+        if user is None:
+            raise ValueError(f"transaction {transaction.id}: no user {owner.user_id}")
+        # A user's own transaction: the owner is the user, as Communal names it.
+        if "id" not in owner.model_fields_set:
+            owner.id = user.id
+        if "email" not in owner.model_fields_set:
+            owner.email = user.email
+        if "name" not in owner.model_fields_set:
+            owner.name = user.name
 
 
 def parse_seed(data: Any, *, source: str = "seed") -> SandboxSeed:

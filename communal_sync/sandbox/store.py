@@ -13,13 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from communal_sync.sandbox.seed import (
-    DEFAULT_MANAGER_KEY,
-    SandboxSeed,
-    format_timestamp,
-    full_name,
-    parse_timestamp,
-)
+from communal_sync.sandbox.seed import DEFAULT_MANAGER_KEY, SandboxSeed, full_name
+from communal_sync.sandbox.seed_time import format_timestamp, parse_timestamp
 
 Record = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -55,12 +50,15 @@ class Store:
             {"key": DEFAULT_MANAGER_KEY, "user_id": None, "manager": True}
         ]
         self.users: dict[int, Record] = {u["id"]: u for u in dumped["users"]}
-        self._owners: dict[str, set[int]] = {}
+        self._owners: dict[tuple[int | None, str], set[int]] = {}
         for user in self.users.values():
-            self._owners.setdefault(user["email"].casefold(), set()).add(user["id"])
+            if user["email"]:
+                self._owners.setdefault(_owner_key(user, user["email"]), set()).add(user["id"])
         self.fields: dict[int, Record] = {f["id"]: f for f in dumped["custom_profile_fields"]}
         self.values: dict[int, Record] = {v["id"]: v for v in dumped["custom_profile_field_values"]}
         self.signups: dict[int, Record] = {s["id"]: s for s in dumped["program_signups"]}
+        self.memberships: dict[int, Record] = {m["id"]: m for m in dumped["user_memberships"]}
+        self.transactions: dict[int, Record] = {t["id"]: t for t in dumped["transactions"]}
         self._next_value_id = max(self.values, default=0) + 1
         self._last_tick = max(
             (parse_timestamp(stamp) for stamp in self._seed_timestamps()),
@@ -82,6 +80,11 @@ class Store:
         self._last_tick = moment
         return format_timestamp(moment)
 
+    def current_time(self) -> datetime:
+        """The clock's time now, for judging what has expired (issues no timestamp)."""
+        moment = self._clock()
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
     @property
     def manager_key(self) -> str:
         """The first manager key, for printing and for embedding callers."""
@@ -95,15 +98,17 @@ class Store:
         return None
 
     def email_taken(self, email: str, *, except_user: int) -> bool:
-        """Whether another user already has ``email``, compared case-insensitively."""
-        return bool(self._owners.get(email.casefold(), set()) - {except_user})
+        """Whether another user of the same tenant has ``email``, case-insensitively."""
+        key = _owner_key(self.users[except_user], email)
+        return bool(self._owners.get(key, set()) - {except_user})
 
     def update_user(self, user_id: int, changes: Record) -> Record:
         """Apply validated profile changes; ``name`` follows first/last, ``updated_at`` moves."""
         user = self.users[user_id]
         if "email" in changes:
-            self._owners.get(user["email"].casefold(), set()).discard(user_id)
-            self._owners.setdefault(changes["email"].casefold(), set()).add(user_id)
+            if user["email"]:
+                self._owners.get(_owner_key(user, user["email"]), set()).discard(user_id)
+            self._owners.setdefault(_owner_key(user, changes["email"]), set()).add(user_id)
         user.update(changes)
         user["name"] = full_name(user["first_name"], user["last_name"])
         user["updated_at"] = self.now()
@@ -187,4 +192,11 @@ class Store:
             "custom_profile_fields": [dict(f) for _, f in sorted(self.fields.items())],
             "custom_profile_field_values": [dict(v) for _, v in sorted(self.values.items())],
             "program_signups": [dict(s) for _, s in sorted(self.signups.items())],
+            "user_memberships": [dict(m) for _, m in sorted(self.memberships.items())],
+            "transactions": [dict(t) for _, t in sorted(self.transactions.items())],
         }
+
+
+def _owner_key(user: Record, email: str) -> tuple[int | None, str]:
+    """Emails are unique per tenant: the key a user's email is owned under."""
+    return user.get("tenant_id"), email.casefold()

@@ -66,11 +66,29 @@ def test_get_user_returns_user_resource_without_address(sandbox: Sandbox) -> Non
 
 
 def test_get_user_renders_missing_values_as_empty_strings(sandbox: Sandbox) -> None:
-    body = client(sandbox).get("/users/1").json()
+    body = client(sandbox, **{"X-Api-Version": "2026-03-25"}).get("/users/1").json()
 
     assert body["telephone"] == ""
     assert body["date_of_birth"] == ""
     assert body["middle_name"] == ""
+
+
+def test_get_user_in_2026_08_25_sends_a_missing_date_as_null_and_text_as_empty(
+    sandbox: Sandbox,
+) -> None:
+    body = client(sandbox, **{"X-Api-Version": "2026-08-25"}).get("/users/1").json()
+
+    assert body["date_of_birth"] is None
+    assert (body["telephone"], body["middle_name"]) == ("", "")
+    assert body["updated_at"] == "2026-01-01T00:00:00.000000Z"
+
+
+def test_put_sends_two_factor_enabled_only_from_2026_08_25(sandbox: Sandbox) -> None:
+    new = client(sandbox, **{"X-Api-Version": "2026-08-25"}).put("/users/2", json=JONAS).json()
+    old = client(sandbox, **{"X-Api-Version": "2026-03-25"}).put("/users/2", json=JONAS).json()
+
+    assert new["two_factor_enabled"] == "0"
+    assert "two_factor_enabled" not in old
 
 
 def test_put_returns_full_user_with_address_and_bumped_updated_at(sandbox: Sandbox) -> None:
@@ -247,7 +265,7 @@ def test_unsupported_version_is_400_before_auth(sandbox: Sandbox) -> None:
     assert response.status_code == 400
     assert response.json() == {
         "message": "Unsupported API version.",
-        "supported_versions": ["2026-02-01", "2026-03-25"],
+        "supported_versions": ["2026-02-01", "2026-03-25", "2026-08-25"],
     }
 
 
@@ -257,12 +275,23 @@ def test_api_version_header_alias_is_honoured(sandbox: Sandbox) -> None:
     assert response.status_code == 400
 
 
-def test_default_version_is_served_without_deprecation_headers(sandbox: Sandbox) -> None:
+def test_default_version_is_2026_08_25_and_says_it_is_the_default(sandbox: Sandbox) -> None:
     response = client(sandbox).get("/users/2")
 
-    assert response.headers["X-Api-Version"] == "2026-03-25"
+    assert response.headers["X-Api-Version"] == "2026-08-25"
+    assert response.headers["X-Api-Version-Source"] == "default"
     assert "X-Api-Version-Warning" not in response.headers
     assert "Sunset" not in response.headers
+
+
+@pytest.mark.parametrize("name", ["X-Api-Version", "Api-Version"])
+def test_a_version_asked_for_is_served_and_says_it_came_from_the_header(
+    sandbox: Sandbox, name: str
+) -> None:
+    response = client(sandbox, **{name: "2026-03-25"}).get("/users/2")
+
+    assert response.headers["X-Api-Version"] == "2026-03-25"
+    assert response.headers["X-Api-Version-Source"] == "header"
 
 
 def test_deprecated_version_carries_warning_and_sunset(sandbox: Sandbox) -> None:
