@@ -4,8 +4,9 @@ The store is composed of parts over one connection: ``identity`` (external key o
 -> user id), ``snapshots`` (each user as our last successful PUT left them, and what we
 sent), ``journal`` (runs with their plans, for ``apply`` and resume, and the per-request
 results with before and after images, for ``revert``, and the intent journalled before
-each write, so a resume knows what may have landed) and ``binding`` (the API the file
-belongs to). A run takes ``acquire_lock`` first; writes from worker threads are safe.
+each write, so a resume knows what may have landed), ``binding`` (the API the file
+belongs to) and ``roster`` (Communal's member list, as ``link --from-communal`` read
+it). A run takes ``acquire_lock`` first; writes from worker threads are safe.
 
     state_path = resolve_state_path(args.state, os.environ)
     with acquire_lock(state_path, command="push users.csv"), open_state(state_path) as state:
@@ -36,6 +37,7 @@ from communal_sync.state.records import (
     RunStatus,
     Snapshot,
 )
+from communal_sync.state.roster import ListedMembership, Roster, RosterCounts, RosterUser
 from communal_sync.state.snapshots import Snapshots
 from communal_sync.state.store import StateStore, open_state
 
@@ -46,8 +48,12 @@ __all__ = [
     "EndStatus",
     "IdentityMap",
     "IdentitySource",
+    "ListedMembership",
     "ResultRecord",
     "ResultStatus",
+    "Roster",
+    "RosterCounts",
+    "RosterUser",
     "RunJournal",
     "RunKind",
     "RunRecord",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from communal_sync.state.database import Database
 from communal_sync.state.records import AUTHORITATIVE_SOURCES, IdentitySource
 from communal_sync.values.normalize import email_key as normalize_key
@@ -95,4 +97,30 @@ class IdentityMap:
             " source = CASE WHEN excluded.source = 'discover' THEN source"
             " ELSE excluded.source END, updated_at = excluded.updated_at",
             (email, user_id, source, now),
+        )
+
+    def share_email(self, email_key: str, user_ids: Collection[int]) -> None:
+        """Record that Communal gives one email to several users: it names none of them.
+
+        Every other mapping of the email goes, and each of ``user_ids`` gets one, so
+        ``lookup_email`` returns them all and matching reports a row with it as
+        ambiguous instead of picking one.
+        """
+        email = normalize_email_key(email_key)
+        now = self._db.now()
+        with self._db.transaction():
+            self._db.execute("DELETE FROM identity_email WHERE email = ?", (email,))
+            for user_id in sorted(set(user_ids)):
+                self._db.execute(
+                    "INSERT INTO identity_email (email, user_id, source, updated_at)"
+                    " VALUES (?, ?, 'link', ?)",
+                    (email, user_id, now),
+                )
+
+    def forget_emails(self, user_id: int) -> None:
+        """Drop the account emails mapped to ``user_id`` (Communal shows it has none now);
+        discovered pairings, which name a contact email, stay."""
+        self._db.write(
+            "DELETE FROM identity_email WHERE user_id = ? AND source IN ('link', 'push')",
+            (user_id,),
         )

@@ -111,6 +111,28 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 4: Communal's own member list, as ``link --from-communal`` read it (see ``roster``).
+    (
+        """
+        CREATE TABLE roster_memberships (
+            membership_id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            position INTEGER UNIQUE,
+            read_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX roster_memberships_by_user ON roster_memberships (user_id)",
+        """
+        CREATE TABLE roster_users (
+            user_id INTEGER PRIMARY KEY,
+            email TEXT,
+            found INTEGER NOT NULL CHECK (found IN (0, 1)),
+            stale INTEGER NOT NULL DEFAULT 0 CHECK (stale IN (0, 1)),
+            read_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX roster_users_by_email ON roster_users (email)",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -126,6 +148,8 @@ OUR_TABLES: Final = frozenset(
         "sqlite_sequence",
         "meta",
         "intents",
+        "roster_memberships",
+        "roster_users",
     }
 )
 

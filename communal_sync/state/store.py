@@ -1,8 +1,9 @@
 """The state store: one SQLite file, composed of the parts that use it.
 
 ``store.identity`` (the identity map), ``store.snapshots`` (each user as we last left
-them), ``store.journal`` (runs, intents and per-request results) and ``store.binding``
-(the API the file belongs to) share one connection and one lock; ``store.transaction()``
+them), ``store.journal`` (runs, intents and per-request results), ``store.binding``
+(the API the file belongs to) and ``store.roster`` (Communal's member list, as
+``link --from-communal`` read it) share one connection and one lock; ``store.transaction()``
 groups writes of several parts into one commit (a result and its snapshot, say).
 """
 
@@ -17,6 +18,7 @@ from communal_sync.state.binding import ApiBinding
 from communal_sync.state.database import Clock, Database, connect, utc_now
 from communal_sync.state.identity import IdentityMap
 from communal_sync.state.journal import RunJournal
+from communal_sync.state.roster import Roster
 from communal_sync.state.snapshots import Snapshots
 
 
@@ -38,6 +40,7 @@ class StateStore:
         self.snapshots = Snapshots(db)
         self.journal = RunJournal(db)
         self.binding = ApiBinding(db)
+        self.roster = Roster(db)
 
     @property
     def path(self) -> Path:
