@@ -67,6 +67,7 @@ def make_plan(
         input_sha256=input_sha256(intake.source),
         concurrency=concurrency,
         warn=warn,
+        roster_members=store.roster.member_count(),
     )
 
 

@@ -1,12 +1,13 @@
 """Who each row is: a Communal user id, found without ever guessing.
 
 In order: the row's ``id`` column; its external key through the identity map; its email
-through the identity map; and, only with ``--discover``, a program-signup search that must
-find exactly one user with exactly that email. No match, or more than one candidate, is
-reported as such. An external key that finds someone is checked against the row's email
-too: when the identity map gives that email to a different user, the two keys point at
-two people and the row is ambiguous, never the external key's person with the other's
-email.
+through the identity map; and, only with ``--discover``, a search of program signups and
+transactions (``discovery``) that must find exactly one user whose *account* email is
+exactly that email. No match, or more than one candidate, is reported as such, with the
+hint that fits: a map built from Communal's memberships knows only members. An external
+key that finds someone is checked against the row's email too: when the identity map
+gives that email to a different user, the two keys point at two people and the row is
+ambiguous, never the external key's person with the other's email.
 
 A match is then checked against Communal's record of that user (``identity_mismatch``):
 an id column shifted by one, a CRM key taken for the Communal id or a stale identity map
@@ -19,14 +20,25 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from communal_sync.api.models import ProgramSignup
 from communal_sync.intake.validate import ProfileRow
 from communal_sync.plan import CurrentValue, IssueKind, MatchMethod
 from communal_sync.values.normalize import clean_text, email_key
 
 UNMATCHED_HINT = (
-    "Add a Communal id column, load an id map with `communal-sync link FILE`, "
-    "or pass --discover to search program signups."
+    "Add a Communal id column, load an id map with `communal-sync link FILE` or "
+    "`communal-sync link --from-communal`, or pass --discover to search program signups "
+    "and transactions."
+)
+NOT_A_MEMBER_HINT = (
+    "It is none of the {members} members `communal-sync link --from-communal` read from "
+    "Communal's memberships (people without a membership are not listed there): pass "
+    "--discover to search program signups and transactions, add a Communal id column, or "
+    "load an id map with `communal-sync link FILE`."
+)
+NOT_DISCOVERED_HINT = (
+    "--discover found no program signup or transaction naming exactly one user whose "
+    "account email is this one (a parent's, a guest's or an account's contact email does "
+    "not count). Add a Communal id column, or load an id map with `communal-sync link FILE`."
 )
 AMBIGUOUS_FIX = "add a Communal id column to say which."
 SPLIT_KEYS_FIX = (
@@ -48,8 +60,28 @@ class IdentityLookup(Protocol):
     def lookup_email(self, email_key: str) -> list[int]: ...
 
 
-Discover = Callable[[str], Iterable[ProgramSignup]]
-"""Searches program signups for an email (``client.search_program_signups``)."""
+@dataclass(frozen=True)
+class Account:
+    """A user a search turned up, with the account email Communal holds for them."""
+
+    user_id: int
+    email: str | None
+
+
+Discover = Callable[[str], Iterable[Account]]
+"""Searches Communal for an email (``discovery.discover_accounts``)."""
+
+
+def unmatched_hint(*, members: int, discover: bool) -> str:
+    """What to do about a row no one matched: what was searched decides what is left.
+
+    ``members`` is how many members ``link --from-communal`` read (0: never run).
+    """
+    if discover:
+        return NOT_DISCOVERED_HINT
+    if members:
+        return NOT_A_MEMBER_HINT.format(members=f"{members:,}")
+    return UNMATCHED_HINT
 
 
 @dataclass(frozen=True)
@@ -63,9 +95,16 @@ class Match:
 
 
 def match_row(
-    row: ProfileRow, identities: IdentityLookup, *, discover: Discover | None = None
+    row: ProfileRow,
+    identities: IdentityLookup,
+    *,
+    discover: Discover | None = None,
+    hint: str = UNMATCHED_HINT,
 ) -> Match:
-    """Find the Communal user ``row`` describes; see the module docstring for the order."""
+    """Find the Communal user ``row`` describes; see the module docstring for the order.
+
+    ``hint`` ends the message of a row no one matched (see ``unmatched_hint``).
+    """
     if row.id is not None:
         return Match(row.id, "id")
     key = email_key(row.email)
@@ -79,29 +118,28 @@ def match_row(
     if len(candidates) > 1:
         return _ambiguous(candidates, "the identity map")
     if discover is not None:
-        found = sorted(set(_signup_users(discover(row.email), key)))
+        found = sorted(set(_account_users(discover(row.email), key)))
         if len(found) == 1:
             return Match(found[0], "discover")
         if len(found) > 1:
-            return _ambiguous(found, "program signups")
+            return _ambiguous(found, "program signups and transactions")
     return Match(
         None,
         problem="unmatched",
-        message=f"No Communal user is known for this row. {UNMATCHED_HINT}",
+        message=f"No Communal user is known for this row. {hint}",
     )
 
 
-def _signup_users(signups: Iterable[ProgramSignup], key: str) -> Iterable[int]:
-    """User ids of signups whose *account* email is exactly ``key``.
+def _account_users(accounts: Iterable[Account], key: str) -> Iterable[int]:
+    """User ids of accounts whose *account* email is exactly ``key``.
 
-    A signup's ``associated_email`` is not the account's: a parent signs children up with
-    their own address, so matching on it would update the child with the parent's row.
+    A signup's ``associated_email`` or a transaction owner's email is not the account's:
+    a parent signs children up with their own address, an account pays with its contact
+    address, so matching on either would update someone else with this row.
     """
-    for signup in signups:
-        if signup.user_id is None or signup.user is None:
-            continue
-        if signup.user.email and email_key(signup.user.email) == key:
-            yield signup.user_id
+    for account in accounts:
+        if account.email and email_key(account.email) == key:
+            yield account.user_id
 
 
 def _checked_by_email(user_id: int, email_owners: list[int]) -> Match:

@@ -13,6 +13,7 @@ hash is not read, so not checked: it sends nothing and records nothing new.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from communal_sync import __version__
-from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, User
+from communal_sync.api.models import CustomProfileFieldValue, ProgramSignup, Transaction, User
 from communal_sync.display import MESSAGE_CHARS, cut
 from communal_sync.errors import (
     NotFound,
@@ -33,10 +34,13 @@ from communal_sync.errors import (
 )
 from communal_sync.fields import PROFILE_FIELDS
 from communal_sync.hashing import canonical_hash
+from communal_sync.identity.discovery import discover_accounts
 from communal_sync.identity.match import (
+    UNMATCHED_HINT,
     Discover,
     IdentityLookup,
     match_row,
+    unmatched_hint,
 )
 from communal_sync.intake.pipeline import Intake
 from communal_sync.intake.validate import ProfileRow, RowResult
@@ -96,8 +100,10 @@ class UserReader(Protocol):
     def list_custom_profile_field_values(self, user_id: int) -> list[CustomProfileFieldValue]: ...
 
     def search_program_signups(
-        self, query: str, *, user_id: int | None = None
+        self, query: str, *, user_id: int | None = None, signup_status: str | None = None
     ) -> list[ProgramSignup]: ...
+
+    def search_transactions(self, query: str) -> list[Transaction]: ...
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class _Context:
     mapped: set[str]
     discover: Discover | None
     judging: Judging
+    hint: str = UNMATCHED_HINT
+    """What the message of a row no one matched ends with (``match.unmatched_hint``)."""
 
     @property
     def custom(self) -> CustomFields:
@@ -153,6 +161,7 @@ def plan_export(
     input_sha256: str | None,
     concurrency: int = 4,
     warn: Callable[[str], None] = lambda message: None,
+    roster_members: int = 0,
 ) -> Plan:
     """Plan an export end to end: settle its custom fields, then ``build_plan``.
 
@@ -184,6 +193,7 @@ def plan_export(
         input_sha256=input_sha256,
         concurrency=concurrency,
         custom=custom,
+        roster_members=roster_members,
     )
 
 
@@ -198,24 +208,27 @@ def build_plan(
     concurrency: int = 4,
     custom: CustomFields = NO_CUSTOM_FIELDS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    roster_members: int = 0,
 ) -> Plan:
     """Plan what pushing ``intake`` would change; read-only for Communal and the state.
 
     ``custom`` are the resolved custom profile fields (``custom_fields.prepare``); with
-    none, no custom-field request is made.
+    none, no custom-field request is made. ``roster_members`` is how many members
+    ``link --from-communal`` read: a row no one matched is told what is left to try.
     """
     ctx = _Context(
         state=state,
         client=client,
         options=options,
         mapped={f for f in intake.mapping.columns.values() if f in PROFILE_FIELDS},
-        discover=client.search_program_signups if options.discover else None,
+        discover=functools.partial(discover_accounts, client) if options.discover else None,
         judging=Judging(
             options=options,
             allow_clear=set(options.allow_clear),
             region=intake.options.default_region,
             custom=custom,
         ),
+        hint=unmatched_hint(members=roster_members, discover=options.discover),
     )
     out = _Collector()
 
@@ -293,7 +306,7 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> Candidate | No
         return None
     out.valid += 1
     row = result.row
-    match = match_row(row, ctx.state.identity, discover=ctx.discover)
+    match = match_row(row, ctx.state.identity, discover=ctx.discover, hint=ctx.hint)
     if match.user_id is None or match.method is None:
         out.issues.append(
             RowIssue(

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from communal_sync.api.models import ProgramSignup
-from communal_sync.identity.match import UNMATCHED_HINT, Match, match_row
+from communal_sync.identity.discovery import signup_accounts
+from communal_sync.identity.match import UNMATCHED_HINT, Account, Match, match_row, unmatched_hint
 from communal_sync.intake.validate import ProfileRow
 from communal_sync.state import open_state
 
@@ -17,7 +18,8 @@ UNMATCHED = Match(
     None,
     problem="unmatched",
     message="No Communal user is known for this row. Add a Communal id column, load an id map "
-    "with `communal-sync link FILE`, or pass --discover to search program signups.",
+    "with `communal-sync link FILE` or `communal-sync link --from-communal`, or pass "
+    "--discover to search program signups and transactions.",
 )
 
 
@@ -43,15 +45,15 @@ class Identities:
 
 
 class Signups:
-    """A program-signup search that records its queries."""
+    """A discovery that finds these signups' accounts, and records its queries."""
 
     def __init__(self, *signups: dict[str, Any]) -> None:
         self.signups = [ProgramSignup.model_validate(s) for s in signups]
         self.queries: list[str] = []
 
-    def __call__(self, query: str) -> Iterable[ProgramSignup]:
+    def __call__(self, query: str) -> Iterable[Account]:
         self.queries.append(query)
-        return list(self.signups)
+        return list(signup_accounts(self.signups))
 
 
 def row(
@@ -242,8 +244,8 @@ def test_discover_with_several_users_is_ambiguous() -> None:
     assert found == Match(
         None,
         problem="ambiguous",
-        message="This row matches more than one Communal user in program signups (113, 114); "
-        "add a Communal id column to say which.",
+        message="This row matches more than one Communal user in program signups and "
+        "transactions (113, 114); add a Communal id column to say which.",
     )
 
 
@@ -263,3 +265,37 @@ def test_discover_ignores_a_signup_without_a_user() -> None:
     discover = Signups(signup(1, None, "ann.lee@example.org"), signup(2, 113, "x@example.org"))
 
     assert match_row(row(), Identities(), discover=discover) == UNMATCHED
+
+
+# --- the hint for a row no one matched ----------------------------------------------------
+
+
+def test_an_unmatched_row_after_link_from_communal_is_told_it_is_no_member() -> None:
+    hint = unmatched_hint(members=3912, discover=False)
+
+    found = match_row(row(), Identities(), hint=hint)
+
+    assert found.message == (
+        "No Communal user is known for this row. It is none of the 3,912 members "
+        "`communal-sync link --from-communal` read from Communal's memberships (people "
+        "without a membership are not listed there): pass --discover to search program "
+        "signups and transactions, add a Communal id column, or load an id map with "
+        "`communal-sync link FILE`."
+    )
+
+
+def test_an_unmatched_row_after_discovery_is_told_what_was_searched() -> None:
+    hint = unmatched_hint(members=3912, discover=True)
+
+    found = match_row(row(), Identities(), discover=Signups(), hint=hint)
+
+    assert found.message is not None
+    assert found.message.startswith(
+        "No Communal user is known for this row. --discover found no program signup or "
+        "transaction naming exactly one user whose account email is this one"
+    )
+
+
+def test_without_any_roster_the_hint_names_every_way_to_teach_the_map() -> None:
+    assert unmatched_hint(members=0, discover=False) == UNMATCHED_HINT
+    assert "link --from-communal" in UNMATCHED_HINT

@@ -17,7 +17,7 @@ from pytest_httpx import HTTPXMock
 
 from communal_sync import __version__
 from communal_sync.api.client import CommunalClient
-from communal_sync.api.models import ProgramSignup, User
+from communal_sync.api.models import ProgramSignup, Transaction, User
 from communal_sync.api.retry import NO_RETRY
 from communal_sync.errors import NotFound, TransportError, Unauthenticated
 from communal_sync.intake.pipeline import Intake, IntakeOptions, open_intake
@@ -119,10 +119,14 @@ class FakeApi:
         return User.model_validate(self.users[user_id])
 
     def search_program_signups(
-        self, query: str, *, user_id: int | None = None
+        self, query: str, *, user_id: int | None = None, signup_status: str | None = None
     ) -> list[ProgramSignup]:
-        self.calls.append(("search", query))
-        return list(self.signups)
+        self.calls.append(("search", f"{query} ({signup_status})"))
+        return list(self.signups) if signup_status == "active" else []
+
+    def search_transactions(self, query: str) -> list[Transaction]:
+        self.calls.append(("transactions", query))
+        return []
 
 
 def export(tmp_path: Path, *lines: str, header: str = HEADER) -> Intake:
@@ -387,7 +391,12 @@ def test_discover_finds_an_unknown_person_by_program_signup(
     plan = plan_of(intake, state, api, PlanOptions(discover=True))
 
     assert [(u.user_id, u.matched_by) for u in plan.users] == [(113, "discover")]
-    assert api.calls == [("search", "nadia.rahman@example.org"), ("get_user", 113)]
+    assert api.calls == [
+        ("search", "nadia.rahman@example.org (active)"),
+        ("search", "nadia.rahman@example.org (cancelled)"),
+        ("transactions", "nadia.rahman@example.org"),
+        ("get_user", 113),
+    ]
 
 
 def test_invalid_row_is_reported_and_costs_no_api_call(
@@ -632,24 +641,36 @@ def test_dry_run_sends_only_the_expected_gets(
     assert plan.summary() == "3 users to update, 0 unchanged, 1 invalid, 1 unmatched"
 
 
-def test_discover_searches_program_signups_with_a_get(
+def test_discover_searches_active_and_cancelled_signups_and_transactions_with_gets(
     tmp_path: Path, httpx_mock: HTTPXMock, client: CommunalClient
 ) -> None:
+    signups = f"{BASE}/program_signups?filter%5Bquery%5D=nadia.rahman%40example.org&include=user"
+    empty = {"data": [], "current_page": 1, "last_page": 1}
     httpx_mock.add_response(
-        method="GET",
-        url=f"{BASE}/program_signups?filter%5Bquery%5D=nadia.rahman%40example.org&include=user",
+        url=f"{signups}&filter%5Bsignup_status%5D=active",
+        match_headers={"X-Api-Version": "2026-08-25"},
+        json=empty,
+    )
+    httpx_mock.add_response(
+        url=f"{signups}&filter%5Bsignup_status%5D=cancelled",
+        match_headers={"X-Api-Version": "2026-08-25"},
         json={
+            **empty,
             "data": [
                 {
                     "id": 501,
                     "user_id": 113,
                     "associated_email": "nadia.rahman@example.org",
                     "user": {"id": 113, "email": "nadia.rahman@example.org"},
+                    "cancelled_at": "2026-02-10T15:00:00.000000Z",
                 }
             ],
-            "current_page": 1,
-            "last_page": 1,
         },
+    )
+    httpx_mock.add_response(
+        url=f"{BASE}/transactions?filter%5Bquery%5D=nadia.rahman%40example.org&page%5Bsize%5D=100",
+        match_headers={"X-Api-Version": "2026-08-25"},
+        json=empty,
     )
     httpx_mock.add_response(method="GET", url=f"{BASE}/users/113", json=NADIA)
     intake = export(tmp_path, "M-0013,,Nadia,Rahman,nadia.rahman@example.org,,Winnipeg")
@@ -657,7 +678,7 @@ def test_discover_searches_program_signups_with_a_get(
     plan = real_plan(intake, tmp_path / "state.db", client, discover=True)
 
     assert [(u.user_id, u.matched_by) for u in plan.users] == [(113, "discover")]
-    assert [r.method for r in httpx_mock.get_requests()] == ["GET", "GET"]
+    assert [r.method for r in httpx_mock.get_requests()] == ["GET"] * 4
 
 
 def test_every_row_recorded_unchanged_sends_no_request_at_all(
