@@ -1,4 +1,4 @@
-"""While a plan is applied: a progress bar on a terminal, an ``outcome`` event per problem.
+"""While a plan is applied (or members are read): a progress bar on a terminal, events in cron.
 
 Nothing animated in cron. With ``--log-format json`` stderr carries events line by line,
 so there is no bar; instead each user that failed or conflicted gets one ``outcome``
@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from communal_sync.cli import events
 from communal_sync.cli.app import stderr_console
+from communal_sync.identity import from_communal
 from communal_sync.plan import Outcome
 from communal_sync.reports.redaction import redact_value
 
@@ -79,5 +80,58 @@ def progress_reporter(
             report(outcome)
             failed += outcome.status in PROBLEM_STATUSES
             progress.update(task, advance=1, failed=failed)
+
+        yield advance
+
+
+@contextlib.contextmanager
+def member_progress(*, redact: bool) -> Iterator[Callable[[from_communal.Progress], None]]:
+    """Yield the callback ``link --from-communal`` calls after each page and member.
+
+    A bar of members read (its total grows as pages reveal members) when stderr is a
+    terminal; otherwise ``membership_page`` events and a ``member_failed`` event for each
+    member whose read failed (JSON log format only).
+    """
+
+    def emit(progress: from_communal.Progress) -> None:
+        if progress.kind == "page":
+            events.emit(
+                "membership_page",
+                page=progress.page,
+                pages=progress.pages_to_read,
+                members_to_read=progress.users_to_read,
+            )
+        elif progress.failure is not None:
+            error = progress.failure.error
+            events.emit(
+                "member_failed",
+                user_id=progress.failure.user_id,
+                http_status=error.status,
+                reason=redact_value(str(error), redact),
+            )
+
+    if not sys.stderr.isatty() or events.json_mode():
+        yield emit
+        return
+    columns = (
+        TextColumn("Reading members"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[pages]} · {task.fields[failed]} failed"),
+    )
+    with Progress(*columns, console=stderr_console(), transient=True) as bar:
+        task = bar.add_task("link", total=None, pages="pages", failed=0)
+
+        def advance(progress: from_communal.Progress) -> None:
+            pages = f"{progress.pages_read} pages"
+            if progress.pages_to_read is not None:
+                pages = f"{progress.pages_read} of {progress.pages_to_read} pages"
+            bar.update(
+                task,
+                completed=progress.users_read + progress.failed,
+                total=progress.users_to_read or None,
+                pages=pages,
+                failed=progress.failed,
+            )
 
         yield advance

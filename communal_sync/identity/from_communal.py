@@ -82,6 +82,24 @@ class RosterResult:
             parts.append(f"{counts.pending:,} not read yet")
         return ", ".join(parts)
 
+    def count_fields(self) -> dict[str, int]:
+        """Every count by name, for a JSON report or event (no personal value in any)."""
+        counts, tally = self.counts, self.tally
+        return {
+            "members": counts.members,
+            "memberships": counts.memberships,
+            "mapped": counts.mapped,
+            "without_email": len(counts.without_email),
+            "shared_emails": len(counts.shared),
+            "shared_members": counts.shared_members,
+            "not_found": len(counts.not_found),
+            "not_read": counts.pending,
+            "pages_read": tally.pages_read,
+            "users_read": tally.users_read,
+            "users_read_again": tally.refreshed,
+            "failed": len(tally.failures),
+        }
+
     def activity(self) -> str:
         """What this run cost: "2 pages and 30 users read (5 again: new memberships)"."""
         tally = self.tally

@@ -54,6 +54,14 @@ class RosterClient(Protocol):
 
 
 @dataclass(frozen=True)
+class UserFailure:
+    """A member whose read failed after its retries: still pending, read next run."""
+
+    user_id: int
+    error: ApiError
+
+
+@dataclass(frozen=True)
 class Progress:
     """Where a run stands, after each page or user: for a progress bar or an event."""
 
@@ -64,14 +72,9 @@ class Progress:
     users_to_read: int
     failed: int
     page: int | None = None
-
-
-@dataclass(frozen=True)
-class UserFailure:
-    """A member whose read failed after its retries: still pending, read next run."""
-
-    user_id: int
-    error: ApiError
+    """The page just read (``kind == "page"``)."""
+    failure: UserFailure | None = None
+    """The member whose read just failed, if that is what happened."""
 
 
 @dataclass
@@ -219,6 +222,8 @@ class MemberRead:
             self._user_read(user, again)
         elif isinstance(error, ApiError):
             self._user_failed(key, error)
+            self._report("user", None, self.tally.failures[-1])
+            return
         else:
             raise error
         self._report("user", None)
@@ -301,7 +306,9 @@ class MemberRead:
         self.fatal = self.fatal or error
         self.stop.set()
 
-    def _report(self, kind: Literal["page", "user"], page: int | None) -> None:
+    def _report(
+        self, kind: Literal["page", "user"], page: int | None, failure: UserFailure | None = None
+    ) -> None:
         self.on_progress(
             Progress(
                 kind=kind,
@@ -311,6 +318,7 @@ class MemberRead:
                 users_to_read=len(self.scheduled),
                 failed=len(self.tally.failures),
                 page=page,
+                failure=failure,
             )
         )
 
