@@ -8,16 +8,20 @@ list what it could not map, and pick the documented exit code.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from rich.console import Console
 from support.cli import CliResult
 from support.fault_servers import BreakingProxy, Canned, _Handler
 
+from communal_sync.cli import progress as progress_module
 from communal_sync.reports.redaction import REDACTED
 from communal_sync.sandbox import Sandbox
 from communal_sync.state import open_state
@@ -216,3 +220,43 @@ def test_sandbox_without_state_warns_that_the_map_is_temporary(cli: Cli) -> None
     assert result.exit_code == 0
     assert result.stderr.startswith("Warning: --sandbox without --state keeps this identity map")
     assert result.stdout.splitlines()[0] == SUMMARY
+
+
+def test_a_terminal_gets_a_bar_of_members_read_and_pages(
+    cli: Cli, sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a terminal on stderr would show: a console rendering as one (conftest's
+    # TERM=dumb would switch live displays off), and an stderr that says it is a tty.
+    monkeypatch.setenv("TERM", "xterm")
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(progress_module, "stderr_console", lambda: console)
+    tty = SimpleNamespace(isatty=lambda: True)
+    monkeypatch.setattr(progress_module, "sys", SimpleNamespace(stderr=tty))
+
+    result = cli("link", "--from-communal", env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == SUMMARY
+    shown = screen.getvalue()
+    assert "Reading members" in shown
+    assert "16/16" in shown
+    assert "1 of 1 pages · 0 failed" in shown
+    assert "{" not in result.stderr, "no JSON event beside a bar"
+
+
+def test_no_terminal_no_bar(
+    cli: Cli, sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(progress_module, "stderr_console", lambda: console)
+    monkeypatch.setattr(
+        progress_module, "sys", SimpleNamespace(stderr=SimpleNamespace(isatty=lambda: False))
+    )
+
+    result = cli("link", "--from-communal", env=sandbox_env)
+
+    assert result.exit_code == 0
+    assert screen.getvalue() == ""
+    assert result.stderr == ""

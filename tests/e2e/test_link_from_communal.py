@@ -208,54 +208,97 @@ def wait_until_quiet(sandbox: Sandbox) -> None:
         time.sleep(5 * KILL_LATENCY_MS / 1000)
 
 
-def test_a_link_killed_midway_continues_without_reading_a_stored_member_again(
-    cli: Cli, tmp_path: Path
-) -> None:
-    state = tmp_path / "state.db"
-    with Sandbox(kill_seed(), faults=Faults(latency_ms=KILL_LATENCY_MS)) as sandbox:
-        command = [
-            sys.executable, "-m", "communal_sync", "link", "--from-communal",
-            "--concurrency", "2", "--base-url", sandbox.base_url, "--state", str(state),
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, "COMMUNAL_API_KEY": sandbox.manager_key},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
-            while sum(user_gets(sandbox).values()) < KILL_AFTER_USERS:
-                if process.poll() is not None:
-                    pytest.fail(f"link ended before the kill: {process.communicate()[1]!r}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"no {KILL_AFTER_USERS} user reads in {KILL_TIMEOUT_SECONDS}s")
-                time.sleep(POLL_SECONDS)
-            process.send_signal(signal.SIGKILL)
-        finally:
-            if process.poll() is None:
-                process.kill()
+def stop_link_midway(sandbox: Sandbox, state: Path, how: signal.Signals) -> tuple[int, str]:
+    """Run ``link --from-communal`` as a real process, send it ``how`` once it has read
+    ``KILL_AFTER_USERS`` members; its exit code and stderr."""
+    command = [
+        sys.executable, "-m", "communal_sync", "link", "--from-communal",
+        "--concurrency", "2", "--base-url", sandbox.base_url, "--state", str(state),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, "COMMUNAL_API_KEY": sandbox.manager_key},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
+        while sum(user_gets(sandbox).values()) < KILL_AFTER_USERS:
+            if process.poll() is not None:
+                pytest.fail(f"link ended before the signal: {process.communicate()[1]!r}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {KILL_AFTER_USERS} user reads in {KILL_TIMEOUT_SECONDS}s")
+            time.sleep(POLL_SECONDS)
+        process.send_signal(how)
+        _, err = process.communicate(timeout=KILL_TIMEOUT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
             process.communicate(timeout=KILL_TIMEOUT_SECONDS)
-        assert process.returncode == -signal.SIGKILL
-        with open_state(state) as store:
-            stored = {u for u in range(5000, 5000 + KILL_MEMBERS) if store.roster.user(u)}
-        first_pages = [e for e in sandbox.requests() if "user_memberships" in e["path"]]
-        assert KILL_AFTER_USERS - 2 <= len(stored) < KILL_MEMBERS  # 2 were in flight
-        wait_until_quiet(sandbox)  # the dead process's last requests are still being served
-        sandbox.set_faults(Faults())
-        sandbox.clear_requests()
+    return process.returncode, err.decode()
 
-        resumed = cli("link", "--from-communal", env=env(sandbox, state))
 
-        assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
-        again = user_gets(sandbox)
-        assert set(again).isdisjoint(stored), "a member stored before the kill was read again"
-        assert set(again) | stored == set(range(5000, 5000 + KILL_MEMBERS))
-        assert max(again.values()) == 1, "a member was read twice by the second run"
-        pages = [e["path"] for e in sandbox.requests() if "user_memberships" in e["path"]]
-        assert len(first_pages) + len(pages) <= 3, "beyond the two pages, only one probe again"
+def stored_members(state: Path) -> set[int]:
+    with open_state(state) as store:
+        return {u for u in range(5000, 5000 + KILL_MEMBERS) if store.roster.user(u)}
+
+
+def assert_the_rerun_reads_only_what_was_left(
+    cli: Cli, sandbox: Sandbox, state: Path, stored: set[int]
+) -> CliResult:
+    wait_until_quiet(sandbox)  # the stopped process's last requests are still being served
+    sandbox.set_faults(Faults())
+    sandbox.clear_requests()
+
+    resumed = cli("link", "--from-communal", env=env(sandbox, state))
+
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    again = user_gets(sandbox)
+    assert set(again).isdisjoint(stored), "a member stored before the stop was read again"
+    assert set(again) | stored == set(range(5000, 5000 + KILL_MEMBERS))
+    assert max(again.values()) == 1, "a member was read twice by the second run"
     assert resumed.stdout.splitlines()[0] == "300 members read, 300 mapped, 0 without email"
     assert "continuing an interrupted run" in resumed.stdout
     with open_state(state) as store:
         assert store.identity.lookup_email("k299@example.org") == [5299]
         assert store.roster.counts().pending == 0
+    return resumed
+
+
+def test_a_link_killed_midway_continues_without_reading_a_stored_member_again(
+    cli: Cli, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.db"
+    with Sandbox(kill_seed(), faults=Faults(latency_ms=KILL_LATENCY_MS)) as sandbox:
+        code, _ = stop_link_midway(sandbox, state, signal.SIGKILL)
+
+        assert code == -signal.SIGKILL
+        stored = stored_members(state)
+        first_pages = [e for e in sandbox.requests() if "user_memberships" in e["path"]]
+        assert KILL_AFTER_USERS - 2 <= len(stored) < KILL_MEMBERS  # 2 were in flight
+
+        assert_the_rerun_reads_only_what_was_left(cli, sandbox, state, stored)
+        pages = [e["path"] for e in sandbox.requests() if "user_memberships" in e["path"]]
+        assert len(first_pages) + len(pages) <= 3, "beyond the two pages, only one probe again"
+
+
+def test_ctrl_c_keeps_what_was_read_says_to_run_again_exits_130_and_the_rerun_finishes(
+    cli: Cli, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.db"
+    with Sandbox(kill_seed(), faults=Faults(latency_ms=KILL_LATENCY_MS)) as sandbox:
+        code, stderr = stop_link_midway(sandbox, state, signal.SIGINT)
+
+        assert code == 130, stderr
+        assert "Traceback" not in stderr
+        assert stderr.strip() == (
+            "Error: Interrupted; what was read is kept. Run `communal-sync link "
+            "--from-communal` again to continue: nothing read is read again."
+        )
+        stored = stored_members(state)
+        read = user_gets(sandbox)
+        # Requests in flight at Ctrl-C finish and are stored: every member read is kept.
+        assert stored == set(read), set(read) ^ stored
+        assert KILL_AFTER_USERS <= len(stored) < KILL_MEMBERS
+
+        assert_the_rerun_reads_only_what_was_left(cli, sandbox, state, stored)
