@@ -27,12 +27,12 @@ from communal_sync.api.models import (
     ProgramSignup,
     Transaction,
     User,
-    UserMembership,
     parse_model,
 )
 from communal_sync.api.responses import (
     check_status,
     decode_json,
+    parse_membership_page,
     parse_page,
     unwrap_resource,
     version_warnings,
@@ -279,17 +279,7 @@ class CommunalClient:
             params={"page[number]": int(page), "page[size]": int(size)},
             version=version_for(self.api_version, MEMBERSHIPS_API_VERSION),
         )
-        parsed = parse_page(body, subject, page)
-        per_page = parsed.per_page or size
-        first = (parsed.first - 1) if parsed.first else (parsed.current_page - 1) * per_page
-        return MembershipPage(
-            memberships=[parse_model(UserMembership, item, subject) for item in parsed.items],
-            number=parsed.current_page,
-            last_page=parsed.last_page,
-            per_page=per_page,
-            total=parsed.total,
-            first_position=first,
-        )
+        return parse_membership_page(body, subject, page, size)
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 
+from communal_sync.api.models import MembershipPage, UserMembership, parse_model
 from communal_sync.api.settings import KNOWN_API_VERSIONS
 from communal_sync.errors import (
     ApiError,
@@ -162,6 +163,24 @@ def parse_page(body: Any, subject: str, page: int) -> Page:
         per_page=_int_or_none(body.get("per_page")),
         total=_int_or_none(body.get("total")),
         first=_int_or_none(body.get("from")),
+    )
+
+
+def parse_membership_page(body: Any, subject: str, page: int, size: int) -> MembershipPage:
+    """One page of ``GET /user_memberships``, each row placed in the whole list.
+
+    A page that does not say where it starts (``from``) is placed by its number and size.
+    """
+    parsed = parse_page(body, subject, page)
+    per_page = parsed.per_page or size
+    first = (parsed.first - 1) if parsed.first else (parsed.current_page - 1) * per_page
+    return MembershipPage(
+        memberships=[parse_model(UserMembership, item, subject) for item in parsed.items],
+        number=parsed.current_page,
+        last_page=parsed.last_page,
+        per_page=per_page,
+        total=parsed.total,
+        first_position=first,
     )
 
 
