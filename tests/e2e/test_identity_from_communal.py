@@ -8,7 +8,8 @@
    them, the two users who share an email reported ambiguous. Then ``push --discover``
    finds the non-members Communal can vouch for, and no one else.
 2. ``link --from-communal`` killed with SIGKILL midway, run again, reads no member it
-   had stored and finishes the map.
+   had stored and finishes the map; the same after Ctrl-C, which exits 130 with one line
+   saying to run it again and keeps every member the sandbox served.
 """
 
 from __future__ import annotations
