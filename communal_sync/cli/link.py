@@ -356,10 +356,9 @@ def _render_roster(result: RosterResult, console: Console, redact: bool) -> None
     console.print(escape(f"This run: {result.activity()}."), soft_wrap=True)
     counts = result.counts
     if counts.shared:
-        table = Table(
-            title="Emails shared by several users (not mapped)",
-            title_justify="left",
-        )
+        # The title on a line of its own: a table as narrow as its emails would fold it.
+        console.print("Emails shared by several users (not mapped):", soft_wrap=True)
+        table = Table()
         table.add_column("email", overflow="fold")
         table.add_column("user ids", overflow="fold")
         for email, users in counts.shared.items():
