@@ -261,3 +261,30 @@ def test_no_terminal_no_bar(
     assert result.exit_code == 0
     assert screen.getvalue() == ""
     assert result.stderr == ""
+
+
+def test_an_email_from_communal_that_a_terminal_would_obey_is_shown_escaped(
+    cli: Cli, tmp_path: Path
+) -> None:
+    email = "x\x1b]8;;http://evil.example\x1b\\@example.org"
+    seed = {
+        "users": [
+            {"id": 1, "first_name": "A", "last_name": "B", "email": email, "tenant_id": 1},
+            {"id": 2, "first_name": "C", "last_name": "D", "email": email, "tenant_id": 2},
+        ],
+        "user_memberships": [{"id": 1, "user_id": 1}, {"id": 2, "user_id": 2}],
+    }
+    with Sandbox(seed) as hostile:
+        env = {
+            "COMMUNAL_BASE_URL": hostile.base_url,
+            "COMMUNAL_API_KEY": hostile.manager_key,
+            "COMMUNAL_SYNC_STATE": str(tmp_path / "state.db"),
+        }
+        result = cli("link", "--from-communal", env=env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "2 members read, 0 mapped, 0 without email, 1 email shared by 2 users: not mapped, listed"
+    )
+    assert "\x1b" not in result.stdout
+    assert "x\\x1b]8;;http://evil.example\\x1b\\@example.org" in result.stdout.replace("\n", "")
