@@ -288,3 +288,21 @@ def test_an_email_from_communal_that_a_terminal_would_obey_is_shown_escaped(
     )
     assert "\x1b" not in result.stdout
     assert "x\\x1b]8;;http://evil.example\\x1b\\@example.org" in result.stdout.replace("\n", "")
+
+
+def test_json_events_name_each_member_not_read_and_the_exit_code(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str]
+) -> None:
+    with FailingUsers(sandbox.root_url, {103}) as proxy:
+        env: dict[str, Any] = {**sandbox_env, "COMMUNAL_BASE_URL": proxy.base_url}
+        result = cli("--log-format", "json", "link", "--from-communal", env=env)
+
+    assert result.exit_code == 3, result.stdout + result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    failed = [e for e in events if e["event"] == "member_failed"]
+    assert [(e["user_id"], e["http_status"]) for e in failed] == [(103, 503)]
+    (finished,) = [e for e in events if e["event"] == "link_finished"]
+    assert (finished["exit_code"], finished["failed"], finished["not_read"]) == (3, 1, 1)
+    assert (finished["users_read"], finished["mapped"]) == (15, 12)
+    assert events[-1]["event"] == "warning"
+    assert "1 member could not be read" in events[-1]["message"]
