@@ -1,7 +1,9 @@
-"""``--api-version 2026-08-25`` through the real CLI: the same plan, push and end state as
-the pinned 2026-03-25, though 2026-08-25 sends null for every absent date (and its PUT
-answer adds ``two_factor_enabled``); no warning when the API answers in the version asked for, and one
-when it answers in its default."""
+"""``--api-version 2026-08-25`` through the real CLI.
+
+The same plan, push and end state as the pinned 2026-03-25, though 2026-08-25 sends null
+for every absent date (and its PUT answer adds ``two_factor_enabled``); no warning when
+the API answers in the version asked for, and one when it answers in its default.
+"""
 
 from __future__ import annotations
 
