@@ -324,11 +324,16 @@ def test_a_deprecated_api_version_gives_one_warning_with_its_sunset(
 
     assert result.exit_code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    # The API names its newest version; communal-sync adds that it was not written for
+    # this one.
     assert warnings == [
         f"Warning: The Communal API warns about version {DEPRECATED_VERSION}: API version "
         f"{DEPRECATED_VERSION} is deprecated and will stop being served on {DEPRECATED_SUNSET}; "
-        f"send X-Api-Version: 2026-03-25. It will stop working after {DEPRECATED_SUNSET}. "
-        "Pass --api-version with a current version."
+        f"send X-Api-Version: 2026-08-25. It will stop working after {DEPRECATED_SUNSET}. "
+        "Pass --api-version with a current version.",
+        "Warning: communal-sync is written against Communal API versions 2026-03-25 and "
+        f"2026-08-25; {DEPRECATED_VERSION} is sent as asked, and its answers may not be read "
+        "correctly.",
     ]
 
 
