@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from support.fault_servers import BreakingProxy, Canned, _Handler
 from communal_sync.cli import progress as progress_module
 from communal_sync.reports.redaction import REDACTED
 from communal_sync.sandbox import Sandbox
-from communal_sync.state import open_state
+from communal_sync.state import acquire_lock, open_state
 
 Cli = Callable[..., CliResult]
 
@@ -306,3 +307,16 @@ def test_json_events_name_each_member_not_read_and_the_exit_code(
     assert (finished["users_read"], finished["mapped"]) == (15, 12)
     assert events[-1]["event"] == "warning"
     assert "1 member could not be read" in events[-1]["message"]
+
+
+def test_a_state_another_run_holds_is_refused_exit_4_before_any_request(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    state = tmp_path / "state" / "state.db"
+    with acquire_lock(state, command="push users.csv"):
+        result = cli("link", "--from-communal", env=sandbox_env)
+
+    assert result.exit_code == 4, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: ") and f"pid {os.getpid()}" in line, line
+    assert sandbox.requests() == []
