@@ -282,6 +282,10 @@ def test_no_command_shows_or_stores_the_key_when_everything_works(
             run("runs", "show", run_id, "--json", env=env, expect=0)
         run("link", LINKS, "--dry-run", env=env, expect=0)
         run("link", LINKS, "--format", "json", env=env, expect=0)
+        run("link", "--from-communal", *key, env=env, expect=0)
+        run(
+            "link", "--from-communal", *key, "--full-refresh", "--format", "json", env=env, expect=0
+        )
         run("user", "101", *key, env=env, expect=0)
         run("user", "101", *key, "--json", env=env, expect=0)
         run("user", "101", *key, "--api-version", "2026-02-01", env=env, expect=0)  # deprecated
@@ -625,6 +629,7 @@ def test_a_server_echoing_the_key_back_is_redacted_everywhere(
     run("user", "101", env=env)
     run("fields", "--json", env=env)
     run("plan", EXPORT, "--report", out / "plan.html", env=env)
+    run("link", "--from-communal", "--format", "json", env=env)
     echo_proxy.get_mode = None  # reads pass (with warnings quoting the key), writes fail
     echo_proxy.write_mode = mode
     pushed = run("push", EXPORT, "--yes", *outputs(out, "push.json", "f.csv"), env=env)
