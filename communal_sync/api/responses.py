@@ -59,6 +59,10 @@ class Page:
     first: int | None = None
 
 
+MAX_LISTED_MEMBERSHIPS: Final = 10_000_000
+"""More memberships than any organization holds: a page claiming more is not believed."""
+
+
 def excerpt(text: str, redact: Redactor) -> str:
     """The start of ``text`` on one line, short enough for an error message."""
     flat = " ".join(redact(text).split())
@@ -174,6 +178,7 @@ def parse_membership_page(body: Any, subject: str, page: int, size: int) -> Memb
     parsed = parse_page(body, subject, page)
     per_page = parsed.per_page or size
     first = (parsed.first - 1) if parsed.first else (parsed.current_page - 1) * per_page
+    _check_list_size(parsed, per_page, first, subject)
     return MembershipPage(
         memberships=[parse_model(UserMembership, item, subject) for item in parsed.items],
         number=parsed.current_page,
@@ -182,6 +187,24 @@ def parse_membership_page(body: Any, subject: str, page: int, size: int) -> Memb
         total=parsed.total,
         first_position=first,
     )
+
+
+def _check_list_size(parsed: Page, per_page: int, first: int, subject: str) -> None:
+    """Refuse page numbers no real list has: below 1, negative, or more memberships than
+    ``MAX_LISTED_MEMBERSHIPS``, which a run would otherwise try to page through."""
+    claimed = max(parsed.last_page * per_page, parsed.total or 0, first + len(parsed.items))
+    impossible = (
+        min(parsed.current_page, parsed.last_page, per_page) < 1
+        or first < 0
+        or (parsed.total or 0) < 0
+    )
+    if impossible or claimed > MAX_LISTED_MEMBERSHIPS:
+        raise UnexpectedResponse(
+            f"The API answered {subject} with page numbers no list has (page "
+            f"{parsed.current_page} of {parsed.last_page}, {per_page} a page, total "
+            f"{parsed.total}); communal-sync reads at most {MAX_LISTED_MEMBERSHIPS:,} "
+            "memberships. Check --base-url."
+        )
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -128,6 +128,34 @@ def test_a_membership_without_a_user_id_is_an_unexpected_answer(
         client.list_user_memberships(1)
 
 
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        {"current_page": 1, "last_page": 10**12, "per_page": 500, "total": 5 * 10**14},
+        {"current_page": 1, "last_page": 1, "per_page": 500, "total": 10**9},
+        {"current_page": 1, "last_page": 2, "per_page": 10**9},
+        {"current_page": 0, "last_page": 2, "per_page": 500},
+        {"current_page": 1, "last_page": 2, "per_page": 500, "total": -1},
+        {"current_page": 1, "last_page": 2, "per_page": 500, "from": -40},
+    ],
+)
+def test_page_numbers_no_list_has_are_an_unexpected_answer_not_a_run_without_end(
+    httpx_mock: HTTPXMock, client: CommunalClient, numbers: dict[str, int]
+) -> None:
+    httpx_mock.add_response(json={"data": [membership(9, 1)], **numbers})
+
+    with pytest.raises(UnexpectedResponse, match=r"^The API answered page 1 of the user "):
+        client.list_user_memberships(1)
+
+
+def test_the_largest_believable_list_is_read(
+    httpx_mock: HTTPXMock, client: CommunalClient
+) -> None:
+    httpx_mock.add_response(json=envelope([membership(9, 1)], 1, 20_000, 500, 10_000_000))
+
+    assert client.list_user_memberships(1).last_page == 20_000
+
+
 # -- transactions and signups -------------------------------------------------------------
 
 

@@ -320,3 +320,38 @@ def test_a_state_another_run_holds_is_refused_exit_4_before_any_request(
     (line,) = result.stderr.splitlines()
     assert line.startswith("Error: ") and f"pid {os.getpid()}" in line, line
     assert sandbox.requests() == []
+
+
+class EndlessList(BreakingProxy):
+    """Forwards to the sandbox but claims a membership list of 10^12 pages."""
+
+    def _respond(self, handler: _Handler, body: bytes) -> Canned | None:
+        if handler.path.startswith("/api/user_memberships"):
+            page = {
+                "data": [{"id": 1, "user_id": 101}],
+                "current_page": 1,
+                "last_page": 10**12,
+                "per_page": 500,
+                "total": 5 * 10**14,
+            }
+            return Canned(200, json.dumps(page).encode())
+        return super()._respond(handler, body)
+
+
+def test_a_list_claiming_more_pages_than_any_has_is_one_fatal_line_not_a_run_without_end(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    with EndlessList(sandbox.root_url) as proxy:
+        env: dict[str, Any] = {**sandbox_env, "COMMUNAL_BASE_URL": proxy.base_url}
+        result = cli("link", "--from-communal", env=env)
+
+    assert result.exit_code == 1, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        "Error: The API answered page 1 of the user memberships with page numbers no list has "
+        "(page 1 of 1000000000000, 500 a page, total 500000000000000)"
+    ), line
+    assert "Traceback" not in result.stdout + result.stderr
+    assert [p for p in gets(sandbox) if p.startswith("/users/")] == []
+    with open_state(tmp_path / "state" / "state.db") as store:
+        assert store.roster.counts().members == 0
