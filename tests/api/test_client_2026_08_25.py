@@ -148,9 +148,7 @@ def test_page_numbers_no_list_has_are_an_unexpected_answer_not_a_run_without_end
         client.list_user_memberships(1)
 
 
-def test_the_largest_believable_list_is_read(
-    httpx_mock: HTTPXMock, client: CommunalClient
-) -> None:
+def test_the_largest_believable_list_is_read(httpx_mock: HTTPXMock, client: CommunalClient) -> None:
     httpx_mock.add_response(json=envelope([membership(9, 1)], 1, 20_000, 500, 10_000_000))
 
     assert client.list_user_memberships(1).last_page == 20_000
