@@ -107,10 +107,12 @@ def run_plan(
     """
     store.binding.check(base_url, bind=True)
     if plan.refused:
+        _not_started(plan, hooks, status="refused", exit_code=ExitCode.REFUSED)
         return RunOutcome(exit_code=ExitCode.REFUSED)
     verify = request.verify
     if plan.to_update and not request.confirmed:
         if not hooks.confirm(plan):
+            _not_started(plan, hooks, status="declined", exit_code=ExitCode.OK)
             return RunOutcome(exit_code=ExitCode.OK, declined=True)
         verify = True
     run_id = request.run_id
@@ -145,6 +147,21 @@ def run_plan(
     store.journal.finish_run(run_id, status=status, exit_code=code, counts=counts)
     hooks.event("run_finished", run=run_id, status=status, exit_code=code, **counts)
     return RunOutcome(exit_code=code, run_id=run_id, status=status, result=result, tally=tally)
+
+
+def _not_started(plan: Plan, hooks: RunHooks, *, status: str, exit_code: int) -> None:
+    """The ``run_finished`` event of a run that sent nothing: refused by a limit (with the
+    reason) or declined at the question. A log shipper waiting for the event of every run
+    gets it on exactly the night a limit trips; no run is journalled (``run`` is null)."""
+    counts = run_counts(plan, tally_outcomes(plan, []))
+    hooks.event(
+        "run_finished",
+        run=None,
+        status=status,
+        exit_code=int(exit_code),
+        reason=plan.refused,
+        **counts,
+    )
 
 
 def run_exit_code(plan: Plan, result: ApplyResult) -> int:

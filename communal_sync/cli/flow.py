@@ -134,6 +134,11 @@ def run(
         stdout_console().print("Nothing was sent.")
     if outcome.started:
         finish_report(plan, outcome, output=output, failed_out=failed_out, resume_hint=resume_hint)
+    elif output.report is not None:
+        # Refused by a limit or declined: nothing was sent, but the report is written all
+        # the same, with the refusal and its reason in it. Cron reads it on exactly the
+        # night a limit trips.
+        write_report(plan, output.report, redact=redact)
     return outcome.exit_code
 
 

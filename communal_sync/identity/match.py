@@ -180,22 +180,27 @@ def identity_key(field_name: str, value: str | None) -> str:
 
 
 def identity_mismatch(row: ProfileRow, current: Mapping[str, CurrentValue]) -> bool:
-    """Whether ``row`` shares no name or email with its matched user's ``current`` record.
+    """Whether ``row`` is someone else than its matched user's ``current`` record.
 
-    Only fields whose current value is known count: a match on any one (the same email
-    with new names, the same first name with a new surname and email) is the same person.
-    A field Communal's record does not give (blank or unknown) is no evidence either way,
-    so a record that gives none of them is never called a mismatch.
+    The row is the same person when its email is the user's (``email_key``), or when its
+    first *and* last names are both the user's (``identity_key``: case, spacing and Unicode
+    forms aside). One shared first name is not enough: a shifted id column lands on
+    another "John" often. Only fields whose current value is known count: a field
+    Communal's record does not give (blank or unknown) is no evidence either way, so a
+    record that gives none of them is never called a mismatch.
     """
-    known = 0
+    theirs: dict[str, str] = {}
     for name in IDENTITY_FIELDS:
         now = current.get(name)
         if now is None or now.provenance == "unknown":
             continue
-        theirs = identity_key(name, now.value)
-        if not theirs:
-            continue
-        known += 1
-        if identity_key(name, getattr(row, name)) == theirs:
-            return False
-    return known > 0
+        key = identity_key(name, now.value)
+        if key:
+            theirs[name] = key
+    if not theirs:
+        return False
+    ours = {name: identity_key(name, getattr(row, name)) for name in IDENTITY_FIELDS}
+    if "email" in theirs and ours["email"] == theirs["email"]:
+        return False
+    names = ("first_name", "last_name")
+    return not all(name in theirs and ours[name] == theirs[name] for name in names)

@@ -158,8 +158,8 @@ def mismatch_issue(candidate: Candidate, identity: dict[str, CurrentValue]) -> R
         value=value,
         message=f"This row is {_person(row.first_name, row.last_name, row.email)}, but the "
         f"Communal user {candidate.user_id} it matched ({how}) is "
-        f"{_person(theirs['first_name'], theirs['last_name'], theirs['email'])}: no name or "
-        "email in common, so nothing is planned for this row. "
+        f"{_person(theirs['first_name'], theirs['last_name'], theirs['email'])}: neither the "
+        "same email nor the same first and last name, so nothing is planned for this row. "
         f"{MISMATCH_FIXES[method]}, {TRUST_IDS_HINT}",
         quoted=tuple(v for v in quoted if v),
     )

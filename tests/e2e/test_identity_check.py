@@ -1,4 +1,4 @@
-"""No wrong person: a row whose matched user shares no name or email with it is not pushed.
+"""No wrong person: a row whose matched user has neither its email nor both its names is not pushed.
 
 End to end through the real CLI against the sandbox (demo organization: user 103 is Chen
 Wei <chen.wei@example.org>, 104 Dana Whitfield, 110 Jonas Berg), plus the pure comparison.
@@ -34,8 +34,8 @@ WRONG_ID_ROW = "103,Zoe,Quinn,zoe.quinn@example.org,"
 GOOD_ROW = "110,Jonas,Berg,jonas.berg@example.org,Jo"
 MISMATCH_REASON = (
     "This row is Zoe Quinn <zoe.quinn@example.org>, but the Communal user 103 it matched "
-    "(by the id column) is Chen Wei <chen.wei@example.org>: no name or email in common, so "
-    "nothing is planned for this row. Check the id column, or pass --trust-ids if the file "
+    "(by the id column) is Chen Wei <chen.wei@example.org>: neither the same email nor the "
+    "same first and last name, so nothing is planned for this row. Check the id column, or pass --trust-ids if the file "
     "is meant to rename this person."
 )
 
@@ -90,6 +90,41 @@ def test_a_row_whose_id_is_someone_else_exits_3_and_sends_nothing_to_that_user(
         }
     ]
     assert "Rows matched to someone else in Communal" in result.stdout
+
+
+@e2e
+def test_a_shifted_id_whose_row_shares_only_the_first_name_is_mismatched_not_renamed(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    """103 is Chen Wei: "Chen Green" with another email is someone else, not a rename."""
+    before = users_of(sandbox)
+    export = write_export(tmp_path, "103,Chen,Green,chen.green@example.org,", GOOD_ROW)
+
+    result = cli("push", str(export), "--yes", env=sandbox_env)
+
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert plan_line(result.stdout) == "1 user to update, 0 unchanged, 1 mismatched"
+    assert puts_by_user(sandbox) == {110: 1}
+    assert_users_equal(users_of(sandbox), expected_users(before, {110: {"preferred_name": "Jo"}}))
+
+    trusted = cli("push", str(export), "--yes", "--trust-ids", env=sandbox_env)
+
+    assert trusted.exit_code == 0, trusted.stdout + trusted.stderr
+    assert users_of(sandbox)[103]["name"] == "Chen Green"
+    assert users_of(sandbox)[103]["email"] == "chen.green@example.org"
+
+
+@e2e
+def test_both_names_with_a_new_email_are_the_same_person(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = write_export(tmp_path, "103, chen ,WEI,chen.w@example.org,")
+
+    result = cli("push", str(export), "--yes", env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert puts_by_user(sandbox) == {103: 1}
+    assert users_of(sandbox)[103]["email"] == "chen.w@example.org"
 
 
 @e2e
@@ -267,13 +302,14 @@ CHEN = record("Chen", "Wei", "chen.wei@example.org")
         ("Zoe", "Quinn", "zoe@example.org", True),
         ("Chen", "Wei", "chen.new@example.org", False),  # email change
         ("Zoe", "Quinn", "Chen.Wei@EXAMPLE.org", False),  # new names, same mailbox
-        ("Chen", "Wei-Lee", "chen.lee@example.org", False),  # first name shared
-        ("Zoe", "Wei", "zoe@example.org", False),  # last name shared
-        (" CHEN ", "Quinn", "zoe@example.org", False),  # case and spacing are cosmetic
+        (" CHEN ", " wei", "chen.new@example.org", False),  # case and spacing are cosmetic
+        ("Chen", "Wei-Lee", "chen.lee@example.org", True),  # only the first name shared
+        ("Zoe", "Wei", "zoe@example.org", True),  # only the last name shared
+        ("Chen", "Quinn", "zoe@example.org", True),  # one shared first name is not enough
         ("Wei", "Chen", "zoe@example.org", True),  # swapped names share neither field
     ],
 )
-def test_identity_mismatch_needs_no_name_and_no_email_in_common(
+def test_the_same_person_has_the_same_email_or_both_the_same_names(
     first: str, last: str, email: str, mismatch: bool
 ) -> None:
     assert identity_mismatch(row(first, last, email), CHEN) is mismatch
@@ -286,9 +322,12 @@ def test_unknown_or_blank_fields_are_no_evidence_either_way() -> None:
     assert identity_mismatch(row("Zoe", "Quinn", "zoe@example.org"), nothing_known) is False
     assert identity_mismatch(row("Zoe", "Quinn", "zoe@example.org"), only_email) is True
     assert identity_mismatch(row("Zoe", "Quinn", "chen.wei@example.org"), only_email) is False
+    names_only = {**record("Chen", "Wei", None), "email": UNKNOWN}
+    assert identity_mismatch(row("Chen", "Wei", "zoe@example.org"), names_only) is False
+    assert identity_mismatch(row("Chen", "Quinn", "zoe@example.org"), names_only) is True
 
 
 def test_names_are_compared_in_unicode_normal_form() -> None:
     decomposed = record("Bruno", "Lefe\u0300vre", "bruno@example.org")
 
-    assert identity_mismatch(row("Ann", "Lef\u00e8vre", "ann@example.org"), decomposed) is False
+    assert identity_mismatch(row("Bruno", "Lef\u00e8vre", "ann@example.org"), decomposed) is False
