@@ -138,6 +138,14 @@ class UserPlan(_Frozen):
     def clears(self) -> int:
         return sum(1 for c in self.changes if c.is_clear)
 
+    @property
+    def holds_a_conflict(self) -> bool:
+        """Whether a conflict of this user kept a value other than the file's (``skip`` or
+        ``communal``): the file and Communal still disagree, so the row's hash must not be
+        remembered, and the next run reads the user and reports it again, whether or not
+        something else of this user was sent."""
+        return any(c.resolution != "source" for c in self.conflicts)
+
 
 class RowIssue(_Frozen):
     """A row that will not be pushed: invalid, unmatched, ambiguous, mismatched (its id is

@@ -282,7 +282,7 @@ class _RunWrites:
         """After every write of a user landed: remember the values and the row's hash."""
         snapshots = self.store.snapshots
         previous = snapshots.get(user.user_id)
-        held_back = any(c.resolution == "skipped" for c in user.conflicts)
+        held_back = user.holds_a_conflict
         snapshots.save(
             user.user_id,
             user=previous.user if previous else {},
@@ -371,7 +371,7 @@ class _RunWrites:
         previous = store.snapshots.get(user.user_id)
         merged = dict(previous.user) if previous else {}
         merged.update(updated)
-        held_back = any(c.resolution == "skipped" for c in user.conflicts) or not final
+        held_back = user.holds_a_conflict or not final
         email = body.get("email")
         with store.transaction():
             store.journal.record_result(

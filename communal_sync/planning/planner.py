@@ -284,9 +284,28 @@ def asserted_values(row: ProfileRow, mapped: Iterable[str]) -> dict[str, str | N
     return {name: values.get(name) for name in PROFILE_FIELDS if name in values}
 
 
-def source_hash(values: Mapping[str, str | None], clears: Sequence[str]) -> str:
-    """The fingerprint of what a row asks for, including which blanks would clear."""
-    return canonical_hash({"values": dict(values), "clears": sorted(clears)})
+def source_hash(
+    values: Mapping[str, str | None], clears: Sequence[str], options: PlanOptions | None = None
+) -> str:
+    """The fingerprint of what a row asks for, including which blanks would clear and
+    every option that decides what its plan is (``decisive_options``): the same row
+    under ``--on-conflict source`` after a run under ``communal`` is not "unchanged"."""
+    decisive = decisive_options(options) if options is not None else {}
+    return canonical_hash({"values": dict(values), "clears": sorted(clears), **decisive})
+
+
+def decisive_options(options: PlanOptions) -> dict[str, object]:
+    """The options that change a row's plan given the same values, as the fingerprint
+    holds them. Defaults are left out, so a hash remembered before an option existed (or
+    under its default) still matches the same row under the default."""
+    chosen: dict[str, object] = {
+        "on_conflict": options.on_conflict,
+        "custom_fields": options.custom_fields,
+        "trust_ids": options.trust_ids,
+        "default_region": options.default_region,
+    }
+    defaults = PlanOptions()
+    return {k: v for k, v in chosen.items() if v != getattr(defaults, k)}
 
 
 def _triage(result: RowResult, out: _Collector, ctx: _Context) -> Candidate | None:
@@ -323,7 +342,7 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> Candidate | No
     values.update(custom_source(row.custom, ctx.custom))
     clears = [f for f, v in values.items() if v is None and clear_allowed(f, ctx.allow_clear)]
     locked = locked_source(row.custom, ctx.custom)
-    digest = source_hash({**values, **locked}, clears)
+    digest = source_hash({**values, **locked}, clears, ctx.options)
     snapshot = ctx.state.snapshots.get(match.user_id)
     if not ctx.options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
         out.unchanged.append(

@@ -35,8 +35,8 @@ GOOD_ROW = "110,Jonas,Berg,jonas.berg@example.org,Jo"
 MISMATCH_REASON = (
     "This row is Zoe Quinn <zoe.quinn@example.org>, but the Communal user 103 it matched "
     "(by the id column) is Chen Wei <chen.wei@example.org>: neither the same email nor the "
-    "same first and last name, so nothing is planned for this row. Check the id column, or pass --trust-ids if the file "
-    "is meant to rename this person."
+    "same first and last name, so nothing is planned for this row. Check the id column, or "
+    "pass --trust-ids if the file is meant to rename this person."
 )
 
 

@@ -91,3 +91,67 @@ def test_a_run_with_no_valid_rows_writes_its_report_with_the_reason(
     document = json.loads(report.read_text(encoding="utf-8"))
     assert document["plan"]["refused"].startswith("The input has no valid rows")
     assert document["counts"]["invalid"] == 1
+
+
+# --- 6. what decides a plan is part of "unchanged since the last push" -------------------
+
+AMARA = "101,Amara,Okafor,amara.okafor@example.org,{telephone},{preferred}"
+
+
+def conflicted_amara(cli: Cli, sandbox: Sandbox, env: dict[str, str], tmp_path: Path) -> None:
+    """Push Amara's preferred name "Ama", then someone in Communal makes it "Amy"."""
+    first = write_export(tmp_path / "first.csv", AMARA.format(telephone="", preferred="Ama"))
+    assert cli("push", str(first), "--yes", env=env).exit_code == 0
+    edit_in_communal(sandbox, 101, preferred_name="Amy")
+    sandbox.clear_requests()
+
+
+def night(cli: Cli, env: dict[str, str], export: Path, tmp_path: Path, *flags: str) -> Any:
+    report = tmp_path / "night.json"
+    result = cli("push", str(export), "--yes", "--report", str(report), *flags, env=env)
+    return result, json.loads(report.read_text(encoding="utf-8"))
+
+
+def test_the_same_file_under_another_on_conflict_policy_is_planned_again(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    conflicted_amara(cli, sandbox, sandbox_env, tmp_path)
+    export = write_export(tmp_path / "export.csv", AMARA.format(telephone="", preferred="Ami"))
+
+    kept, kept_report = night(cli, sandbox_env, export, tmp_path, "--on-conflict", "communal")
+
+    assert kept.exit_code == 0, kept.stdout + kept.stderr
+    assert kept_report["counts"]["conflicts"] == 1
+    assert puts_by_user(sandbox) == {}
+    assert users_of(sandbox)[101]["preferred_name"] == "Amy"
+
+    taken, taken_report = night(cli, sandbox_env, export, tmp_path, "--on-conflict", "source")
+
+    assert taken.exit_code == 0, taken.stdout + taken.stderr
+    assert taken_report["counts"]["to_update"] == 1
+    assert puts_by_user(sandbox) == {101: 1}
+    assert users_of(sandbox)[101]["preferred_name"] == "Ami"
+
+
+@pytest.mark.parametrize("other_change", ["", "+1 416 555 0199"], ids=["alone", "with-a-phone"])
+def test_a_conflict_kept_as_communal_has_it_is_reported_every_night_either_way(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path, other_change: str
+) -> None:
+    conflicted_amara(cli, sandbox, sandbox_env, tmp_path)
+    export = write_export(
+        tmp_path / "export.csv", AMARA.format(telephone=other_change, preferred="Ami")
+    )
+    before = users_of(sandbox)
+
+    for _ in range(2):
+        result, report = night(cli, sandbox_env, export, tmp_path, "--on-conflict", "communal")
+        assert result.exit_code == 0, result.stdout + result.stderr
+        assert report["counts"]["conflicts"] == 1
+        assert report["counts"]["unchanged"] == 0
+
+    # Each night reads Amara again; only the first one has a phone to send.
+    gets = [r for r in sandbox.requests() if r["method"] == "GET" and r["path"] == "/api/users/101"]
+    assert len(gets) >= 2
+    assert puts_by_user(sandbox) == ({101: 1} if other_change else {})
+    expected = {"telephone": other_change} if other_change else {}
+    assert_users_equal(users_of(sandbox), expected_users(before, {101: expected}))

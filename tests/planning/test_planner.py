@@ -30,7 +30,12 @@ from communal_sync.plan import (
     PlanOptions,
     RowIssue,
 )
-from communal_sync.planning.planner import GET_LOOKAHEAD, UNREACHABLE_STREAK_LIMIT, build_plan
+from communal_sync.planning.planner import (
+    GET_LOOKAHEAD,
+    UNREACHABLE_STREAK_LIMIT,
+    build_plan,
+    source_hash,
+)
 from communal_sync.state import Snapshot, open_state
 
 BASE = "https://api.getcommunal.com/api"
@@ -747,3 +752,33 @@ def test_a_run_of_unreadable_users_stops_the_plan_as_the_api_being_down(
 
     with pytest.raises(TransportError):
         plan_of(export(tmp_path, *rows), state, api)
+
+
+@pytest.mark.parametrize(
+    "decisive",
+    [
+        {"on_conflict": "source"},
+        {"on_conflict": "communal"},
+        {"trust_ids": True},
+        {"default_region": "CA"},
+        {"custom_fields": "headers"},
+    ],
+)
+def test_an_option_that_decides_the_plan_changes_the_rows_fingerprint(
+    decisive: dict[str, Any],
+) -> None:
+    values = {"first_name": "Ada", "email": "ada@example.org"}
+    default = source_hash(values, [], PlanOptions())
+
+    assert source_hash(values, [], PlanOptions(**decisive)) != default
+    assert source_hash(values, [], PlanOptions(**decisive)) == source_hash(
+        values, [], PlanOptions(**decisive)
+    )
+
+
+def test_options_that_do_not_decide_a_rows_plan_leave_its_fingerprint_alone() -> None:
+    values = {"first_name": "Ada", "email": "ada@example.org"}
+    undecisive = PlanOptions(max_changes="10", max_clears=3, full_refresh=True, discover=True)
+
+    assert source_hash(values, [], undecisive) == source_hash(values, [], PlanOptions())
+    assert source_hash(values, [], PlanOptions()) == source_hash(values, [])
