@@ -261,12 +261,19 @@ def test_with_break_email_cycles_a_cycle_completes_in_one_run_every_step_journal
     state = Path(sandbox_env["COMMUNAL_SYNC_STATE"])
     before = users_of(sandbox)
 
+    report = tmp_path / "run.json"
+
     pushed = cli(
         "push", str(export), "--yes", "--concurrency", CONCURRENCY, "--break-email-cycles",
-        env=sandbox_env,
+        "--report", str(report), env=sandbox_env,
     )  # fmt: skip
 
     assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+    planned = {u["user_id"]: u for u in json.loads(report.read_text())["plan"]["users"]}
+    assert {u: planned[u]["temporary_email"] for u in emails} == {
+        u: (AMARA_TEMPORARY if u == AMARA else None) for u in emails
+    }
+    assert json.loads(report.read_text())["plan"]["options"]["break_email_cycles"] is True
     assert f"{len(emails)} users to update, 0 unchanged" in pushed.stdout
     assert f"Run 1: {len(emails)} users updated, 0 unchanged" in pushed.stdout
     assert "email (first step)" in pushed.stdout
@@ -365,9 +372,10 @@ def test_a_swap_killed_mid_cycle_resumes_to_the_right_state_sending_nothing_twic
     assert in_flight == {STEP_OPERATIONS[killed_at]}
     sandbox.clear_requests()
 
+    # No --break-email-cycles: the resumed run follows the plan it stored.
     resumed = cli(
-        "push", str(export), "--yes", "--resume", "--break-email-cycles",
-        "--concurrency", CONCURRENCY, env=env_for(sandbox, state),
+        "push", str(export), "--yes", "--resume", "--concurrency", CONCURRENCY,
+        env=env_for(sandbox, state),
     )  # fmt: skip
 
     assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
@@ -497,3 +505,21 @@ def test_a_saved_plan_breaking_a_swap_applies_in_order_re_reading_each_user(
     ]
     assert [(u, b["email"]) for u, b in puts(sandbox)] == list(SWAP_STEPS)
     assert_users_equal(users_of(sandbox), expected_users(before, email_changes(SWAP)))
+
+
+def test_redact_masks_the_temporary_address_in_the_plan_and_every_report(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    export = write_emails(tmp_path / "people.csv", SWAP)
+    for flags in ((), ("--break-email-cycles",)):
+        for suffix in ("json", "csv", "md", "html"):
+            report = tmp_path / f"plan-{len(flags)}.{suffix}"
+
+            planned = cli(
+                "plan", str(export), *flags, "--redact", "--report", str(report),
+                env=sandbox_env,
+            )  # fmt: skip
+
+            assert planned.exit_code == (0 if flags else 3), planned.stdout
+            for text in (planned.stdout, report.read_text(encoding="utf-8")):
+                assert "amara.okafor" not in text and "bruno.lefevre" not in text, suffix
