@@ -25,7 +25,17 @@ import httpx
 import pytest
 from support.cli import CliResult
 from support.fault_servers import HOP_HEADERS, BreakingProxy, Canned, HoldingProxy
-from support.push import assert_users_equal, env_for, expected_users, users_of
+from support.push import (
+    BIG_FIRST_ID,
+    assert_users_equal,
+    big_changes,
+    big_seed,
+    edit_in_communal,
+    env_for,
+    expected_users,
+    users_of,
+    write_big_export,
+)
 
 from communal_sync.applying.landed import LANDED_NOTE
 from communal_sync.sandbox import Sandbox
@@ -523,3 +533,81 @@ def test_redact_masks_the_temporary_address_in_the_plan_and_every_report(
             assert planned.exit_code == (0 if flags else 3), planned.stdout
             for text in (planned.stdout, report.read_text(encoding="utf-8")):
                 assert "amara.okafor" not in text and "bruno.lefevre" not in text, suffix
+
+
+def test_a_taken_temporary_address_changes_nothing_of_the_cycle_and_says_so(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Dana already holds Amara's temporary address: the first step is refused, so
+    Bruno's PUT (which waits on it) is held, and the swap is left exactly as it was."""
+    edit_in_communal(sandbox, DANA, email=AMARA_TEMPORARY)
+    export = write_emails(tmp_path / "people.csv", SWAP)
+    report = tmp_path / "run.json"
+    before = users_of(sandbox)
+    sandbox.clear_requests()
+
+    pushed = cli(
+        "push", str(export), "--yes", "--break-email-cycles", "--concurrency", CONCURRENCY,
+        "--report", str(report), env=sandbox_env,
+    )  # fmt: skip
+
+    assert pushed.exit_code == 3, pushed.stdout + pushed.stderr
+    assert [r for r in requests_of(sandbox) if r[0] == "PUT"] == [
+        ("PUT", f"/api/users/{AMARA}", 422)
+    ]
+    assert_users_equal(users_of(sandbox), before)
+    outcomes = {o["user_id"]: o["message"] for o in json.loads(report.read_text())["outcomes"]}
+    assert outcomes[AMARA] == (
+        "The API rejected the temporary address of user 101 (422): email: The email has "
+        "already been taken. Nothing of the email cycle was changed: free that address in "
+        "Communal, or change one address of the cycle there by hand, and push again."
+    )
+    assert outcomes[BRUNO].startswith("Not sent: the new email is still user 101's")
+    assert "Fix them in the input" not in pushed.stdout
+    with open_state(Path(sandbox_env["COMMUNAL_SYNC_STATE"])) as store:
+        journalled = [(r.operation, r.status) for r in store.journal.results(1)]
+    assert journalled == [("email-temp:101", "failed"), ("user:102", "failed")]
+
+
+CHAIN_MEMBERS = 40
+
+
+def test_a_chain_inside_a_big_file_is_ordered_while_everyone_else_goes_at_once(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Members 0, 1 and 2 form a chain (0 takes 1's address, 1 takes 2's, 2 moves on);
+    the 37 others only change their last name and never wait for it."""
+    seed = big_seed(CHAIN_MEMBERS)
+    export = write_big_export(tmp_path / "members.csv", CHAIN_MEMBERS)
+    with export.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][3], rows[2][3], rows[3][3] = (
+        "member1@example.org",
+        "member2@example.org",
+        "member2.new@example.org",
+    )
+    with export.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    state = tmp_path / "state" / "state.db"
+    with Sandbox(seed) as sandbox:
+        before = users_of(sandbox)
+
+        pushed = cli(
+            "push", str(export), "--yes", "--concurrency", CONCURRENCY,
+            env=env_for(sandbox, state),
+        )  # fmt: skip
+
+        assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+        chain = {
+            BIG_FIRST_ID: {"email": "member1@example.org"},
+            BIG_FIRST_ID + 1: {"email": "member2@example.org"},
+            BIG_FIRST_ID + 2: {"email": "member2.new@example.org"},
+        }
+        assert_users_equal(
+            users_of(sandbox), expected_users(before, big_changes(CHAIN_MEMBERS), chain)
+        )
+        order = [u for u, _ in puts(sandbox)]
+        assert sorted(order) == sorted(set(big_changes(CHAIN_MEMBERS)) | set(chain))
+        first, second, third = (order.index(BIG_FIRST_ID + n) for n in (2, 1, 0))
+        assert first < second < third
+        assert [r[2] for r in requests_of(sandbox)] == [200] * len(sandbox.requests())
