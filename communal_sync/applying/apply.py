@@ -13,8 +13,8 @@ for what a GET can and cannot show, and how the journalled intent decides the re
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Set
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Collection, Mapping, Set
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -27,7 +27,6 @@ from communal_sync.applying.custom_writes import (
     write_custom_values,
 )
 from communal_sync.applying.email_steps import (
-    LANDED,
     Schedule,
     Step,
     StepKind,
@@ -46,6 +45,7 @@ from communal_sync.applying.landed import (
     as_landed,
 )
 from communal_sync.applying.ports import ApplyState, UserWriter
+from communal_sync.applying.workers import Report, run_scheduled
 from communal_sync.errors import (
     ApiError,
     Forbidden,
@@ -191,78 +191,17 @@ def apply_plan(
     todo = list(plan.to_update)
     schedule = Schedule.of(todo)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        _run_scheduled(
-            pool, work, schedule, concurrency, stop, _Report(result, on_outcome, run.record_held)
+        run_scheduled(
+            pool,
+            work,
+            schedule,
+            concurrency,
+            stop,
+            Report(result.outcomes, on_outcome, run.record_held),
         )
     result.pending = len(todo) - len(result.outcomes)
     result.interrupted = stop.is_set() and result.fatal is None and result.pending > 0
     return result
-
-
-@dataclass(frozen=True)
-class _Report:
-    """Where finished steps go: the result, the caller's callback, the journal (held ones)."""
-
-    result: ApplyResult
-    on_outcome: Callable[[Outcome], None]
-    journal_held: Callable[[Outcome], None]
-
-    def outcome(self, outcome: Outcome) -> None:
-        self.result.outcomes.append(outcome)
-        self.on_outcome(outcome)
-
-    def held(self, outcomes: Iterable[Outcome]) -> None:
-        for outcome in outcomes:
-            self.journal_held(outcome)
-            self.outcome(outcome)
-
-
-def _run_scheduled(
-    pool: ThreadPoolExecutor,
-    work: Callable[[Step], Outcome | None],
-    schedule: Schedule,
-    concurrency: int,
-    stop: threading.Event,
-    report: _Report,
-) -> None:
-    """Keep at most ``concurrency`` steps in flight, each sent only once the address it
-    takes is free (``email_steps.Schedule``); on Ctrl-C stop taking new ones and let those
-    in flight finish (and be journalled) before returning."""
-    pending: dict[Future[Outcome | None], Step] = {}
-    try:
-        while True:
-            while not stop.is_set() and len(pending) < concurrency:
-                step = schedule.take()
-                if step is None:
-                    break
-                pending[pool.submit(work, step)] = step
-            if not pending:
-                if stop.is_set() or not schedule.waiting:
-                    return
-                report.held(schedule.stalled())
-                continue
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            _collect(finished, pending, schedule, report)
-    except KeyboardInterrupt:
-        stop.set()
-        finished, _ = wait(pending)
-        _collect(finished, pending, schedule, report)
-
-
-def _collect(
-    finished: Iterable[Future[Outcome | None]],
-    pending: dict[Future[Outcome | None], Step],
-    schedule: Schedule,
-    report: _Report,
-) -> None:
-    for future in finished:
-        step = pending.pop(future)
-        outcome = future.result()
-        if outcome is None:
-            continue
-        if step.kind != "temporary" or outcome.status not in LANDED:
-            report.outcome(outcome)  # a landed first step is not the user's outcome yet
-        report.held(schedule.finished(step, outcome))
 
 
 @dataclass(frozen=True)
