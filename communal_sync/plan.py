@@ -39,9 +39,18 @@ LOCKED_REASON: Final = (
     "mapping the column."
 )
 """Why a locked custom field's differing value is reported and not sent."""
-IssueKind = Literal["invalid", "unmatched", "ambiguous", "mismatched", "duplicate", "unreachable"]
+IssueKind = Literal[
+    "invalid", "unmatched", "ambiguous", "mismatched", "duplicate", "unreachable", "email_cycle"
+]
 ISSUE_KINDS: Final[tuple[IssueKind, ...]] = get_args(IssueKind)
 """Every issue kind, in the order the summary line and the counts list them."""
+ISSUE_WORDS: Final[dict[IssueKind, str]] = {"email_cycle": "in an email cycle"}
+"""How the summary line says a kind whose name is not a word ("2 in an email cycle")."""
+
+
+def issue_words(kind: IssueKind) -> str:
+    """The words for ``kind`` in a summary line: its name, unless it has words of its own."""
+    return ISSUE_WORDS.get(kind, kind)
 
 
 class _Frozen(BaseModel):
@@ -123,6 +132,16 @@ class UserPlan(_Frozen):
         default=None, description="The PUT /users/{id} body: the required trio + changed fields."
     )
     custom_writes: tuple[CustomWrite, ...] = ()
+    email_after: int | None = Field(
+        default=None,
+        description="The user whose current email this user's new one is: this PUT waits "
+        "until that user has moved off it (``planning.email_order``).",
+    )
+    temporary_email: str | None = Field(
+        default=None,
+        description="With --break-email-cycles, the address this user moves to first, so "
+        "the next person in the cycle can take theirs; the final PUT comes last.",
+    )
     updated_at: str | None = Field(
         default=None, description="The user's updated_at when planned (apply skips on change)."
     )
@@ -149,7 +168,8 @@ class UserPlan(_Frozen):
 
 class RowIssue(_Frozen):
     """A row that will not be pushed: invalid, unmatched, ambiguous, mismatched (its id is
-    someone else's), unreachable, or a skipped duplicate."""
+    someone else's), unreachable, in an email cycle (a swap no PUT can start), or a
+    skipped duplicate."""
 
     line: int
     kind: IssueKind
@@ -233,6 +253,8 @@ class PlanOptions(_Frozen):
     full_refresh: bool = False
     discover: bool = False
     trust_ids: bool = False
+    break_email_cycles: bool = False
+    """Break a cycle of email changes (a swap) through a temporary address: opt-in."""
     max_changes: str | None = None
     max_clears: int | None = None
     default_region: str | None = None
@@ -294,6 +316,7 @@ class Plan(_Frozen):
             "ambiguous": self.issue_count("ambiguous"),
             "mismatched": self.issue_count("mismatched"),
             "duplicate": self.issue_count("duplicate"),
+            "email_cycle": self.issue_count("email_cycle"),
             "conflicts": self.conflicts,
             "clears": self.clears,
             "locked_fields": self.locked_skips,
@@ -316,7 +339,7 @@ class Plan(_Frozen):
         for kind in ISSUE_KINDS:
             count = self.issue_count(kind)
             if count:
-                parts.append(f"{count} {kind}")
+                parts.append(f"{count} {issue_words(kind)}")
         if self.conflicts:
             parts.append(f"{self.conflicts} {plural(self.conflicts, 'conflict')}")
         if self.clears:

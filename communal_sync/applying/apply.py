@@ -13,8 +13,8 @@ for what a GET can and cannot show, and how the journalled intent decides the re
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Set
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Collection, Mapping, Set
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,6 +26,16 @@ from communal_sync.applying.custom_writes import (
     may_have_landed,
     write_custom_values,
 )
+from communal_sync.applying.email_steps import (
+    Schedule,
+    Step,
+    StepKind,
+    explain_taken,
+    explain_temporary,
+    freed_addresses,
+    temporary_body,
+    temporary_key,
+)
 from communal_sync.applying.landed import (
     FOUND_MESSAGE,
     FOUND_NOTE,
@@ -35,6 +45,7 @@ from communal_sync.applying.landed import (
     as_landed,
 )
 from communal_sync.applying.ports import ApplyState, UserWriter
+from communal_sync.applying.workers import Report, run_scheduled
 from communal_sync.errors import (
     ApiError,
     Forbidden,
@@ -142,16 +153,21 @@ def apply_plan(
             done=store.journal.applied_operations(run_id),
             unsettled=store.journal.unsettled_operations(run_id),
         ),
+        freed=freed_addresses(plan.to_update),
     )
     result = ApplyResult()
     streaks = _Streaks()
     lock = threading.Lock()
 
-    def work(user: UserPlan) -> Outcome | None:
+    def work(step: Step) -> Outcome | None:
         if stop.is_set():
             return None
+        user = step.user
         try:
-            outcome = run.apply_user(user)
+            if step.kind == "temporary":
+                outcome = run.move_to_temporary(user)
+            else:
+                outcome = run.apply_user(user)
         except (ApiError, WriteStopped) as raised:
             error = raised.error if isinstance(raised, WriteStopped) else raised
             if _is_fatal(error, streaks):
@@ -163,7 +179,8 @@ def apply_plan(
             else:
                 # Re-reading the user failed, before this attempt sent anything: an
                 # earlier attempt's write, if one is unsettled, stays so.
-                outcome = run.record_failure(user, user.body or {}, error, settled=False)
+                body, key = run.step_body(step)
+                outcome = run.record_failure(user, body, error, settled=False, operation=key)
         else:
             with streaks.lock:
                 streaks.succeeded = streaks.succeeded or outcome.status == "applied"
@@ -172,53 +189,19 @@ def apply_plan(
         return outcome
 
     todo = list(plan.to_update)
+    schedule = Schedule.of(todo)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        _run_bounded(pool, work, todo, concurrency, stop, result, on_outcome)
+        run_scheduled(
+            pool,
+            work,
+            schedule,
+            concurrency,
+            stop,
+            Report(result.outcomes, on_outcome, run.record_held),
+        )
     result.pending = len(todo) - len(result.outcomes)
     result.interrupted = stop.is_set() and result.fatal is None and result.pending > 0
     return result
-
-
-def _run_bounded(
-    pool: ThreadPoolExecutor,
-    work: Callable[[UserPlan], Outcome | None],
-    todo: Iterable[UserPlan],
-    concurrency: int,
-    stop: threading.Event,
-    result: ApplyResult,
-    on_outcome: Callable[[Outcome], None],
-) -> None:
-    """Keep at most ``concurrency`` users in flight; on Ctrl-C stop taking new ones and
-    let those in flight finish (and be journalled) before returning."""
-    pending: set[Future[Outcome | None]] = set()
-    queue = iter(todo)
-    try:
-        while True:
-            while not stop.is_set() and len(pending) < concurrency:
-                user = next(queue, None)
-                if user is None:
-                    break
-                pending.add(pool.submit(work, user))
-            if not pending:
-                return
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            _collect(finished, result, on_outcome)
-    except KeyboardInterrupt:
-        stop.set()
-        finished, _ = wait(pending)
-        _collect(finished, result, on_outcome)
-
-
-def _collect(
-    finished: Iterable[Future[Outcome | None]],
-    result: ApplyResult,
-    on_outcome: Callable[[Outcome], None],
-) -> None:
-    for future in finished:
-        outcome = future.result()
-        if outcome is not None:
-            result.outcomes.append(outcome)
-            on_outcome(outcome)
 
 
 @dataclass(frozen=True)
@@ -232,6 +215,51 @@ class _RunWrites:
     verify: bool
     region: str | None
     earlier: _Sent
+    freed: Mapping[str, int] = field(default_factory=dict)
+    """Email key -> the user this plan moves off it (``email_steps.freed_addresses``)."""
+    moved_at: dict[int, str | None] = field(default_factory=dict)
+    """Cycle breakers whose temporary step landed -> ``updated_at`` it left them with."""
+
+    def move_to_temporary(self, user: UserPlan) -> Outcome:
+        """A cycle breaker's first step: move to its temporary address, freeing its own.
+
+        Skipped when an earlier attempt journalled it as applied; its ``updated_at`` then
+        comes from the journal, so the final PUT's re-read does not take it for an edit.
+        """
+        body = temporary_body(user)
+        key = temporary_key(user.user_id)
+        if (key, canonical_hash(body)) in self.earlier.done:
+            after = self.store.journal.applied_after(self.run_id, key) or {}
+            updated_at = after.get("updated_at")
+            self.moved_at[user.user_id] = updated_at if isinstance(updated_at, str) else None
+            return Outcome(
+                user_id=user.user_id,
+                line=user.line,
+                status="already",
+                message="Applied by an earlier attempt.",
+            )
+        return self._put(user, body, final=False, step="temporary")
+
+    def step_body(self, step: Step) -> tuple[dict[str, str | None], str]:
+        """The body and journal operation of one step."""
+        if step.kind == "temporary":
+            return temporary_body(step.user), temporary_key(step.user.user_id)
+        return step.user.body or {}, operation_key(step.user.user_id)
+
+    def record_held(self, outcome: Outcome) -> None:
+        """Journal a PUT held back because the address it takes was never freed.
+
+        Nothing was sent, so an intent an earlier attempt left stays as it was.
+        """
+        self.store.journal.record_result(
+            self.run_id,
+            operation=operation_key(outcome.user_id),
+            status="failed",
+            user_id=outcome.user_id,
+            source_line=outcome.line,
+            error=outcome.message,
+            settled=False,
+        )
 
     def apply_user(self, user: UserPlan) -> Outcome:
         """The profile PUT, then the custom field writes; each skipped if already journalled."""
@@ -294,30 +322,60 @@ class _RunWrites:
             run_id=self.run_id,
         )
 
-    def _put(self, user: UserPlan, body: dict[str, str | None], *, final: bool) -> Outcome:
-        """The user's profile PUT: re-read first when verifying, journal intent and outcome."""
-        key = operation_key(user.user_id)
+    def _put(
+        self,
+        user: UserPlan,
+        body: dict[str, str | None],
+        *,
+        final: bool,
+        step: StepKind = "final",
+    ) -> Outcome:
+        """One PUT of the user (their planned one, or a cycle breaker's move to its
+        temporary address): re-read first when verifying, journal intent and outcome."""
+        key = temporary_key(user.user_id) if step == "temporary" else operation_key(user.user_id)
         body_hash = canonical_hash(body)
         if self.verify:
             live = self.client.get_user(user.user_id)
-            if live.updated_at != user.updated_at:
-                return self._changed_since_planning(user, body, live, final=final)
+            if live.updated_at != self._expected_updated_at(user, step):
+                return self._changed_since_planning(user, body, live, final=final, step=step)
         self.store.journal.record_intent(
             self.run_id, operation=key, body_hash=body_hash, fields=body, user_id=user.user_id
         )
         try:
             updated = self.client.update_user(user.user_id, body)
-        except ApiError as error:
-            self.record_failure(user, body, error, settled=not may_have_landed(error))
-            raise WriteStopped(error, str(error)) from error
-        self._record_success(user, body, updated.raw(), final=final)
+        except ApiError as raised:
+            error = raised
+            if isinstance(raised, Rejected):
+                error = (
+                    explain_temporary(raised, user)
+                    if step == "temporary"
+                    else explain_taken(raised, user, body, self.freed)
+                )
+            self.record_failure(
+                user, body, error, settled=not may_have_landed(error), operation=key
+            )
+            raise WriteStopped(error, str(error)) from raised
+        self._record_success(user, body, updated.raw(), final=final, step=step)
         return Outcome(user_id=user.user_id, line=user.line, status="applied", http_status=200)
 
+    def _expected_updated_at(self, user: UserPlan, step: StepKind) -> str | None:
+        """What a re-read must show for nobody to have edited the user since planning:
+        after a cycle breaker's temporary step, what that step left."""
+        if step == "final" and user.user_id in self.moved_at:
+            return self.moved_at[user.user_id]
+        return user.updated_at
+
     def _changed_since_planning(
-        self, user: UserPlan, body: dict[str, str | None], live: User, *, final: bool
+        self,
+        user: UserPlan,
+        body: dict[str, str | None],
+        live: User,
+        *,
+        final: bool,
+        step: StepKind = "final",
     ) -> Outcome:
         """A user whose record moved since planning: our own landed PUT, or someone's edit."""
-        key = operation_key(user.user_id)
+        key = temporary_key(user.user_id) if step == "temporary" else operation_key(user.user_id)
         body_hash = canonical_hash(body)
         in_flight = (key, body_hash) in self.earlier.unsettled
         if already_holds(live, body, region=self.region, in_flight=in_flight):
@@ -329,6 +387,7 @@ class _RunWrites:
                 as_landed(live, body),
                 note=LANDED_NOTE if in_flight else FOUND_NOTE,
                 final=final,
+                step=step,
             )
             return Outcome(
                 user_id=user.user_id,
@@ -336,9 +395,10 @@ class _RunWrites:
                 status="already",
                 message=LANDED_MESSAGE if in_flight else FOUND_MESSAGE,
             )
+        expected = self._expected_updated_at(user, step)
         message = (
             "Changed in Communal since the plan was made (updated_at "
-            f"{user.updated_at} -> {live.updated_at}); not sent. Plan again to see why."
+            f"{expected} -> {live.updated_at}); not sent. Plan again to see why."
         )
         self.store.journal.record_result(
             self.run_id,
@@ -361,11 +421,14 @@ class _RunWrites:
         *,
         note: str | None = None,
         final: bool = True,
+        step: StepKind = "final",
     ) -> None:
         """Journal the result, the new snapshot and the identity, in one transaction.
 
         The row's hash is remembered only when this is the user's last write (``final``):
         a row whose custom values are still to be written must not look unchanged next time.
+        A cycle breaker's temporary step records the temporary address as what we pushed,
+        so a fresh plan after a kill between the steps sees our own write, not an edit.
         """
         store = self.store
         previous = store.snapshots.get(user.user_id)
@@ -373,23 +436,32 @@ class _RunWrites:
         merged.update(updated)
         held_back = user.holds_a_conflict or not final
         email = body.get("email")
+        temporary = step == "temporary"
+        pushed = pushed_base(user, previous, landed=())
+        before = before_image(user)
+        if temporary:
+            pushed = {**(previous.pushed if previous else {}), "email": email}
+            old = next((c.before for c in user.changes if c.field == "email"), None)
+            before = {"fields": {"email": old}, "unknown": [], "updated_at": user.updated_at}
+            at = updated.get("updated_at")
+            self.moved_at[user.user_id] = at if isinstance(at, str) else None
         with store.transaction():
             store.journal.record_result(
                 self.run_id,
-                operation=operation_key(user.user_id),
+                operation=temporary_key(user.user_id) if temporary else operation_key(user.user_id),
                 status="applied",
                 user_id=user.user_id,
                 source_line=user.line,
                 body_hash=canonical_hash(body),
                 http_status=200,
                 error=note,
-                before=before_image(user),
+                before=before,
                 after=dict(updated),
             )
             store.snapshots.save(
                 user.user_id,
                 user=merged,
-                pushed=pushed_base(user, previous, landed=()),
+                pushed=pushed,
                 source_hash=None if held_back else user.source_hash,
                 external_id=user.external_id,
                 pushed_email=email,
@@ -400,12 +472,18 @@ class _RunWrites:
             )
 
     def record_failure(
-        self, user: UserPlan, body: dict[str, str | None], error: ApiError, *, settled: bool
+        self,
+        user: UserPlan,
+        body: dict[str, str | None],
+        error: ApiError,
+        *,
+        settled: bool,
+        operation: str | None = None,
     ) -> Outcome:
-        """Journal a failure of the user's profile PUT (or of re-reading the user before it)."""
+        """Journal a failure of one of the user's PUTs (or of re-reading the user before it)."""
         self.store.journal.record_result(
             self.run_id,
-            operation=operation_key(user.user_id),
+            operation=operation or operation_key(user.user_id),
             status="failed",
             user_id=user.user_id,
             source_line=user.line,

@@ -21,7 +21,7 @@ from typing import Final, Protocol
 from pydantic import ValidationError
 
 from communal_sync.applying.landed import FOUND_NOTE, LANDED_NOTE
-from communal_sync.plan import ISSUE_KINDS, Outcome, Plan
+from communal_sync.plan import ISSUE_KINDS, Outcome, Plan, issue_words
 from communal_sync.state.records import ResultRecord, RunRecord
 
 OUTCOME_STATUSES: Final = ("applied", "already", "failed", "conflict")
@@ -40,7 +40,7 @@ COUNT_LABELS: Final[tuple[tuple[str, str, str], ...]] = (
     ("conflict", "conflict", "conflicts"),
     ("pending", "not sent", "not sent"),
     ("unchanged", "unchanged", "unchanged"),
-    *((kind, kind, kind) for kind in ISSUE_KINDS),
+    *((kind, issue_words(kind), issue_words(kind)) for kind in ISSUE_KINDS),
     (CONFLICTS_LEFT_ALONE, "conflict left alone", "conflicts left alone"),
     ("clears", "field cleared", "fields cleared"),
     ("locked_fields", "locked field not written", "locked fields not written"),

@@ -77,6 +77,8 @@ class JournalWriter(Protocol):
 
     def unsettled_operations(self, run_id: int) -> set[tuple[str, str]]: ...
 
+    def applied_after(self, run_id: int, operation: str) -> Mapping[str, Any] | None: ...
+
 
 class SnapshotWriter(Protocol):
     """Snapshots as apply reads and writes them."""

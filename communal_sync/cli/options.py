@@ -358,6 +358,18 @@ class PlanningFlags:
             rich_help_panel=PLAN_PANEL,
         ),
     ] = False
+    break_email_cycles: Annotated[
+        bool,
+        typer.Option(
+            "--break-email-cycles",
+            help="Send a cycle of email changes (two people swapping addresses, or a ring of "
+            "them) through a temporary address: the cycle's lowest user id first moves to "
+            "their address with +communal-sync-swap, then each takes the address just freed. "
+            "Without it such a cycle is reported and not sent (exit 3). Chains (one takes an "
+            "address another leaves) are always ordered, with or without it.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = False
     max_changes: Annotated[
         str | None,
         typer.Option(
@@ -403,6 +415,7 @@ class PlanningFlags:
             full_refresh=self.full_refresh,
             discover=self.discover,
             trust_ids=self.trust_ids,
+            break_email_cycles=self.break_email_cycles,
             max_changes=self.max_changes,
             max_clears=self.max_clears,
         )

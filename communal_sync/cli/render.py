@@ -10,7 +10,7 @@ from rich.text import Text
 
 from communal_sync.applying.counts import Tally
 from communal_sync.display import MESSAGE_CHARS, SHOWN_VALUE_CHARS, cut, for_terminal, shown
-from communal_sync.plan import ISSUE_KINDS, IssueKind, Outcome, Plan, UserPlan
+from communal_sync.plan import ISSUE_KINDS, IssueKind, Outcome, Plan, UserPlan, issue_words
 from communal_sync.reports import redact_issue
 from communal_sync.reports.redaction import redact_value
 from communal_sync.words import plural
@@ -28,6 +28,7 @@ ISSUE_TITLES = {
     "ambiguous": "Ambiguous rows (not pushed)",
     "mismatched": "Rows matched to someone else in Communal (not pushed; check the id)",
     "duplicate": "Duplicate rows skipped",
+    "email_cycle": "Email changes in a cycle (not pushed; see the way out)",
 }
 
 
@@ -104,12 +105,24 @@ def _user_rows(user: UserPlan, redact: bool) -> list[tuple[Text, Text, Text, Tex
         )
     for change in user.changes:
         known = change.provenance != "unknown"
+        source: str = change.provenance
+        if change.field == "email" and change.note:
+            source = f"{source}; {shown(change.note, MESSAGE_CHARS)}"  # its place in a chain
         rows.append(
             (
                 _text(change.field),
                 _value(change.before, redact) if known else Text(UNKNOWN),
                 _value(change.after, redact, empty=CLEARED),
-                Text(change.provenance),
+                Text(source),
+            )
+        )
+    if user.temporary_email is not None:
+        rows.append(
+            (
+                Text("email (first step)"),
+                Text(""),
+                _value(user.temporary_email, redact),
+                Text("temporary, to free the address (--break-email-cycles)"),
             )
         )
     for conflict in user.conflicts:
@@ -201,5 +214,5 @@ def run_summary(plan: Plan, tally: Tally, run_id: int) -> str:
     kinds: tuple[IssueKind, ...] = tuple(k for k in ISSUE_KINDS if k != "duplicate")
     for kind in kinds:
         if n := plan.issue_count(kind):
-            parts.append(f"{n} {kind}")
+            parts.append(f"{n} {issue_words(kind)}")
     return f"Run {run_id}: " + ", ".join(parts)

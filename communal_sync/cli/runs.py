@@ -160,6 +160,8 @@ def runs_show(
 
 PROFILE_OPERATION: Final = "user"
 CUSTOM_OPERATION: Final = "cpfv"
+TEMPORARY_OPERATION: Final = "email-temp"
+"""A cycle breaker's move to its temporary address (``applying.email_steps``)."""
 
 
 def is_abandoned(run: RunRecord) -> bool:
@@ -200,6 +202,8 @@ def operation_label(result: ResultRecord) -> str:
     kind, _, rest = result.operation.partition(":")
     if kind == PROFILE_OPERATION:
         return "profile"
+    if kind == TEMPORARY_OPERATION:
+        return "profile: temporary email (cycle)"
     if kind == CUSTOM_OPERATION:
         field = (result.before or {}).get("field")
         if isinstance(field, str) and field.startswith(CUSTOM_PREFIX):

@@ -9,6 +9,9 @@ A read user is checked against the row before anything is diffed: one that share
 name or email with it (``match.identity_mismatch``) is someone else, and the row is
 reported as ``mismatched`` instead of planned, unless ``trust_ids``. A row skipped by its
 hash is not read, so not checked: it sends nothing and records nothing new.
+
+Email changes are ordered last (``email_order``): a user taking another's address waits
+for them, and a cycle of them (a swap) is reported, or broken with ``--break-email-cycles``.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from communal_sync.planning.custom_fields import (
     resolve_allow_clear,
 )
 from communal_sync.planning.diff import clear_allowed
+from communal_sync.planning.email_order import order_email_changes
 from communal_sync.planning.limits import check_limits
 from communal_sync.planning.user_plan import Candidate, Judging, plan_user
 from communal_sync.state.records import Snapshot
@@ -254,6 +258,8 @@ def build_plan(
             raise
 
     users, unchanged = _drop_shared_users(out)
+    users, cycles = order_email_changes(users, break_cycles=options.break_email_cycles)
+    out.issues += cycles
     plan = Plan(
         tool_version=__version__,
         created_at=now().isoformat(timespec="seconds"),

@@ -92,6 +92,7 @@ def _user_values(user: UserPlan) -> tuple[str | None, ...]:
         values += [skipped.current, skipped.source]
     values += (user.body or {}).values()
     values += user.pushed.values()
+    values.append(user.temporary_email)
     return tuple(values)
 
 
@@ -117,6 +118,7 @@ def _redact_user(user: UserPlan) -> UserPlan:
             "skipped": tuple(_redact_skipped(skipped) for skipped in user.skipped),
             "body": None if user.body is None else _mask_values(user.body),
             "pushed": _mask_values(user.pushed),
+            "temporary_email": _mask(user.temporary_email),
         }
     )
 

@@ -257,6 +257,15 @@ class RunJournal:
         )
         return {(str(row["operation"]), str(row["body_hash"])) for row in rows}
 
+    def applied_after(self, run_id: int, operation: str) -> JsonObject | None:
+        """The record an operation of this run left, as its last applied result holds it."""
+        rows = self._db.query(
+            "SELECT after_json FROM results WHERE run_id = ? AND operation = ?"
+            " AND status = 'applied' ORDER BY id DESC LIMIT 1",
+            (run_id, operation),
+        )
+        return _object_or_none(rows[0]["after_json"]) if rows else None
+
     def results(self, run_id: int) -> list[ResultRecord]:
         """Return every result recorded for a run, in the order they were recorded."""
         rows = self._db.query(

@@ -18,7 +18,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typing import Any
 
 import pytest
 from support.cli import CliResult
-from support.fault_servers import HOP_HEADERS, BreakingProxy, Canned
+from support.fault_servers import HoldingProxy
 from support.push import (
     BIG_FIRST_ID,
     MEMBER_KEY,
@@ -352,29 +351,6 @@ KILL_CONCURRENCY = 2
 """Workers of the killed push: exactly this many PUTs are in flight when it dies."""
 HELD_TIMEOUT_SECONDS = "60"
 """COMMUNAL_TIMEOUT of the killed push: its held PUTs must still be waiting when it dies."""
-
-
-class HoldingProxy(BreakingProxy):
-    """Answers the first ``answered`` PUTs; every later one reaches the sandbox (and is
-    applied there) but its answer never comes back: a crash window held wide open."""
-
-    def __init__(self, upstream_root: str, *, answered: int) -> None:
-        super().__init__(upstream_root)
-        self.answered = answered
-        self._count_lock = threading.Lock()
-        self._puts = 0
-
-    def _respond(self, handler: Any, body: bytes) -> Canned | None:
-        if handler.command == "PUT":
-            with self._count_lock:
-                self._puts += 1
-                held = self._puts > self.answered
-            if held:
-                headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_HEADERS}
-                self._upstream.request("PUT", handler.path, headers=headers, content=body)
-                handler.hold()
-                return None
-        return super()._respond(handler, body)
 
 
 def write_address_export(path: Path, count: int) -> tuple[Path, dict[int, dict[str, Any]]]:

@@ -132,6 +132,7 @@ EXPECTED_COUNTS = {
     "ambiguous": 0,
     "mismatched": 0,
     "duplicate": 0,
+    "email_cycle": 0,
     "conflicts": 1,
     "conflicts_left_alone": 1,
     "clears": 0,

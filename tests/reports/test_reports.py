@@ -205,6 +205,7 @@ def test_json_report_has_summary_counts_and_the_whole_plan() -> None:
         "ambiguous": 0,
         "mismatched": 0,
         "duplicate": 0,
+        "email_cycle": 0,
         "conflicts": 1,
         "clears": 1,
         "locked_fields": 0,

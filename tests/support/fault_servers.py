@@ -7,6 +7,8 @@
   upstream handled them (the write landed, the client never learns it), or revokes the
   key it sees after a number of PUTs, or dribbles the answer to each PUT one byte at a
   time (``drip_puts``), slower than any deadline but never slow enough for a read timeout.
+- ``HoldingProxy`` answers the first N PUTs, then applies every later one upstream and
+  never answers it: a crash window held open for a test to kill a push in.
 
 Every server binds 127.0.0.1 on a free port, serves from daemon threads and is a context
 manager: leaving the ``with`` block stops accepting, wakes every held handler and closes
@@ -336,3 +338,26 @@ class BreakingProxy(_ServedHttp):
             if given in self._revoked:
                 return f"Bearer {REVOKED_KEY}"
         return given
+
+
+class HoldingProxy(BreakingProxy):
+    """Answers the first ``answered`` PUTs; every later one reaches the sandbox (and is
+    applied there) but its answer never comes back: a crash window held wide open."""
+
+    def __init__(self, upstream_root: str, *, answered: int) -> None:
+        super().__init__(upstream_root)
+        self.answered = answered
+        self._count_lock = threading.Lock()
+        self._puts = 0
+
+    def _respond(self, handler: _Handler, body: bytes) -> Canned | None:
+        if handler.command == "PUT":
+            with self._count_lock:
+                self._puts += 1
+                held = self._puts > self.answered
+            if held:
+                headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_HEADERS}
+                self._upstream.request("PUT", handler.path, headers=headers, content=body)
+                handler.hold()
+                return None
+        return super()._respond(handler, body)
