@@ -260,6 +260,9 @@ class PlanOptions(_Frozen):
     default_region: str | None = None
     """The region telephones without a country code were read in (``--default-region``):
     apply and revert compare with it too, so a landed PUT is recognized on resume."""
+    phone_format: Literal["as-is", "e164"] = "as-is"
+    """What a changed telephone is sent as: the file's text (``as-is``) or E.164
+    (``--phone-format e164``), when it reads as a possible number in its region."""
 
 
 class Plan(_Frozen):

@@ -51,6 +51,11 @@ class OnConflict(enum.StrEnum):
     communal = "communal"
 
 
+class PhoneFormat(enum.StrEnum):
+    as_is = "as-is"
+    e164 = "e164"
+
+
 class ReportFormat(enum.StrEnum):
     text = "text"
     json = "json"
@@ -388,6 +393,16 @@ class PlanningFlags:
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None
+    phone_format: Annotated[
+        PhoneFormat,
+        typer.Option(
+            "--phone-format",
+            help="What a changed telephone is sent as: the file's text (as-is, default) or "
+            "E.164 such as +14165550101 (e164), read in --default-region, else the row's "
+            "profile_country. Numbers are compared by what they dial either way.",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = PhoneFormat.as_is
     custom_fields: Annotated[
         bool | None,
         typer.Option(
@@ -418,6 +433,7 @@ class PlanningFlags:
             break_email_cycles=self.break_email_cycles,
             max_changes=self.max_changes,
             max_clears=self.max_clears,
+            phone_format=self.phone_format.value,
         )
 
 

@@ -21,6 +21,7 @@ from communal_sync.values.normalize import (
     normalize_country,
     normalize_date,
     phone_key,
+    same_phone,
 )
 
 CLEAR_ALL: Final = "all"
@@ -72,7 +73,16 @@ def comparison_key(field_name: str, value: str | None, *, region: str | None = N
 
 
 def same_value(field_name: str, a: str | None, b: str | None, *, region: str | None) -> bool:
-    """Whether ``a`` and ``b`` are the same value of ``field_name``, cosmetics aside."""
+    """Whether ``a`` and ``b`` are the same value of ``field_name``, cosmetics aside.
+
+    Telephones are compared by the number they dial (``same_phone``): without ``region``
+    a national number is read in the country of the other, international one.
+    """
+    if field_name == "telephone":
+        blank_a, blank_b = not clean_text(a or ""), not clean_text(b or "")
+        if blank_a or blank_b:
+            return blank_a and blank_b
+        return same_phone(a, b, region)
     return comparison_key(field_name, a, region=region) == comparison_key(
         field_name, b, region=region
     )

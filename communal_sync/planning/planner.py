@@ -309,6 +309,7 @@ def decisive_options(options: PlanOptions) -> dict[str, object]:
         "custom_fields": options.custom_fields,
         "trust_ids": options.trust_ids,
         "default_region": options.default_region,
+        "phone_format": options.phone_format,
     }
     defaults = PlanOptions()
     return {k: v for k, v in chosen.items() if v != getattr(defaults, k)}

@@ -7,6 +7,7 @@ three-way diff, the PUT body and the custom writes of one row whose user was rea
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from communal_sync.api.models import CustomProfileFieldValue, User
@@ -25,9 +26,10 @@ from communal_sync.plan import (
 )
 from communal_sync.planning.current import current_record
 from communal_sync.planning.custom_fields import CustomFields
-from communal_sync.planning.diff import build_put_body, diff_fields
+from communal_sync.planning.diff import FieldDiff, build_put_body, diff_fields
 from communal_sync.state.records import Snapshot
-from communal_sync.values.normalize import email_key
+from communal_sync.values.countries import normalize_country
+from communal_sync.values.normalize import clean_text, e164, email_key, phone_compare_region
 
 
 @dataclass
@@ -76,14 +78,17 @@ def plan_user(candidate: Candidate, judging: Judging) -> UserPlan | Unchanged | 
     current.update(custom_current)
     known = set(PROFILE_FIELDS) | set(judging.custom.writable)
     base = {k: v for k, v in snapshot.pushed.items() if k in known} if snapshot else None
+    region = row_region(judging.region, row.profile_country, snapshot)
+    source = sent_telephone(candidate.source, current, region, judging.options)
     diff = diff_fields(
-        candidate.source,
+        source,
         current,
         base,
         on_conflict=judging.options.on_conflict,
         allow_clear=judging.allow_clear,
-        region=judging.region,
+        region=region,
     )
+    diff = note_uncompared_telephone(diff, source, current, region)
     body = build_put_body(diff, current)
     writes = judging.custom.writes(diff.changes, value_ids)
     email_change = None
@@ -102,7 +107,7 @@ def plan_user(candidate: Candidate, judging: Judging) -> UserPlan | Unchanged | 
             source_hash=candidate.source_hash,
             email=row.email,
             external_id=row.external_id,
-            pushed={k: v for k, v in candidate.source.items() if v is not None},
+            pushed={k: v for k, v in source.items() if v is not None},
         )
     live = candidate.live
     return UserPlan(
@@ -121,6 +126,64 @@ def plan_user(candidate: Candidate, judging: Judging) -> UserPlan | Unchanged | 
         source_hash=None if skipped else candidate.source_hash,
         pushed=diff.asserted,
     )
+
+
+UNCOMPARED_PHONE_NOTE = (
+    "no country code, and no region to read it in (--default-region, a profile_country "
+    "column, or an international number in Communal): compared by its digits only"
+)
+
+
+def row_region(
+    configured: str | None, country: str | None, snapshot: Snapshot | None
+) -> str | None:
+    """The region a row's telephone is read in: ``--default-region``, else the row's own
+    ``profile_country``, else the country we last pushed for that user. None when none
+    says (then the other number's own country code decides, see ``same_phone``)."""
+    if configured:
+        return configured
+    for text in (country, snapshot.pushed.get("profile_country") if snapshot else None):
+        region = normalize_country(text) if text else None
+        if region:
+            return region
+    return None
+
+
+def sent_telephone(
+    source: dict[str, str | None],
+    current: dict[str, CurrentValue],
+    region: str | None,
+    options: PlanOptions,
+) -> dict[str, str | None]:
+    """The row's values with its telephone as it would be sent: the file's text, or
+    E.164 under ``--phone-format e164`` when it reads as a possible number (a number that
+    does not is sent as written, and compared by its digits)."""
+    text = source.get("telephone")
+    if options.phone_format != "e164" or not text or not clean_text(text):
+        return source
+    now = current.get("telephone")
+    where = phone_compare_region(text, now.value if now else None, region)
+    formatted = e164(text, where)
+    return {**source, "telephone": formatted} if formatted else source
+
+
+def note_uncompared_telephone(
+    diff: FieldDiff,
+    source: dict[str, str | None],
+    current: dict[str, CurrentValue],
+    region: str | None,
+) -> FieldDiff:
+    """Say on a telephone change when the number could only be compared by its digits."""
+    now = current.get("telephone")
+    if phone_compare_region(source.get("telephone"), now.value if now else None, region):
+        return diff
+    changes = tuple(
+        change.model_copy(update={"note": change.note or UNCOMPARED_PHONE_NOTE})
+        if change.field == "telephone" and change.after and now and now.value
+        else change
+        for change in diff.changes
+    )
+    return dataclasses.replace(diff, changes=changes)
 
 
 MISMATCH_FIXES: dict[MatchMethod, str] = {

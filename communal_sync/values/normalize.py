@@ -149,3 +149,48 @@ def phone_key(s: str, region: str | None = None) -> str:
         key = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
         return f"{key};ext={number.extension}" if number.extension else key
     return _NOT_DIGIT.sub("", text)
+
+
+def phone_region(s: str | None) -> str | None:
+    """The region (ISO alpha-2) of a number written with its country code, else None.
+
+    "+1 416 555 0101" -> "CA"; "(416) 555-0101" (no country code) -> None.
+    """
+    text = clean_text(s or "")
+    if not text.startswith(("+", "00")):
+        return None
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(number)
+    return region if region and region != "001" else None
+
+
+def phone_compare_region(a: str | None, b: str | None, region: str | None) -> str | None:
+    """The region two telephones are compared in: ``region`` when known; otherwise the
+    region of whichever of them carries its country code (the other one is read as a
+    number of that country). None when neither says: then only digits can be compared."""
+    return region or phone_region(a) or phone_region(b)
+
+
+def same_phone(a: str | None, b: str | None, region: str | None = None) -> bool:
+    """Whether two telephones dial the same number (see ``phone_compare_region``).
+
+    Without a configured region, "(416) 555-0101" and "+14165550101" are the same: the
+    national number is read in the international one's country.
+    """
+    where = phone_compare_region(a, b, region)
+    return phone_key(a or "", where) == phone_key(b or "", where)
+
+
+def e164(s: str, region: str | None) -> str | None:
+    """``s`` in E.164 ("+14165550101") when it parses as a possible number, else None."""
+    text = clean_text(s)
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number) or number.extension:
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

@@ -155,3 +155,71 @@ def test_a_conflict_kept_as_communal_has_it_is_reported_every_night_either_way(
     assert puts_by_user(sandbox) == ({101: 1} if other_change else {})
     expected = {"telephone": other_change} if other_change else {}
     assert_users_equal(users_of(sandbox), expected_users(before, {101: expected}))
+
+
+# --- 8. telephones without a configured region ---------------------------------------------
+
+
+def put_bodies(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return [r["body"] for r in sandbox.requests() if r["method"] == "PUT"]
+
+
+def test_a_national_phone_equal_to_communals_e164_number_plans_nothing(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    """101's Communal number is +1 416 555 0101; no --default-region, no country column."""
+    before = users_of(sandbox)
+    export = write_export(
+        tmp_path / "export.csv",
+        "101,Amara,Okafor,amara.okafor@example.org,(416) 555-0101,",
+        "102,Bruno,Lefèvre,bruno.lefevre@example.org,+1 514 555 0102,",
+    )
+
+    result = cli("push", str(export), "--yes", env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "0 users to update, 2 unchanged" in result.stdout
+    assert request_counts(sandbox)["PUT"] == 0
+    assert users_of(sandbox) == before
+
+
+def test_phone_format_e164_sends_a_changed_number_read_in_the_rows_own_country(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    before = users_of(sandbox)
+    export = write_export(
+        tmp_path / "export.csv",
+        "103,Chen,Wei,chen.wei@example.org,020 7946 0018,GB",
+        header="id,first_name,last_name,email,telephone,profile_country",
+    )
+
+    result = cli("push", str(export), "--yes", "--phone-format", "e164", env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert puts_by_user(sandbox) == {103: 1}
+    (body,) = put_bodies(sandbox)
+    assert body["telephone"] == "+442079460018"
+    assert_users_equal(
+        users_of(sandbox),
+        expected_users(before, {103: {"telephone": "+442079460018", "profile_country": "GB"}}),
+    )
+
+
+def test_as_is_sends_the_files_text_and_a_digits_only_comparison_is_said(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    """102's Communal number is national (514-555-0102), and so is the file's: no region."""
+    export = write_export(
+        tmp_path / "export.csv", "102,Bruno,Lefèvre,bruno.lefevre@example.org,514 555 0199,"
+    )
+    report = tmp_path / "night.json"
+
+    result = cli("push", str(export), "--yes", "--report", str(report), env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    (body,) = put_bodies(sandbox)
+    assert body["telephone"] == "514 555 0199"
+    assert users_of(sandbox)[102]["telephone"] == "514 555 0199"
+    (user,) = json.loads(report.read_text(encoding="utf-8"))["plan"]["users"]
+    (change,) = [c for c in user["changes"] if c["field"] == "telephone"]
+    assert "compared by its digits only" in change["note"]

@@ -89,9 +89,20 @@ def test_comparison_key(field: str, value: str | None, region: str | None, key: 
     assert comparison_key(field, value, region=region) == key
 
 
-def test_phone_without_country_code_needs_the_default_region_to_match() -> None:
-    assert not same_value("telephone", "(416) 555-0101", "+1 416 555 0101", region=None)
+def test_a_national_phone_is_read_in_the_country_of_the_international_one() -> None:
+    """Without --default-region, the number that carries its country code says where the
+    other is dialled from (issue 12: no false change, no E.164 overwritten by a national form)."""
+    assert same_value("telephone", "(416) 555-0101", "+1 416 555 0101", region=None)
+    assert same_value("telephone", "+14165550101", "416-555-0101", region=None)
+    assert same_value("telephone", "020 7946 0018", "+44 20 7946 0018", region=None)
+    assert not same_value("telephone", "(416) 555-0199", "+1 416 555 0101", region=None)
     assert same_value("telephone", "(416) 555-0101", "+1 416 555 0101", region="CA")
+    # A configured region is the region: the national number is then a UK one.
+    assert not same_value("telephone", "(416) 555-0101", "+1 416 555 0101", region="GB")
+    # Neither carries a country code: compared by the digits they have.
+    assert same_value("telephone", "(416) 555-0101", "416.555.0101", region=None)
+    assert not same_value("telephone", "", "+1 416 555 0101", region=None)
+    assert same_value("telephone", None, " ", region=None)
 
 
 @pytest.mark.parametrize(
