@@ -114,7 +114,8 @@ def check_status(
     if status == 403:
         raise Forbidden(
             f"The API key may not access {subject} (403).{said} "
-            "A member key can only read and update its own user: use a manager key.",
+            "A member key can only read and update its own user: use a manager key, or a "
+            "file that holds only the key's own row.",
             status=403,
         )
     if status == 404:

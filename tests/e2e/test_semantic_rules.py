@@ -223,3 +223,43 @@ def test_as_is_sends_the_files_text_and_a_digits_only_comparison_is_said(
     (user,) = json.loads(report.read_text(encoding="utf-8"))["plan"]["users"]
     (change,) = [c for c in user["changes"] if c["field"] == "telephone"]
     assert "compared by its digits only" in change["note"]
+
+
+# --- 9. a member key and its own record ------------------------------------------------------
+
+MEMBER_KEY_OF_DANA = "sandbox-member-key"
+"""The demo organization's member key is user 104's (Dana Whitfield)."""
+DANA = "104,Dana,Whitfield,dana.whitfield@example.org,,Dee"
+
+
+def test_a_member_key_on_a_file_of_several_people_stops_while_planning_saying_what_to_do(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    before = users_of(sandbox)
+    export = write_export(
+        tmp_path / "export.csv", DANA, "110,Jonas,Berg,jonas.berg@example.org,,Jo"
+    )
+    env = {**sandbox_env, "COMMUNAL_API_KEY": MEMBER_KEY_OF_DANA}
+
+    result = cli("push", str(export), "--yes", env=env)
+
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert request_counts(sandbox)["PUT"] == 0
+    assert users_of(sandbox) == before
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "user 110 (403)" in line
+    assert line.endswith("use a manager key, or a file that holds only the key's own row.")
+
+
+def test_a_member_key_on_a_file_of_its_own_row_pushes_it(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    before = users_of(sandbox)
+    export = write_export(tmp_path / "export.csv", DANA)
+    env = {**sandbox_env, "COMMUNAL_API_KEY": MEMBER_KEY_OF_DANA}
+
+    result = cli("push", str(export), "--yes", env=env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert puts_by_user(sandbox) == {104: 1}
+    assert_users_equal(users_of(sandbox), expected_users(before, {104: {"preferred_name": "Dee"}}))
