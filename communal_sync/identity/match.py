@@ -106,7 +106,7 @@ def match_row(
     ``hint`` ends the message of a row no one matched (see ``unmatched_hint``).
     """
     if row.id is not None:
-        return Match(row.id, "id")
+        return _checked_by_map(row.id, row.external_id, identities)
     key = email_key(row.email)
     if row.external_id is not None:
         user_id = identities.lookup_external_id(row.external_id)
@@ -127,6 +127,23 @@ def match_row(
         None,
         problem="unmatched",
         message=f"No Communal user is known for this row. {hint}",
+    )
+
+
+def _checked_by_map(user_id: int, external_id: str | None, identities: IdentityLookup) -> Match:
+    """The id column's match, unless the identity map gives the row's external key to
+    another user: that contradiction is an identity event, reported, never settled by
+    silently moving the key (which would leave its real owner's row ambiguous forever)."""
+    owner = identities.lookup_external_id(external_id) if external_id is not None else None
+    if owner is None or owner == user_id:
+        return Match(user_id, "id")
+    return Match(
+        None,
+        problem="ambiguous",
+        message=f"This row's id column says user {user_id}, but the identity map gives its "
+        f"external id {external_id} to user {owner}: nothing is planned for it, and the map "
+        "is left as it is. Correct the id or the external id in the file, or, if the key "
+        f"really moved, load the new pairing with `communal-sync link FILE`.",
     )
 
 

@@ -263,3 +263,50 @@ def test_a_member_key_on_a_file_of_its_own_row_pushes_it(
     assert result.exit_code == 0, result.stdout + result.stderr
     assert puts_by_user(sandbox) == {104: 1}
     assert_users_equal(users_of(sandbox), expected_users(before, {104: {"preferred_name": "Dee"}}))
+
+
+# --- 5. an id column that contradicts the identity map ---------------------------------------
+
+KEYED = "id,external_id,first_name,last_name,email,preferred_name"
+
+
+def test_an_id_column_contradicting_the_identity_map_is_reported_and_the_map_kept(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    from communal_sync.state import open_state
+
+    first = write_export(
+        tmp_path / "first.csv", "101,CRM-1,Amara,Okafor,amara.okafor@example.org,", header=KEYED
+    )
+    assert cli("push", str(first), "--yes", env=sandbox_env).exit_code == 0
+    before = users_of(sandbox)
+    sandbox.clear_requests()
+    export = write_export(
+        tmp_path / "export.csv", "102,CRM-1,Bruno,Lefèvre,bruno.lefevre@example.org,Bru",
+        header=KEYED,
+    )  # fmt: skip
+    report = tmp_path / "night.json"
+
+    result = cli("push", str(export), "--yes", "--report", str(report), env=sandbox_env)
+
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert request_counts(sandbox)["PUT"] == 0
+    assert users_of(sandbox) == before
+    (issue,) = json.loads(report.read_text(encoding="utf-8"))["plan"]["issues"]
+    assert issue["kind"] == "ambiguous"
+    assert issue["message"].startswith(
+        "This row's id column says user 102, but the identity map gives its external id "
+        "CRM-1 to user 101: nothing is planned for it, and the map is left as it is."
+    )
+    with open_state(Path(sandbox_env["COMMUNAL_SYNC_STATE"])) as store:
+        assert store.identity.lookup_external_id("CRM-1") == 101
+
+    # Amara's own row, by her external key alone, is still hers (not "ambiguous").
+    hers = write_export(
+        tmp_path / "hers.csv", ",CRM-1,Amara,Okafor,amara.okafor@example.org,Ama", header=KEYED
+    )
+    pushed = cli("push", str(hers), "--yes", env=sandbox_env)
+
+    assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+    assert puts_by_user(sandbox) == {101: 1}
+    assert users_of(sandbox)[101]["preferred_name"] == "Ama"

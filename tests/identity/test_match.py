@@ -80,11 +80,31 @@ def test_id_column_wins_over_every_other_key() -> None:
     identities = Identities({"M-1": 200}, {"ann.lee@example.org": [300]})
     discover = Signups(signup(1, 400, "ann.lee@example.org"))
 
-    found = match_row(row(id=101, external_id="M-1"), identities, discover=discover)
+    found = match_row(row(id=101), identities, discover=discover)
 
     assert found == Match(101, "id")
     assert identities.asked == []
     assert discover.queries == []
+
+
+@pytest.mark.parametrize("owner", [None, 101])
+def test_an_id_column_is_checked_only_against_the_external_keys_owner(owner: int | None) -> None:
+    identities = Identities({"M-1": owner} if owner else {}, {"ann.lee@example.org": [300]})
+
+    found = match_row(row(id=101, external_id="M-1"), identities)
+
+    assert found == Match(101, "id")
+
+
+def test_an_id_column_contradicting_the_maps_external_key_is_ambiguous() -> None:
+    identities = Identities({"M-1": 200}, {})
+
+    found = match_row(row(id=101, external_id="M-1"), identities)
+
+    assert found.user_id is None
+    assert found.problem == "ambiguous"
+    assert "id column says user 101" in (found.message or "")
+    assert "external id M-1 to user 200" in (found.message or "")
 
 
 @pytest.mark.parametrize("email_owners", [[], [200]])
