@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from rich.markup import escape
@@ -30,6 +30,9 @@ from communal_sync.intake.pipeline import open_intake
 from communal_sync.intake.validate import RowResult, ValidationSummary, summarize
 from communal_sync.reports.error_rows import ErrorRowsWriter
 from communal_sync.reports.redaction import REDACTED, redact_value
+
+SHOWN_PROBLEMS: Final = 20
+"""Problems the text report lists: a screenful; ``--format json`` and ``--errors-out`` have all."""
 
 ErrorsOutOpt = Annotated[
     Path | None,
@@ -111,13 +114,22 @@ def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[s
     }
 
 
-def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
-    console = stdout_console()
-    console.print(
+def _summary_line(summary: ValidationSummary, name: str) -> str:
+    return (
         f"{escape(for_terminal(name))}: {summary.rows} rows, {summary.valid} valid, "
         f"{summary.invalid} invalid"
         + (f", {summary.duplicates} duplicates skipped" if summary.duplicates else "")
     )
+
+
+def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
+    """The summary, unmapped columns and at most ``SHOWN_PROBLEMS`` problems.
+
+    A file with thousands of bad rows would scroll the summary away: past the bound one line
+    says how many more there are and where to find them, and the summary is repeated last.
+    """
+    console = stdout_console()
+    console.print(_summary_line(summary, name))
     if summary.unmapped_columns:
         columns = escape(", ".join(repr(cut(c)) for c in summary.unmapped_columns))
         console.print(
@@ -131,7 +143,7 @@ def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
     table.add_column("field")
     table.add_column("value", overflow="fold")
     table.add_column("reason", overflow="fold")
-    for error in summary.errors:
+    for error in summary.errors[:SHOWN_PROBLEMS]:
         value = REDACTED if redact and error.value else shown(error.value)
         table.add_row(
             str(error.line),
@@ -140,3 +152,7 @@ def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
             Text(shown(error.message, MESSAGE_CHARS)),
         )
     console.print(table)
+    hidden = len(summary.errors) - SHOWN_PROBLEMS
+    if hidden > 0:
+        console.print(f"…{hidden} more (see --errors-out / --format json)")
+    console.print(_summary_line(summary, name))

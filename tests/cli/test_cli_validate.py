@@ -573,3 +573,61 @@ def test_top_level_help_lists_every_command_and_the_exit_codes(cli: Cli) -> None
         assert f" {name} " in listed
     assert "3 finished with row failures or invalid rows" in listed
     assert "130 interrupted" in listed
+
+
+# --- the bounded text report ------------------------------------------------------------------
+
+
+def _bad_emails_file(tmp_path: Path, rows: int) -> Path:
+    path = tmp_path / "bad.csv"
+    lines = ["first_name,last_name,email"]
+    lines += [f"Ana{n},Lee,ana{n}-at-example.org" for n in range(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_text_report_of_1000_invalid_rows_shows_a_screenful_then_says_how_many_more(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from communal_sync.cli.validate import SHOWN_PROBLEMS
+
+    path = _bad_emails_file(tmp_path, 1000)
+    result = cli("validate", str(path))
+
+    assert result.exit_code == 3
+    lines = result.stdout.splitlines()
+    summary = f"{path}: 1000 rows, 0 valid, 1000 invalid"
+    assert lines[0] == summary
+    assert lines[-1] == summary
+    assert lines[-2] == f"…{1000 - SHOWN_PROBLEMS} more (see --errors-out / --format json)"
+    shown_problems = table_problems(result.stdout)
+    assert shown_problems == [(n, "email") for n in range(2, 2 + SHOWN_PROBLEMS)]
+    # a long reason folds onto a second line; unbounded, 1,000 problems were 2,000+ lines
+    assert len(lines) <= 2 * SHOWN_PROBLEMS + 10
+
+
+def test_json_report_and_errors_out_of_1000_invalid_rows_stay_complete(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = _bad_emails_file(tmp_path, 1000)
+    errors_out = tmp_path / "errors.csv"
+
+    report = report_of(cli, str(path), "--errors-out", str(errors_out), expect=3)
+
+    assert problems(report) == [(n, "email") for n in range(2, 1002)]
+    with errors_out.open(newline="", encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    assert len(written) == 1000
+    assert written[-1]["email"] == "ana999-at-example.org"
+
+
+def test_text_report_within_the_bound_has_no_more_line(cli: Cli, tmp_path: Path) -> None:
+    from communal_sync.cli.validate import SHOWN_PROBLEMS
+
+    path = _bad_emails_file(tmp_path, SHOWN_PROBLEMS)
+    result = cli("validate", str(path))
+
+    assert result.exit_code == 3
+    assert "more (see --errors-out" not in result.stdout
+    assert len(table_problems(result.stdout)) == SHOWN_PROBLEMS
+    assert result.stdout.splitlines()[-1] == result.stdout.splitlines()[0]
