@@ -27,6 +27,8 @@ class CurrentValue:
 
     value: str | None
     provenance: Provenance
+    as_of: str | None = None
+    """For a snapshot value: the date (UTC, YYYY-MM-DD) of the push that left it."""
 
 
 UNKNOWN: Final = CurrentValue(None, "unknown")
@@ -295,6 +297,12 @@ class Plan(_Frozen):
         return sum(u.clears for u in self.users)
 
     @property
+    def unverified_changes(self) -> int:
+        """Changes over a value Communal cannot show (an address from our snapshot): the tool
+        cannot see an edit made in Communal since, so it cannot report it as a conflict."""
+        return sum(1 for u in self.users for c in u.changes if c.provenance == "snapshot")
+
+    @property
     def locked_skips(self) -> int:
         """Field values not sent because Communal locks the field (reported, exit 0)."""
         return sum(len(u.skipped) for u in self.users)
@@ -323,6 +331,7 @@ class Plan(_Frozen):
             "conflicts": self.conflicts,
             "clears": self.clears,
             "locked_fields": self.locked_skips,
+            "unverified_changes": self.unverified_changes,
         }
 
     @property
@@ -350,4 +359,7 @@ class Plan(_Frozen):
         if self.locked_skips:
             fields = plural(self.locked_skips, "field")
             parts.append(f"{self.locked_skips} locked {fields} not written")
+        if self.unverified_changes:
+            count = self.unverified_changes
+            parts.append(f"{count} address {plural(count, 'change')} over values we cannot read")
         return ", ".join(parts)

@@ -91,10 +91,12 @@ def operation_key(user_id: int) -> str:
 
 
 def before_image(user: UserPlan) -> dict[str, Any]:
-    """The values the PUT overwrites, for ``revert``; unknown ones are listed as such."""
+    """The values the PUT overwrites, for ``revert``; unknown ones are listed as such, and
+    those known only from our snapshot (not read from Communal) as ``unverified``."""
     return {
         "fields": {c.field: c.before for c in user.changes if c.provenance != "unknown"},
         "unknown": [c.field for c in user.changes if c.provenance == "unknown"],
+        "unverified": [c.field for c in user.changes if c.provenance == "snapshot"],
         "updated_at": user.updated_at,
     }
 

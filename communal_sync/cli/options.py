@@ -320,7 +320,10 @@ class PlanningFlags:
             "--on-conflict",
             help="A field edited in Communal since our last push and different in the file: "
             "skip it and report (default), take the file's value (source), or keep "
-            "Communal's (communal).",
+            "Communal's (communal). Addresses, which Communal never shows, are compared "
+            "with what we last pushed: an edit made in Communal cannot be detected there, "
+            "so the file's value is sent and the plan marks it as over a value we cannot "
+            "read.",
             rich_help_panel=PLAN_PANEL,
         ),
     ] = OnConflict.skip

@@ -106,6 +106,8 @@ def _user_rows(user: UserPlan, redact: bool) -> list[tuple[Text, Text, Text, Tex
     for change in user.changes:
         known = change.provenance != "unknown"
         source: str = change.provenance
+        if change.provenance == "snapshot" and change.note:
+            source = shown(change.note, MESSAGE_CHARS)
         if change.field == "email" and change.note:
             source = f"{source}; {shown(change.note, MESSAGE_CHARS)}"  # its place in a chain
         rows.append(

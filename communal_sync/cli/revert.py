@@ -38,6 +38,18 @@ RevertRunArg = Annotated[
     ),
 ]
 
+RestoreUnverifiedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--restore-unverified",
+        help=(
+            "Also put back fields whose value before the run is known only from our own last "
+            "push (addresses: Communal never shows them), although Communal may have held "
+            "something else. Without it they are left alone and reported per user."
+        ),
+    ),
+]
+
 
 @app.command()
 @handles_errors
@@ -50,6 +62,7 @@ def revert(
     yes: YesOpt = False,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     state: StateOpt = None,
+    restore_unverified: RestoreUnverifiedOpt = False,
 ) -> None:
     """Restore the values a run overwrote, unless they were changed again since."""
     check_outputs({"--report": output.report}, state=state, sandbox=api.sandbox)
@@ -57,7 +70,11 @@ def revert(
         with open_state(s.state_path) as store:
             store.binding.check(s.settings.base_url, bind=False)
             plan = build_revert_plan(
-                run_id, store=store, client=s.client, base_url=s.settings.base_url
+                run_id,
+                store=store,
+                client=s.client,
+                base_url=s.settings.base_url,
+                restore_unverified=restore_unverified,
             )
         for message in plan.warnings:
             warn(message)

@@ -24,11 +24,13 @@ def current_record(
     fields: Iterable[str],
     live: User | None,
     snapshot_user: Mapping[str, Any] | None,
+    snapshot_at: str | None = None,
 ) -> dict[str, CurrentValue]:
     """Each of ``fields`` with its current value and provenance: live, snapshot or unknown.
 
     A field the live response carries (even as null) is live. Otherwise the snapshot's
-    value is used, marked as such, because Communal may have changed it since.
+    value is used, marked as such (with ``snapshot_at``, the date of that push), because
+    Communal may have changed it since.
     """
     provided = live.provided_fields() if live is not None else frozenset()
     live_values = live.raw() if live is not None else {}
@@ -37,7 +39,7 @@ def current_record(
         if name in provided:
             record[name] = CurrentValue(_text(live_values.get(name)), "live")
         elif snapshot_user is not None and name in snapshot_user:
-            record[name] = CurrentValue(_text(snapshot_user[name]), "snapshot")
+            record[name] = CurrentValue(_text(snapshot_user[name]), "snapshot", as_of=snapshot_at)
         else:
             record[name] = UNKNOWN
     return record

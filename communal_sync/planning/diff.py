@@ -34,6 +34,12 @@ CLEAR_NAMES_HINT: Final = (
 CURRENT_UNKNOWN_NOTE: Final = "current unknown"
 
 
+def snapshot_note(as_of: str | None) -> str:
+    """What a change over a snapshot value says: the value is ours, not read from Communal."""
+    when = f" on {as_of}" if as_of else ""
+    return f"last pushed by us{when}; Communal may differ (it does not show this field)"
+
+
 @dataclass(frozen=True)
 class FieldDiff:
     """The diff of one record: changes to send, conflicts to report.
@@ -196,8 +202,15 @@ def diff_fields(
             )
             if on_conflict != "source":
                 continue
+        note = snapshot_note(now.as_of) if now.provenance == "snapshot" else None
         changes.append(
-            FieldChange(field=name, before=now.value, after=wanted, provenance=now.provenance)
+            FieldChange(
+                field=name,
+                before=now.value,
+                after=wanted,
+                provenance=now.provenance,
+                note=note,
+            )
         )
         final[name] = asserted[name] = wanted
     return FieldDiff(

@@ -4,7 +4,9 @@ It is an ordinary plan, shown, dry-runnable and applied like any other. The same
 three-way diff keeps it safe: the *source* is the before-image, the *base* is what the
 run wrote, the *current* value is read live. A field someone changed again since the run
 is a conflict and is left alone; a field whose earlier value was never known cannot be
-restored and is reported.
+restored and is reported. A field whose earlier value came from our snapshot (an address:
+GET does not show it) is *unverified*: Communal may have held something else when the run
+overwrote it, so it is left alone and reported unless ``restore_unverified``.
 """
 
 from __future__ import annotations
@@ -61,12 +63,15 @@ def build_revert_plan(
     store: RevertState,
     client: UserReader,
     base_url: str,
+    restore_unverified: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Plan:
     """The plan that restores what run ``run_id`` changed, where that is still safe.
 
     Telephones are compared in the phone region the reverted run was planned with (its
-    stored plan's ``default_region``), and the revert plan records it for apply.
+    stored plan's ``default_region``), and the revert plan records it for apply. Fields
+    whose before-image is unverified are left alone, with a warning per user, unless
+    ``restore_unverified`` (then the last value we knew is put back).
     """
     store.journal.get_run(run_id)  # a UsageError naming `runs` when there is no such run
     region = _planned_region(store.journal, run_id)
@@ -83,6 +88,20 @@ def build_revert_plan(
                 f"User {user_id}: {', '.join(restoring.unknown)} had no known value before run "
                 f"{run_id} (GET does not return addresses), so cannot be restored."
             )
+        if restoring.unverified:
+            names = ", ".join(restoring.unverified)
+            if restore_unverified:
+                warnings.append(
+                    f"User {user_id}: restoring {names} to the value last pushed by us before "
+                    f"run {run_id} (--restore-unverified); Communal may have held another."
+                )
+            else:
+                warnings.append(
+                    f"User {user_id}: {names} before run {run_id} is unknown (the value we "
+                    "had was our own last push; Communal does not show it), so it is left "
+                    "alone. Use --restore-unverified to put back the last-known value."
+                )
+                restoring = restoring.without(restoring.unverified)
         if not restoring.values:
             continue
         try:
@@ -127,6 +146,19 @@ class _Restore:
     base: dict[str, str | None]
     definitions: dict[str, tuple[int, str]]
     unknown: tuple[str, ...]
+    unverified: tuple[str, ...] = ()
+
+    def without(self, names: tuple[str, ...]) -> _Restore:
+        """This restore minus ``names`` (fields left alone)."""
+        return _Restore(
+            user_id=self.user_id,
+            line=self.line,
+            values={k: v for k, v in self.values.items() if k not in names},
+            base={k: v for k, v in self.base.items() if k not in names},
+            definitions=self.definitions,
+            unknown=self.unknown,
+            unverified=self.unverified,
+        )
 
     @classmethod
     def of(cls, user_id: int, results: list[ResultRecord]) -> _Restore:
@@ -149,6 +181,7 @@ class _Restore:
             base=base,
             definitions=definitions,
             unknown=tuple(before.get("unknown", [])),
+            unverified=tuple(k for k in before.get("unverified", []) if k in values),
         )
 
 

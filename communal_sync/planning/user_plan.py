@@ -69,11 +69,12 @@ def plan_user(candidate: Candidate, judging: Judging) -> UserPlan | Unchanged | 
     row = candidate.row
     snapshot = candidate.snapshot
     snapshot_user = snapshot.user if snapshot else None
+    snapshot_at = snapshot.pushed_at.date().isoformat() if snapshot else None
     if not judging.options.trust_ids:
         identity = current_record(IDENTITY_FIELDS, candidate.live, snapshot_user)
         if identity_mismatch(row, identity):
             return mismatch_issue(candidate, identity)
-    current = current_record(candidate.source, candidate.live, snapshot_user)
+    current = current_record(candidate.source, candidate.live, snapshot_user, snapshot_at)
     custom_current, value_ids = judging.custom.current(candidate.custom_values or [])
     current.update(custom_current)
     known = set(PROFILE_FIELDS) | set(judging.custom.writable)

@@ -9,6 +9,7 @@ test that pins it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,182 @@ def test_an_id_column_contradicting_the_identity_map_is_reported_and_the_map_kep
     assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
     assert puts_by_user(sandbox) == {101: 1}
     assert users_of(sandbox)[101]["preferred_name"] == "Ama"
+
+
+# --- 2. a snapshot is not Communal's current value ---------------------------------------
+
+ADDRESS_HEADER = "id,first_name,last_name,email,profile_address"
+AMARA_AT = "101,Amara,Okafor,amara.okafor@example.org,{address}"
+AMARA_BODY = {"first_name": "Amara", "last_name": "Okafor", "email": "amara.okafor@example.org"}
+SNAPSHOT_NOTE = r"last pushed by us on \d{4}-\d{2}-\d{2}; Communal may differ"
+
+
+def flat(text: str) -> str:
+    """Terminal output with its wrapping undone, to find a sentence in a table cell."""
+    return " ".join(text.split())
+
+
+def test_an_address_change_over_our_snapshot_says_communal_may_differ_everywhere(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = write_export(
+        tmp_path / "first.csv", AMARA_AT.format(address="12 Queen St W"), header=ADDRESS_HEADER
+    )
+    assert cli("push", str(first), "--yes", env=sandbox_env).exit_code == 0
+    edit_in_communal(sandbox, 101, profile_address="99 King St E")  # GET cannot show it
+    before = users_of(sandbox)
+    sandbox.clear_requests()
+    export = write_export(
+        tmp_path / "export.csv", AMARA_AT.format(address="5 Bloor St"), header=ADDRESS_HEADER
+    )
+    reports = {s: tmp_path / f"night.{s}" for s in ("json", "csv", "md", "html")}
+    for suffix in ("csv", "md", "html"):  # the dry run's reports, one format each
+        planned = cli("plan", str(export), "--report", str(reports[suffix]), env=sandbox_env)
+        assert planned.exit_code == 0, planned.stdout + planned.stderr
+    assert request_counts(sandbox)["PUT"] == 0
+    sandbox.clear_requests()
+
+    result = cli("push", str(export), "--yes", "--report", str(reports["json"]), env=sandbox_env)
+
+    # The tool cannot see the edit, so it is no conflict: the file's value is sent (exit 0),
+    # and every output says the "now" value is our own last push, not Communal's.
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert_users_equal(
+        users_of(sandbox), expected_users(before, {101: {"profile_address": "5 Bloor St"}})
+    )
+    puts = [e for e in sandbox.requests() if e["method"] == "PUT"]
+    assert [(e["path"], e["body"]) for e in puts] == [
+        ("/api/users/101", AMARA_BODY | {"profile_address": "5 Bloor St"})
+    ]
+    assert request_counts(sandbox)["PUT"] == 1
+    summary = "1 address change over values we cannot read"
+    assert summary in flat(result.stdout)
+    assert re.search(SNAPSHOT_NOTE, flat(result.stdout))
+    document = json.loads(reports["json"].read_text(encoding="utf-8"))
+    assert document["counts"]["unverified_changes"] == 1
+    assert summary in document["summary"]
+    (change,) = document["plan"]["users"][0]["changes"]
+    assert (change["field"], change["before"], change["after"], change["provenance"]) == (
+        "profile_address", "12 Queen St W", "5 Bloor St", "snapshot"
+    )  # fmt: skip
+    assert re.search(SNAPSHOT_NOTE, change["note"])
+    for suffix in ("csv", "md", "html"):
+        text = reports[suffix].read_text(encoding="utf-8-sig")
+        assert re.search(SNAPSHOT_NOTE, text), suffix
+        if suffix != "csv":
+            assert summary in text, suffix
+
+
+def test_on_conflict_help_states_the_rule_for_fields_communal_never_shows(cli: Cli) -> None:
+    result = cli("push", "--help")
+
+    assert result.exit_code == 0
+    assert "Addresses, which Communal never shows, are compared with what we last pushed" in (
+        flat(result.stdout)
+    )
+
+
+# --- 3. revert does not restore a guess as fact ------------------------------------------
+
+
+def snapshot_overwrite(cli: Cli, sandbox: Sandbox, env: dict[str, str], tmp_path: Path) -> None:
+    """Run 1 pushes Amara's address; Communal edits it; run 2 overwrites it over our snapshot."""
+    first = write_export(
+        tmp_path / "first.csv", AMARA_AT.format(address="12 Queen St W"), header=ADDRESS_HEADER
+    )
+    assert cli("push", str(first), "--yes", env=env).exit_code == 0
+    edit_in_communal(sandbox, 101, profile_address="99 King St E")
+    second = write_export(
+        tmp_path / "second.csv", AMARA_AT.format(address="5 Bloor St"), header=ADDRESS_HEADER
+    )
+    assert cli("push", str(second), "--yes", env=env).exit_code == 0
+    sandbox.clear_requests()
+
+
+def test_revert_leaves_alone_a_field_whose_before_image_was_only_our_snapshot(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    snapshot_overwrite(cli, sandbox, sandbox_env, tmp_path)
+    before = users_of(sandbox)
+    report = tmp_path / "revert.md"
+
+    result = cli("revert", "2", "--yes", "--report", str(report), env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert request_counts(sandbox)["PUT"] == 0
+    assert users_of(sandbox) == before
+    assert before[101]["profile_address"] == "5 Bloor St"
+    said = flat(result.stdout + result.stderr)
+    assert "User 101: profile_address before run 2 is unknown" in said
+    assert "--restore-unverified" in said
+
+
+def test_revert_dry_run_report_names_the_unverified_field_per_user(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    snapshot_overwrite(cli, sandbox, sandbox_env, tmp_path)
+    report = tmp_path / "revert.md"
+
+    result = cli("revert", "2", "--dry-run", "--report", str(report), env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert request_counts(sandbox)["PUT"] == 0
+    text = flat(report.read_text(encoding="utf-8"))
+    assert "User 101: profile_address before run 2 is unknown" in text
+
+
+def test_revert_restore_unverified_puts_back_the_last_known_value_and_says_so(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    snapshot_overwrite(cli, sandbox, sandbox_env, tmp_path)
+    before = users_of(sandbox)
+
+    result = cli("revert", "2", "--yes", "--restore-unverified", env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    # Our last-known value, not the "99 King St E" Communal really held before run 2.
+    assert_users_equal(
+        users_of(sandbox), expected_users(before, {101: {"profile_address": "12 Queen St W"}})
+    )
+    puts = [e for e in sandbox.requests() if e["method"] == "PUT"]
+    assert [(e["path"], e["body"]) for e in puts] == [
+        ("/api/users/101", AMARA_BODY | {"profile_address": "12 Queen St W"})
+    ]
+    assert "restoring profile_address to the value last pushed by us" in flat(
+        result.stdout + result.stderr
+    )
+
+
+def test_revert_restores_the_read_fields_of_a_user_and_leaves_only_the_unverified_alone(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    header = "id,first_name,last_name,email,telephone,profile_address"
+    amara = "101,Amara,Okafor,amara.okafor@example.org,{telephone},{address}"
+    first = write_export(
+        tmp_path / "first.csv", amara.format(telephone="", address="12 Queen St W"), header=header
+    )
+    assert cli("push", str(first), "--yes", env=sandbox_env).exit_code == 0
+    second = write_export(
+        tmp_path / "second.csv",
+        amara.format(telephone="+1 416 555 0199", address="5 Bloor St"),
+        header=header,
+    )
+    assert cli("push", str(second), "--yes", env=sandbox_env).exit_code == 0
+    before = users_of(sandbox)
+    sandbox.clear_requests()
+
+    result = cli("revert", "2", "--yes", env=sandbox_env)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    # The telephone was read live before run 2: restored. The address was our snapshot: kept.
+    assert_users_equal(
+        users_of(sandbox), expected_users(before, {101: {"telephone": "+1 416 555 0101"}})
+    )
+    assert users_of(sandbox)[101]["profile_address"] == "5 Bloor St"
+    puts = [e for e in sandbox.requests() if e["method"] == "PUT"]
+    assert [(e["path"], e["body"]) for e in puts] == [
+        ("/api/users/101", AMARA_BODY | {"telephone": "+1 416 555 0101"})
+    ]
+    assert "User 101: profile_address before run 2 is unknown" in flat(
+        result.stdout + result.stderr
+    )

@@ -260,7 +260,24 @@ def test_snapshot_value_is_compared_and_its_provenance_reported() -> None:
     )
 
     assert diff.changes == (
-        FieldChange(field="profile_city", before="Ottawa", after="Toronto", provenance="snapshot"),
+        FieldChange(
+            field="profile_city",
+            before="Ottawa",
+            after="Toronto",
+            provenance="snapshot",
+            note="last pushed by us; Communal may differ (it does not show this field)",
+        ),
+    )
+
+
+def test_a_snapshot_value_with_its_date_says_when_we_last_pushed_it() -> None:
+    dated = CurrentValue("Ottawa", "snapshot", as_of="2026-03-24")
+
+    diff = diff_fields({"profile_city": "Toronto"}, {"profile_city": dated}, None)
+
+    (change,) = diff.changes
+    assert change.note == (
+        "last pushed by us on 2026-03-24; Communal may differ (it does not show this field)"
     )
 
 

@@ -194,7 +194,8 @@ def test_json_report_has_summary_counts_and_the_whole_plan() -> None:
     plan = make_plan()
     document = json.loads(render_report(plan, "json"))
     assert document["summary"] == (
-        "2 users to update, 1 unchanged, 1 invalid, 1 unmatched, 1 conflict, 1 field cleared"
+        "2 users to update, 1 unchanged, 1 invalid, 1 unmatched, 1 conflict, 1 field cleared, "
+        "1 address change over values we cannot read"
     )
     assert document["counts"] == {
         "to_update": 2,
@@ -209,6 +210,7 @@ def test_json_report_has_summary_counts_and_the_whole_plan() -> None:
         "conflicts": 1,
         "clears": 1,
         "locked_fields": 0,
+        "unverified_changes": 1,
     }
     assert document["refused"] is None
     assert document["redacted"] is False
@@ -369,7 +371,8 @@ def test_markdown_report_has_title_summary_and_a_table_per_user() -> None:
     lines = text.splitlines()
     assert lines[0] == "# communal-sync plan"
     assert (
-        "**2 users to update, 1 unchanged, 1 invalid, 1 unmatched, 1 conflict, 1 field cleared**"
+        "**2 users to update, 1 unchanged, 1 invalid, 1 unmatched, 1 conflict, 1 field cleared, "
+        "1 address change over values we cannot read**"
     ) in lines
     assert "### User 42: Ada Lovelace" in lines
     assert (
