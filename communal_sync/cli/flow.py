@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import click
 import typer
 from rich.markup import escape
 
@@ -103,7 +104,15 @@ def confirm(plan: Plan) -> bool:
             "Not on a terminal, so there is no one to confirm: add --yes to apply the plan."
         )
     count = len(plan.to_update)
-    return typer.confirm(f"Apply these changes to {count} {plural(count, 'user')}?", default=False)
+    try:
+        return typer.confirm(
+            f"Apply these changes to {count} {plural(count, 'user')}?", default=False
+        )
+    except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
+        # Ctrl-C (or the end of input) at the question: nothing was sent, and the exit
+        # code says "interrupted" (130), as for Ctrl-C anywhere else, not a fatal 1.
+        stdout_console().print("\nInterrupted at the question: nothing was sent.")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 def run(
