@@ -12,7 +12,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import click
 import typer
 from rich.markup import escape
 
@@ -108,7 +107,7 @@ def confirm(plan: Plan) -> bool:
         return typer.confirm(
             f"Apply these changes to {count} {plural(count, 'user')}?", default=False
         )
-    except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         # Ctrl-C (or the end of input) at the question: nothing was sent, and the exit
         # code says "interrupted" (130), as for Ctrl-C anywhere else, not a fatal 1.
         stdout_console().print("\nInterrupted at the question: nothing was sent.")
