@@ -25,6 +25,7 @@ from support.push import (
 )
 
 from communal_sync.sandbox import Sandbox
+from communal_sync.state import open_state
 
 Cli = Callable[..., Any]
 
@@ -274,8 +275,6 @@ KEYED = "id,external_id,first_name,last_name,email,preferred_name"
 def test_an_id_column_contradicting_the_identity_map_is_reported_and_the_map_kept(
     cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from communal_sync.state import open_state
-
     first = write_export(
         tmp_path / "first.csv", "101,CRM-1,Amara,Okafor,amara.okafor@example.org,", header=KEYED
     )
