@@ -267,6 +267,27 @@ class PlanOptions(_Frozen):
     (``--phone-format e164``), when it reads as a possible number in its region."""
 
 
+@dataclass(frozen=True)
+class FieldCount:
+    """How many users a plan changes one field for, and how (``Plan.field_counts``)."""
+
+    field: str
+    users: int
+    """Users whose value of this field changes (clears and first-time writes included)."""
+    first_time: int
+    """Of those, writes over a value Communal never shows (an address we never pushed)."""
+    clears: int
+    unverified: int
+    """Of those, changes over a value from our own last push (a snapshot), not read now."""
+    conflicts: int
+    """Users with a conflict on this field (not counted in ``users``)."""
+
+    @property
+    def real_changes(self) -> int:
+        """Changes over a value the tool knows: neither a first-time write nor a clear."""
+        return self.users - self.first_time
+
+
 class Plan(_Frozen):
     """A complete, self-describing plan; ``plan --out`` writes it, ``apply`` reads it back."""
 
@@ -301,6 +322,42 @@ class Plan(_Frozen):
         """Changes over a value Communal cannot show (an address from our snapshot): the tool
         cannot see an edit made in Communal since, so it cannot report it as a conflict."""
         return sum(1 for u in self.users for c in u.changes if c.provenance == "snapshot")
+
+    @property
+    def first_time_writes(self) -> int:
+        """Field writes over a value Communal never shows (``provenance == "unknown"``): a
+        first address push, not a change anyone could see in Communal."""
+        return sum(1 for u in self.users for c in u.changes if c.provenance == "unknown")
+
+    def field_counts(self) -> tuple[FieldCount, ...]:
+        """One ``FieldCount`` per field the plan touches, in the order fields first appear
+        (profile fields in the users' change order, custom fields after)."""
+        users: dict[str, int] = {}
+        first: dict[str, int] = {}
+        clears: dict[str, int] = {}
+        unverified: dict[str, int] = {}
+        conflicts: dict[str, int] = {}
+        for user in self.users:
+            for change in user.changes:
+                name = change.field
+                users[name] = users.get(name, 0) + 1
+                first[name] = first.get(name, 0) + (change.provenance == "unknown")
+                clears[name] = clears.get(name, 0) + change.is_clear
+                unverified[name] = unverified.get(name, 0) + (change.provenance == "snapshot")
+            for conflict in user.conflicts:
+                conflicts[conflict.field] = conflicts.get(conflict.field, 0) + 1
+        names = list(users) + [name for name in conflicts if name not in users]
+        return tuple(
+            FieldCount(
+                field=name,
+                users=users.get(name, 0),
+                first_time=first.get(name, 0),
+                clears=clears.get(name, 0),
+                unverified=unverified.get(name, 0),
+                conflicts=conflicts.get(name, 0),
+            )
+            for name in names
+        )
 
     @property
     def locked_skips(self) -> int:

@@ -782,3 +782,59 @@ def test_options_that_do_not_decide_a_rows_plan_leave_its_fingerprint_alone() ->
 
     assert source_hash(values, [], undecisive) == source_hash(values, [], PlanOptions())
     assert source_hash(values, [], PlanOptions()) == source_hash(values, [])
+
+
+def test_field_counts_tell_first_time_writes_and_clears_apart_per_field() -> None:
+    from communal_sync.plan import (
+        Conflict,
+        FieldChange,
+        InputInfo,
+        Plan,
+        PlanOptions,
+        UserPlan,
+    )
+
+    def user(user_id: int, *changes: FieldChange, conflicts: tuple[Conflict, ...] = ()) -> UserPlan:
+        return UserPlan(
+            user_id=user_id,
+            line=user_id + 1,
+            matched_by="id",
+            name=f"User {user_id}",
+            changes=changes,
+            conflicts=conflicts,
+            body={"first_name": "A"},
+            source_hash=None,
+        )
+
+    address_first = FieldChange(
+        field="profile_address", before=None, after="1 King St", provenance="unknown"
+    )
+    address_move = FieldChange(
+        field="profile_address", before="1 King St", after="2 Queen St", provenance="snapshot"
+    )
+    phone = FieldChange(field="telephone", before="1", after="2", provenance="live")
+    phone_clear = FieldChange(field="telephone", before="1", after=None, provenance="live")
+    conflict = Conflict(
+        field="email", base="a@x", current="b@x", source="c@x", resolution="skipped"
+    )
+    plan = Plan(
+        tool_version="t",
+        created_at="2026-12-03T00:00:00Z",
+        base_url="http://127.0.0.1",
+        input=InputInfo(name="users.csv", sha256=None, format="csv", rows=4),
+        options=PlanOptions(),
+        users=(
+            user(1, address_first, phone),
+            user(2, address_first),
+            user(3, address_move, phone_clear, conflicts=(conflict,)),
+        ),
+    )
+    counts = {c.field: c for c in plan.field_counts()}
+    assert list(counts) == ["profile_address", "telephone", "email"]
+    address = counts["profile_address"]
+    assert (address.users, address.first_time, address.unverified, address.clears) == (3, 2, 1, 0)
+    assert address.real_changes == 1
+    telephone = counts["telephone"]
+    assert (telephone.users, telephone.first_time, telephone.clears) == (2, 0, 1)
+    assert (counts["email"].users, counts["email"].conflicts) == (0, 1)
+    assert plan.first_time_writes == 2
