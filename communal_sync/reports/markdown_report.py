@@ -1,5 +1,5 @@
-"""The Markdown report: title, summary, refusal, results, a table per user, conflicts, locked
-fields, issues.
+"""The Markdown report: the HTML report's sections in the same order (``overview``): the
+headline and counts, the per-field summary, the rows that need action, then the people.
 
 Every value is escaped: Markdown punctuation (pipes, backticks, emphasis, links, HTML
 angle brackets) gets a backslash, and a line break inside a value becomes ``<br>`` so a
@@ -12,22 +12,33 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from communal_sync.plan import Plan
-from communal_sync.reports.results import Run
+from communal_sync.plan import Plan, UserPlan
+from communal_sync.reports.overview import (
+    cards,
+    duplicate_group,
+    field_table,
+    first_time_table,
+    first_time_title,
+    headline,
+    needs_action,
+    outcome_sentence,
+    people,
+    person_fields,
+    person_title,
+    summary_line,
+)
+from communal_sync.reports.results import RESULT_TEXT, Run
 from communal_sync.reports.tables import (
     RUN_TITLE,
     TITLE,
     Cell,
     Table,
-    change_table,
-    conflict_table,
-    issue_table,
+    first_time_changes_table,
     locked_table,
     plan_facts,
-    result_table,
     run_facts,
+    seen_changes_table,
     user_facts,
-    user_heading,
 )
 
 _INLINE: Final = re.compile(r"([\\`*\[\]<>|&~$#])")
@@ -63,48 +74,93 @@ def _escape_block_start(match: re.Match[str]) -> str:
 
 
 def render_markdown(plan: Plan, run: Run | None = None) -> str:
-    """The report as a Markdown document ending in a newline.
+    """The report as a Markdown document ending in a newline, in the HTML report's order.
 
-    With ``run`` it is a run report: the run id and results in the header, a "Results"
-    section before the changes, and each user's heading ends with its result.
+    The headline says what happened ("10 users updated, 2 failed"), then the counts, the
+    per-field summary, the rows that need action, warnings, changes by person, the users
+    with only first-time writes (one table), locked fields, skipped duplicates, unmapped
+    columns and the details. A section with nothing in it is left out.
     """
-    title = TITLE if run is None else RUN_TITLE
-    facts = plan_facts(plan) + ([] if run is None else run_facts(plan, run))
-    lines = [f"# {title}", "", f"**{escape_markdown(plan.summary())}**", ""]
-    lines += [f"- {label}: {escape_markdown(text)}" for label, text in facts]
-    lines.append("")
+    kind = TITLE if run is None else RUN_TITLE
+    if run is not None and run.run_id is not None:
+        kind += f" {run.run_id}"
+    lines = [
+        f"# {escape_markdown(headline(plan, run))}",
+        "",
+        escape_markdown(f"{kind} · {plan.input.name} · {plan.created_at}"),
+        "",
+        f"**{escape_markdown(summary_line(plan, run))}**",
+        "",
+    ]
     if plan.refused:
         lines += [f"> **Refused:** {escape_markdown(plan.refused)}", ""]
+    lines += [f"- **{card.count}** {card.label}" for card in cards(plan, run)]
+    lines.append("")
+    fields = field_table(plan)
+    if fields.rows:
+        lines += ["## Fields", "", *_table(fields)]
+    groups = needs_action(plan, run)
+    if groups:
+        lines += ["## Needs action", ""]
+        for group in groups:
+            lines += [f"### {escape_markdown(group.title)}", ""]
+            if group.hint:
+                lines += [escape_markdown(group.hint), ""]
+            lines += _table(group.table)
     if plan.warnings:
-        lines += ["## Warnings", ""]
+        lines += [f"## Warnings ({len(plan.warnings)})", ""]
         lines += [f"- {escape_markdown(w, line_start=True)}" for w in plan.warnings]
         lines.append("")
-    if run is not None:
-        lines += ["## Results", ""]
-        lines += _table(result_table(plan, run), empty="No user to send.")
-    lines += ["## Changes", ""]
+    split = people(plan)
+    if split.changed:
+        lines += [f"## Changes by person ({len(split.changed)})", ""]
+        for user in split.changed:
+            lines += _person(user, run)
+    if split.first_time_only:
+        lines += [f"## {escape_markdown(first_time_title(split.first_time_only))}", ""]
+        lines += [
+            "Communal never shows these fields, so there is no old value to compare: each is "
+            "the first value we send.",
+            "",
+        ]
+        lines += _table(first_time_table(split.first_time_only, run))
     if not plan.users:
-        lines += ["No user to update.", ""]
-    for user in plan.users:
-        lines += [f"### {escape_markdown(user_heading(user, run))}", ""]
-        lines += [escape_markdown(" ".join(user_facts(user))), ""]
-        lines += _table(change_table(user), empty="No field changes.")
-    lines += ["## Conflicts", ""]
-    lines += _table(conflict_table(plan), empty="No conflicts.")
-    lines += ["## Locked fields (not written)", ""]
-    lines += _table(locked_table(plan), empty="No locked field differs.")
-    lines += ["## Row issues", ""]
-    lines += _table(issue_table(plan), empty="No row issues.")
+        lines += ["Nothing to update.", ""]
+    locked = locked_table(plan)
+    if locked.rows:
+        lines += ["## Locked fields (not written)", "", *_table(locked)]
+    duplicates = duplicate_group(plan)
+    if duplicates is not None:
+        lines += [f"## {escape_markdown(duplicates.title)}", "", *_table(duplicates.table)]
     if plan.unmapped_columns:
         lines += ["## Unmapped columns", ""]
         lines += [f"- {escape_markdown(c, line_start=True)}" for c in plan.unmapped_columns]
         lines.append("")
+    facts = plan_facts(plan) + ([] if run is None else run_facts(plan, run))
+    lines += ["## Details", ""]
+    lines += [f"- {label}: {escape_markdown(text)}" for label, text in facts]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _table(table: Table, *, empty: str) -> list[str]:
-    if not table.rows:
-        return [empty, ""]
+def _person(user: UserPlan, run: Run | None) -> list[str]:
+    heading = person_title(user)
+    if run is not None:
+        heading += f" — {RESULT_TEXT[run.result_of(user)]}"
+    lines = [f"### {escape_markdown(heading)}", ""]
+    lines += [escape_markdown(f"Fields: {person_fields(user)}. " + " ".join(user_facts(user))), ""]
+    if run is not None:
+        lines += [escape_markdown(outcome_sentence(user, run)), ""]
+    seen = seen_changes_table(user)
+    if seen.rows:
+        lines += _table(seen)
+    first = first_time_changes_table(user)
+    if first.rows:
+        lines += ["First-time writes (Communal never shows these fields):", ""]
+        lines += _table(first)
+    return lines
+
+
+def _table(table: Table) -> list[str]:
     lines = [
         "| " + " | ".join(table.headers) + " |",
         "|" + "|".join("---" for _ in table.headers) + "|",

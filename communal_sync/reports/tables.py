@@ -1,4 +1,4 @@
-"""The content of the human-readable reports, as plain cells: Markdown and HTML render it.
+"""The tables of the human-readable reports, as plain cells: Markdown and HTML render them.
 
 Both formats show the same sections from the same tables, so they cannot drift apart.
 A ``Cell`` is either a value from the data or a placeholder the tool wrote ("(cleared)",
@@ -9,10 +9,10 @@ A ``Cell`` is either a value from the data or a placeholder the tool wrote ("(cl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
-from communal_sync.plan import Conflict, FieldChange, Outcome, Plan, UserPlan
-from communal_sync.reports.results import RESULT_TEXT, Run
+from communal_sync.plan import FieldChange, IssueKind, Plan, UserPlan
+from communal_sync.reports.results import Run
 
 TITLE: Final = "communal-sync plan"
 RUN_TITLE: Final = "communal-sync run"
@@ -28,12 +28,18 @@ RESOLUTION_TEXT: Final = {
 """What each conflict resolution did, in words."""
 
 
+Tone = Literal["good", "change", "bad", "warn", "info", "neutral"]
+"""How a count, a result or a cell is coloured: what a glance should tell."""
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One table cell: ``text`` to show, and whether it is a placeholder, not a value."""
+    """One table cell: ``text`` to show, whether it is a placeholder, not a value, and the
+    ``tone`` it is coloured in (HTML only; ``None``: plain)."""
 
     text: str
     placeholder: bool = False
+    tone: Tone | None = None
 
 
 @dataclass(frozen=True)
@@ -70,41 +76,75 @@ def text_cell(text: str | None) -> Cell:
     return Cell(text) if text else Cell("", placeholder=True)
 
 
-def change_table(user: UserPlan) -> Table:
-    """One user's field changes: field | before | after | provenance | note."""
+def is_first_time(change: FieldChange) -> bool:
+    """A write over a value Communal never shows (``Plan.first_time_writes`` counts these)."""
+    return change.provenance == "unknown"
+
+
+def seen_changes_table(user: UserPlan) -> Table:
+    """A person's changes over values the tool knows (live or our last push): field |
+    before | after | provenance | note."""
     table = Table(("field", "before", "after", "provenance", "note"))
     for change in user.changes:
-        table.rows.append(
-            (
-                text_cell(change.field),
-                before_cell(change),
-                after_cell(change),
-                text_cell(change.provenance),
-                text_cell(change.note),
+        if not is_first_time(change):
+            table.rows.append(
+                (
+                    text_cell(change.field),
+                    before_cell(change),
+                    after_cell(change),
+                    text_cell(change.provenance),
+                    text_cell(change.note),
+                )
             )
-        )
+    return table
+
+
+def first_time_changes_table(user: UserPlan) -> Table:
+    """A person's first-time writes: field | written | note (there is no "before")."""
+    table = Table(("field", "written", "note"))
+    for change in user.changes:
+        if is_first_time(change):
+            table.rows.append((text_cell(change.field), after_cell(change), text_cell(change.note)))
     return table
 
 
 def conflict_table(plan: Plan) -> Table:
-    """Every conflict: who, which field, the three values, and what was decided."""
-    table = Table(("user", "line", "field", "last pushed", "in Communal", "in file", "resolution"))
+    """Every conflict with the person's name: the three values and what was decided."""
+    table = Table(
+        ("user", "name", "line", "field", "last pushed", "in Communal", "in file", "resolution")
+    )
     for user in plan.users:
         for conflict in user.conflicts:
-            table.rows.append(_conflict_row(user, conflict))
+            tone: Tone = "warn" if conflict.resolution == "skipped" else "neutral"
+            table.rows.append(
+                (
+                    text_cell(str(user.user_id)),
+                    value_cell(user.name),
+                    text_cell(str(user.line)),
+                    text_cell(conflict.field),
+                    value_cell(conflict.base),
+                    value_cell(conflict.current),
+                    value_cell(conflict.source),
+                    Cell(RESOLUTION_TEXT[conflict.resolution], tone=tone),
+                )
+            )
     return table
 
 
-def _conflict_row(user: UserPlan, conflict: Conflict) -> tuple[Cell, ...]:
-    return (
-        text_cell(str(user.user_id)),
-        text_cell(str(user.line)),
-        text_cell(conflict.field),
-        value_cell(conflict.base),
-        value_cell(conflict.current),
-        value_cell(conflict.source),
-        text_cell(RESOLUTION_TEXT[conflict.resolution]),
-    )
+def issue_kind_table(plan: Plan, kind: IssueKind) -> Table:
+    """The row issues of one kind: line | field | value | reason."""
+    table = Table(("line", "field", "value", "reason"))
+    for issue in plan.issues:
+        if issue.kind == kind:
+            table.rows.append(
+                (
+                    text_cell(str(issue.line)),
+                    text_cell(issue.field),
+                    value_cell(issue.value),
+                    text_cell(issue.message),
+                )
+            )
+    return table
 
 
 def locked_table(plan: Plan) -> Table:
@@ -123,61 +163,6 @@ def locked_table(plan: Plan) -> Table:
                 )
             )
     return table
-
-
-def issue_table(plan: Plan) -> Table:
-    """Every row that will not be pushed: line | kind | field | value | reason."""
-    table = Table(("line", "kind", "field", "value", "reason"))
-    for issue in plan.issues:
-        table.rows.append(
-            (
-                text_cell(str(issue.line)),
-                text_cell(issue.kind),
-                text_cell(issue.field),
-                value_cell(issue.value),
-                text_cell(issue.message),
-            )
-        )
-    return table
-
-
-def result_table(plan: Plan, run: Run) -> Table:
-    """What happened to each planned user, then any other outcome the run reported.
-
-    Columns: user | line | result | HTTP status | message | field errors (the API's
-    per-field errors, one "field: message" per line).
-    """
-    table = Table(("user", "line", "result", "HTTP status", "message", "field errors"))
-    for user in plan.users:
-        outcome = run.outcome_of(user)
-        result = RESULT_TEXT[run.result_of(user)]
-        table.rows.append(_result_row(user.user_id, user.line, result, outcome))
-    for outcome in run.others(plan):
-        result = RESULT_TEXT[outcome.status]
-        table.rows.append(_result_row(outcome.user_id, outcome.line, result, outcome))
-    return table
-
-
-def _result_row(user_id: int, line: int, result: str, outcome: Outcome | None) -> tuple[Cell, ...]:
-    status = outcome.http_status if outcome is not None else None
-    message = outcome.message if outcome is not None else None
-    errors = outcome.field_error_lines() if outcome is not None else []
-    return (
-        text_cell(str(user_id)),
-        text_cell(str(line)),
-        text_cell(result),
-        text_cell(None if status is None else str(status)),
-        text_cell(message),
-        text_cell("\n".join(errors)),
-    )
-
-
-def user_heading(user: UserPlan, run: Run | None = None) -> str:
-    """The heading above a user's changes: "User 42: Ada Lovelace", plus " — failed" in a run."""
-    heading = f"User {user.user_id}: {user.name}"
-    if run is None:
-        return heading
-    return f"{heading} — {RESULT_TEXT[run.result_of(user)]}"
 
 
 def run_facts(plan: Plan, run: Run) -> list[tuple[str, str]]:

@@ -369,24 +369,27 @@ def test_csv_file_starts_with_a_bom_but_rendered_text_does_not(tmp_path: Path) -
 def test_markdown_report_has_title_summary_and_a_table_per_user() -> None:
     text = render_report(make_plan(), "md")
     lines = text.splitlines()
-    assert lines[0] == "# communal-sync plan"
+    assert lines[0] == "# 2 users to update"
+    assert lines[2] == "communal-sync plan · users.csv · 2026-03-25T12:00:00Z"
     assert (
         "**2 users to update, 1 unchanged, 1 invalid, 1 unmatched, 1 conflict, 1 field cleared, "
         "1 address change over values we cannot read**"
     ) in lines
-    assert "### User 42: Ada Lovelace" in lines
+    assert "### Ada Lovelace · user 42 · line 2" in lines
     assert (
-        "Line 2, matched by email. External id: EXT-7. Email change (same person): "
-        "ada@old.example → ada@new.example."
+        "Fields: email, telephone (cleared) + 1 first-time write. Line 2, matched by email. "
+        "External id: EXT-7. Email change (same person): ada@old.example → ada@new.example."
     ) in lines
     assert "| field | before | after | provenance | note |" in lines
     assert "| telephone | +1 555 0100 | *(cleared)* | live |  |" in lines
     assert "- Tool version: 0.1.0" in lines
-    assert "| profile_city | *(unknown)* | Zoë-ville | unknown | current value unknown |" in lines
+    assert "First-time writes (Communal never shows these fields):" in lines
+    assert "| profile_city | Zoë-ville | current value unknown |" in lines
     assert (
-        "| 43 | 3 | preferred_name | Gracie | Amazing Grace | G | skipped: Communal left as is |"
+        "| 43 | Grace Hopper | 3 | preferred_name | Gracie | Amazing Grace | G "
+        "| skipped: Communal left as is |"
     ) in lines
-    assert "| 5 | invalid | email | not-an-email | Not a valid email address. |" in lines
+    assert "| 5 | email | not-an-email | Not a valid email address. |" in lines
     assert "## Unmapped columns" in lines and "- Shoe size" in lines
     assert "Refused" not in text
 
@@ -407,22 +410,21 @@ def test_markdown_report_escapes_pipes_backticks_and_html() -> None:
         refused="Too many clears.",
     )
     lines = render_report(plan, "md").splitlines()
-    assert (
-        "| 5 | invalid | first_name | a\\|b\\`c \\<img src=x\\><br>next | Bad \\| worse. |"
-    ) in lines
+    assert "| 5 | first_name | a\\|b\\`c \\<img src=x\\><br>next | Bad \\| worse. |" in lines
     assert "- \\# Not a heading" in lines
     assert "- 1\\. Not a list" in lines
     assert "- \\- Not an item" in lines
     assert "- \\> Not a quote" in lines
-    assert "### User 42: Ada \\#\\#" in lines
+    assert "### Ada \\#\\# · user 42 · line 2" in lines
     assert "> **Refused:** Too many clears." in lines
 
 
-def test_markdown_report_of_an_empty_plan_says_so() -> None:
+def test_markdown_report_of_an_empty_plan_says_so_and_has_no_empty_sections() -> None:
     text = render_report(make_plan(users=(), issues=(), unmapped_columns=()), "md")
-    assert "No user to update." in text
-    assert "No conflicts." in text
-    assert "No row issues." in text
+    assert text.startswith("# Nothing to update\n")
+    assert "Nothing to update." in text
+    for absent in ("## Needs action", "## Fields", "## Changes", "Conflicts", "## Unmapped"):
+        assert absent not in text
 
 
 # --- HTML -----------------------------------------------------------------------------
@@ -432,16 +434,19 @@ def test_html_report_is_one_self_contained_page() -> None:
     text = render_report(make_plan(refused="Too many clears."), "html")
     assert text.startswith("<!DOCTYPE html>\n")
     assert '<meta charset="utf-8">' in text
-    assert "<script" not in text.lower()
+    assert text.lower().count("<script") == 1  # the filter's, inline
     assert "src=" not in text and "<link" not in text and "@import" not in text
     for heading in (
-        "<h2>Changes</h2>",
-        "<h2>Conflicts</h2>",
-        "<h2>Row issues</h2>",
+        "<h2>Needs action</h2>",
+        "<h3>Conflicts (1)</h3>",
+        "<h3>Invalid rows (1)</h3>",
+        "<h3>Unmatched rows (1)</h3>",
+        "<h2>Changes by person (2)</h2>",
         "<h2>Unmapped columns</h2>",
-        "<h3>User 42: Ada Lovelace</h3>",
+        '<summary><span class="name">Ada Lovelace</span>',
     ):
         assert heading in text
+    assert "<h1>Refused: 2 users to update, nothing sent</h1>" in text
     assert '<p class="refused"><strong>Refused:</strong> Too many clears.</p>' in text
     assert (
         "<tr><td>telephone</td><td>+1 555 0100</td>"
@@ -459,11 +464,12 @@ def test_html_report_escapes_every_value() -> None:
         warnings=(attack,),
     )
     text = render_report(plan, "html")
-    assert "<script>" not in text
+    assert "<script>alert" not in text
+    assert text.lower().count("<script") == 1
     assert "alert(1)" in text
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;"
-    assert text.count(escaped) == 6  # heading, field, value, reason, column, warning
-    assert f"<h3>User 42: {escaped}</h3>" in text
+    assert text.count(escaped) == 6  # name, field, value, reason, column, warning
+    assert f'<summary><span class="name">{escaped}</span>' in text
 
 
 # --- Redaction in every format --------------------------------------------------------
@@ -571,7 +577,7 @@ def test_rewriting_a_report_replaces_it_whole_and_leaves_no_temporary_file(
     path.write_text("old report\n", encoding="utf-8")
     os.chmod(path, 0o644)
     write_report(make_plan(), path)
-    assert path.read_text(encoding="utf-8").startswith("# communal-sync plan\n")
+    assert path.read_text(encoding="utf-8").startswith("# 2 users to update\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["run.md"]
 

@@ -232,52 +232,66 @@ def test_csv_run_report_lists_an_outcome_for_a_user_not_in_the_plan() -> None:
 # --- Markdown and HTML ----------------------------------------------------------------
 
 
-def test_markdown_run_report_has_results_table_and_results_in_headings() -> None:
+def test_markdown_run_report_says_what_happened_and_lists_failures_first() -> None:
     text = run_report("md")
-    assert text.startswith("# communal-sync run\n")
+    assert text.startswith(
+        "# 1 user updated, 1 already applied, 1 failed, 1 changed in Communal since planned, "
+        "1 not sent\n"
+    )
+    assert f"communal-sync run {RUN_ID} · members.csv · 2026-03-25T08:00:00Z\n" in text
+    assert "**Planned: 5 users to update, 0 unchanged, 1 invalid, 1 conflict**\n" in text
     assert f"- Run: {RUN_ID}\n" in text
     assert (
         "- Results: 1 applied, 1 already applied, 1 failed, 1 conflict, 1 not sent, "
         "1 nothing to send\n"
     ) in text
-    assert text.index("## Results") < text.index("## Changes")
-    assert "| user | line | result | HTTP status | message | field errors |" in text
-    assert "| 42 | 2 | applied | 200 |  |  |" in text
+    assert text.index("### Failed (1)") < text.index("## Changes by person (6)")
+    assert "| user | name | line | HTTP status | reason |" in text
     assert (
-        "| 43 | 3 | failed | 422 | The given data was invalid: grace.new@example.org is taken. "
-        "| email: The email grace.new@example.org has already been taken.<br>"
-        "telephone: The telephone format is invalid. |"
+        "| 43 | Grace Hopper | 3 | 422 | The given data was invalid: grace.new@example.org is "
+        "taken.; email: The email grace.new@example.org has already been taken.; telephone: "
+        "The telephone format is invalid. |"
     ) in text
-    assert "| 46 | 6 | not sent |  |  |  |" in text
-    assert "### User 43: Grace Hopper — failed\n" in text
-    assert "### User 45: Hedy Lamarr — already applied\n" in text
-    assert "### User 46: Alan Turing — not sent\n" in text
-    assert "### User 47: Barbara Liskov — nothing to send\n" in text
+    assert "| 46 | Alan Turing | 6 |" in text
+    assert "### Ada Lovelace · user 42 · line 2 — applied\n" in text
+    assert "Result: applied (HTTP 200).\n" in text
+    assert "### Grace Hopper · user 43 · line 3 — failed\n" in text
+    assert "### Hedy Lamarr · user 45 · line 5 — already applied\n" in text
+    assert "### Alan Turing · user 46 · line 6 — not sent\n" in text
+    assert "### Barbara Liskov · user 47 · line 7 — nothing to send\n" in text
 
 
 def test_markdown_run_report_keeps_a_message_with_pipes_in_its_cell() -> None:
     text = run_report("md", failed=failed_outcome("bad | value `x`"))
-    assert "| 43 | 3 | failed | 422 | bad \\| value \\`x\\` |" in text
+    assert "| 43 | Grace Hopper | 3 | 422 | bad \\| value \\`x\\`; " in text
 
 
 def test_markdown_plan_report_has_no_results() -> None:
     text = render_report(make_plan(), "md")
-    assert text.startswith("# communal-sync plan\n")
-    assert "## Results" not in text and "- Run:" not in text
-    assert "### User 43: Grace Hopper\n" in text
+    assert text.startswith("# 5 users to update\n")
+    assert "communal-sync plan · members.csv" in text
+    assert "Result" not in text and "- Run:" not in text and "### Failed" not in text
+    assert "### Grace Hopper · user 43 · line 3\n" in text
 
 
-def test_html_run_report_has_results_table_and_results_in_headings() -> None:
+def test_html_run_report_says_what_happened_and_lists_failures_first() -> None:
     text = run_report("html")
-    assert "<h1>communal-sync run</h1>" in text
-    assert f"<dt>Run</dt><dd>{RUN_ID}</dd>" in text
-    assert text.index("<h2>Results</h2>") < text.index("<h2>Changes</h2>")
-    assert "<th>field errors</th>" in text
-    assert "<td>44</td><td>4</td><td>conflict</td>" in text
-    assert "<h3>User 43: Grace Hopper — failed</h3>" in text
     assert (
-        f"<td>email: The email {TAKEN_EMAIL} has already been taken.\n"
-        "telephone: The telephone format is invalid.</td>"
+        "<h1>1 user updated, 1 already applied, 1 failed, 1 changed in Communal since planned, "
+        "1 not sent</h1>"
+    ) in text
+    assert f"<dt>Run</dt><dd>{RUN_ID}</dd>" in text
+    assert text.index("<h3>Failed (1)</h3>") < text.index("<h2>Changes by person (6)</h2>")
+    assert '<tr class="item"><td>43</td><td>Grace Hopper</td><td>3</td><td>422</td>' in text
+    assert (
+        '<summary><span class="name">Grace Hopper</span><span class="meta">user 43 · line 3'
+        '</span><span class="fields">email</span>'
+        '<span class="badge tone-bad">failed</span></summary>'
+    ) in text
+    assert (
+        f"Result: failed (HTTP 422): The given data was invalid: {TAKEN_EMAIL} is taken.; "
+        f"email: The email {TAKEN_EMAIL} has already been taken.; "
+        "telephone: The telephone format is invalid.</p>"
     ) in text
 
 
@@ -286,14 +300,16 @@ def test_html_run_report_escapes_a_script_in_a_message() -> None:
         update={"field_errors": {"email": ["<img src=x onerror=alert(1)>"]}}
     )
     text = run_report("html", failed=failed)
-    assert "<script" not in text and "<img" not in text
+    assert text.lower().count("<script") == 1 and "<img" not in text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
     assert "email: &lt;img src=x onerror=alert(1)&gt;" in text
 
 
 def test_html_plan_report_has_no_results() -> None:
     text = render_report(make_plan(), "html")
-    assert "<h2>Results</h2>" not in text and "<h1>communal-sync plan</h1>" in text
+    assert "<h1>5 users to update</h1>" in text
+    assert "badge" not in text.split("<main>")[1] and "Result:" not in text
+    assert "<h3>Failed" not in text
 
 
 # --- Redaction ------------------------------------------------------------------------
