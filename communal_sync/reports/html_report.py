@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from html import escape
+from pathlib import PurePath
 from typing import Final
 
 from communal_sync.plan import Plan, UserPlan
@@ -184,7 +185,7 @@ def render_html(plan: Plan, run: Run | None = None) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="referrer" content="no-referrer">',
-        f"<title>{escape(title)} · {escape(kind)}: {escape(plan.input.name)}</title>",
+        f"<title>{escape(title)} · {escape(kind)}: {escape(_file_name(plan))}</title>",
         f"<style>{STYLE}</style>",
         "</head>",
         "<body>",
@@ -218,6 +219,11 @@ def render_html(plan: Plan, run: Run | None = None) -> str:
         "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _file_name(plan: Plan) -> str:
+    """The input's file name without its directories: a browser tab is narrow."""
+    return PurePath(plan.input.name).name or plan.input.name
 
 
 def _cards(shown: list[Card]) -> str:
