@@ -9,11 +9,11 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from support.report_plans import full_plan, outcomes, person, phone
+from support.report_plans import first_address, full_plan, outcomes, person, phone
 
-from communal_sync.plan import Outcome, Plan
+from communal_sync.plan import Conflict, EmailChange, Outcome, Plan
 from communal_sync.reports import render_report
-from communal_sync.reports.overview import OPEN_PEOPLE_LIMIT
+from communal_sync.reports.overview import OPEN_PEOPLE_LIMIT, people
 from communal_sync.reports.redaction import REDACTED
 
 
@@ -348,3 +348,67 @@ def test_redaction_masks_names_and_values_in_every_new_section(fmt: str) -> None
     for personal in ("Okafor", "Lefèvre", "Chen", "Whitfield", "Yilmaz", "Rue Sainte", "Halifax"):
         assert personal not in text, personal
     assert REDACTED in text and "profile_address" in text and "user 101" in text
+
+
+# --- who is folded, and escaping in the new cells -------------------------------------------
+
+
+def test_only_users_with_nothing_but_first_time_writes_are_folded() -> None:
+    only_first = person(101, "Amara Okafor", first_address("1 Main St"))
+    moved = person(
+        102,
+        "Bruno Lefèvre",
+        first_address("2 Main St"),
+        email_change=EmailChange(old="b@old.example", new="b@new.example"),
+    )
+    conflicted = person(
+        103,
+        "Chen Wei",
+        first_address("3 Main St"),
+        conflicts=(
+            Conflict(field="telephone", base="1", current="2", source="3", resolution="skipped"),
+        ),
+    )
+    nothing = person(104, "Dana Whitfield", body=None)
+    split = people(full_plan(users=(only_first, moved, conflicted, nothing)))
+    assert [u.user_id for u in split.first_time_only] == [101]
+    assert [u.user_id for u in split.changed] == [102, 103, 104]
+
+
+def test_every_new_cell_escapes_its_value() -> None:
+    attack = "<b onmouseover=alert(1)>x</b>"
+    users = (
+        person(101, attack, phone("1", "2")),
+        person(102, f"{attack} Two", first_address(attack)),
+        person(
+            103,
+            f"{attack} Three",
+            phone("1", "2"),
+            conflicts=(
+                Conflict(
+                    field="telephone", base=attack, current=attack, source=attack,
+                    resolution="skipped",
+                ),
+            ),
+        ),
+    )  # fmt: skip
+    failed = Outcome(user_id=101, line=1, status="failed", http_status=422, message=attack)
+    text = render_report(full_plan(users=users), "html", outcomes=[failed], run_id=1)
+    assert "<b " not in text
+    escaped = "&lt;b onmouseover=alert(1)&gt;x&lt;/b&gt;"
+    assert f"<td>{escaped}</td><td>1</td><td>422</td><td>{escaped}</td>" in text  # failed
+    assert f"<td>103</td><td>{escaped} Three</td><td>3</td><td>telephone</td>" in text
+    assert f"<td>profile_address: {escaped}</td>" in text  # the first-time table
+    assert f'<span class="name">{escaped}</span>' in text
+    markdown = render_report(full_plan(users=users), "md", outcomes=[failed], run_id=1)
+    assert re.search(r"(?<!\\)<b ", markdown) is None
+    assert "| 101 | \\<b onmouseover=alert(1)\\>x\\</b\\> | 1 | 422 |" in markdown
+
+
+def test_a_redacted_report_keeps_counts_fields_and_results_readable() -> None:
+    text = render_report(full_plan(), "md", redact=True, outcomes=outcomes(), run_id=3)
+    assert text.startswith("# 1 user updated, 1 failed, 1 changed in Communal since planned")
+    assert "| profile_address | 3 | 3 |" in text
+    assert f"### {REDACTED} · user 101 · line 1 — applied" in text
+    assert "Fields: telephone. Line 1, matched by id." in text
+    assert f"| 102 | {REDACTED} | 2 | profile_address: {REDACTED} | failed |" in text
