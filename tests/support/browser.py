@@ -10,6 +10,8 @@ browser built it, with no script of the page ever run.
 
 from __future__ import annotations
 
+import base64
+import fcntl
 import json
 import os
 import shutil
@@ -99,14 +101,19 @@ class _Pipe:
         self._in.close()
 
 
-def dom_without_script(profile: Path, url: str) -> str:
-    """The document at ``url`` as Chromium builds it with JavaScript disabled."""
+def dom_without_script(profile: Path, url: str, *, screenshot: Path | None = None) -> str:
+    """The document at ``url`` as Chromium builds it with JavaScript disabled; with
+    ``screenshot``, also a 1280x900 PNG of its first screen there."""
     to_browser_read, to_browser_write = os.pipe()
     from_browser_read, from_browser_write = os.pipe()
 
     def wire_fds() -> None:
-        os.dup2(to_browser_read, 3)
-        os.dup2(from_browser_write, 4)
+        # Out of the way first: a pipe may itself be fd 3 or 4, and dup2 onto itself
+        # would leave it close-on-exec.
+        reading = fcntl.fcntl(to_browser_read, fcntl.F_DUPFD, 10)
+        writing = fcntl.fcntl(from_browser_write, fcntl.F_DUPFD, 10)
+        os.dup2(reading, 3)
+        os.dup2(writing, 4)
 
     process = subprocess.Popen(
         _command(profile, NO_SCRIPT, "--remote-debugging-pipe", "about:blank"),
@@ -127,6 +134,17 @@ def dom_without_script(profile: Path, url: str) -> str:
         pipe.wait_for("Page.loadEventFired")
         root = pipe.call("DOM.getDocument", session, depth=-1)["root"]["nodeId"]
         html: str = pipe.call("DOM.getOuterHTML", session, nodeId=root)["outerHTML"]
+        if screenshot is not None:
+            pipe.call(
+                "Emulation.setDeviceMetricsOverride",
+                session,
+                width=1280,
+                height=900,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
+            shot = pipe.call("Page.captureScreenshot", session, format="png")["data"]
+            screenshot.write_bytes(base64.b64decode(shot))
         pipe.call("Browser.close")
     finally:
         pipe.close()
