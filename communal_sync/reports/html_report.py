@@ -11,7 +11,8 @@ Self-contained: inline CSS and a small inline script, no external resource, and 
 Content-Security-Policy allowing exactly that style and that script (by their hashes) and
 nothing else, so a value that slipped past escaping still could not run or phone home.
 Every piece of text goes through ``html.escape`` (quotes included) and no value is ever
-put in an attribute. The script only adds the filter box (and expand/collapse buttons):
+put in an attribute. The script only adds the filter box (and expand/collapse buttons, and
+opens every section before printing):
 with JavaScript off every section is there and readable, only filtering is lost. The
 filter can also be set from the address: ``report.html#filter=okafor``.
 """
@@ -147,6 +148,7 @@ SCRIPT: Final = """
   window.addEventListener("hashchange", fromAddress);
   document.getElementById("expand").addEventListener("click", function () { openAll(true); });
   document.getElementById("collapse").addEventListener("click", function () { openAll(false); });
+  window.addEventListener("beforeprint", function () { openAll(true); });
   fromAddress();
 })();
 """.strip()
@@ -249,7 +251,7 @@ def _sections(plan: Plan, run: Run | None) -> tuple[list[str], list[tuple[str, s
         body.append("</section>")
         links.append((key, label))
 
-    fields = field_table(plan)
+    fields = field_table(plan, run)
     if fields.rows:
         section(
             "fields",

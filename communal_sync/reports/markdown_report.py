@@ -96,7 +96,7 @@ def render_markdown(plan: Plan, run: Run | None = None) -> str:
         lines += [f"> **Refused:** {escape_markdown(plan.refused)}", ""]
     lines += [f"- **{card.count}** {card.label}" for card in cards(plan, run)]
     lines.append("")
-    fields = field_table(plan)
+    fields = field_table(plan, run)
     if fields.rows:
         lines += ["## Fields", "", *_table(fields)]
     groups = needs_action(plan, run)

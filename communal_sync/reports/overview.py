@@ -178,31 +178,39 @@ def cards(plan: Plan, run: Run | None) -> list[Card]:
     return shown
 
 
-def field_table(plan: Plan) -> Table:
+def field_table(plan: Plan, run: Run | None = None) -> Table:
     """The per-field summary (``Plan.field_counts``): how many users each field changes
-    for, and of those how many are first-time writes, clears, or over our last push."""
-    table = Table(
-        (
-            "field",
-            "users",
-            "first-time writes",
-            "cleared",
-            "over our last push",
-            "conflicts",
-        )
-    )
+    for, and of those how many are first-time writes, clears, or over our last push.
+
+    In a run report a last column counts the users whose change of that field did not
+    land (failed, changed since planned, not sent), so "telephone 50" is not read as 50
+    telephones written when 2 failed.
+    """
+    headers = ("field", "users", "first-time writes", "cleared", "over our last push", "conflicts")
+    table = Table((*headers, "not updated") if run is not None else headers)
+    missed = {} if run is None else _not_updated_by_field(plan, run)
     for count in plan.field_counts():
-        table.rows.append(
-            (
-                text_cell(count.field),
-                Cell(str(count.users)),
-                _count_cell(count.first_time, "info"),
-                _count_cell(count.clears, "warn"),
-                _count_cell(count.unverified, "info"),
-                _count_cell(count.conflicts, "warn"),
-            )
+        row: tuple[Cell, ...] = (
+            text_cell(count.field),
+            Cell(str(count.users)),
+            _count_cell(count.first_time, "info"),
+            _count_cell(count.clears, "warn"),
+            _count_cell(count.unverified, "info"),
+            _count_cell(count.conflicts, "warn"),
         )
+        if run is not None:
+            row = (*row, _count_cell(missed.get(count.field, 0), "bad"))
+        table.rows.append(row)
     return table
+
+
+def _not_updated_by_field(plan: Plan, run: Run) -> dict[str, int]:
+    missed: dict[str, int] = {}
+    for user in plan.users:
+        if run.result_of(user) in ("failed", "conflict", "not_sent"):
+            for change in user.changes:
+                missed[change.field] = missed.get(change.field, 0) + 1
+    return missed
 
 
 def needs_action(plan: Plan, run: Run | None) -> list[ActionGroup]:

@@ -412,3 +412,16 @@ def test_a_redacted_report_keeps_counts_fields_and_results_readable() -> None:
     assert f"### {REDACTED} · user 101 · line 1 — applied" in text
     assert "Fields: telephone. Line 1, matched by id." in text
     assert f"| 102 | {REDACTED} | 2 | profile_address: {REDACTED} | failed |" in text
+
+
+def test_a_run_report_counts_per_field_the_users_whose_change_did_not_land() -> None:
+    lines = render_report(full_plan(), "md", outcomes=outcomes(), run_id=3).splitlines()
+    assert (
+        "| field | users | first-time writes | cleared | over our last push | conflicts "
+        "| not updated |"
+    ) in lines
+    # 101 applied; 103 changed since planned and 104 not sent; 102 failed; 105 not sent.
+    assert "| telephone | 3 | *—* | *—* | *—* | *—* | 2 |" in lines
+    assert "| profile_address | 3 | 3 | *—* | *—* | *—* | 3 |" in lines
+    plan_lines = render_report(full_plan(), "md").splitlines()
+    assert "| telephone | 3 | *—* | *—* | *—* | *—* |" in plan_lines
