@@ -23,18 +23,33 @@ from unicodedata import is_normalized
 
 from communal_sync.fields import MAX_USER_ID
 from communal_sync.values.dates import EARLIEST_YEAR
-from communal_sync.values.normalize import EMAIL_LOCAL_MAX_LENGTH, EMAIL_MAX_LENGTH
+from communal_sync.values.normalize import (
+    EMAIL_LOCAL_MAX_LENGTH,
+    EMAIL_MAX_LENGTH,
+    normalize_email,
+)
 
 _EARLIEST_ISO: Final = f"{EARLIEST_YEAR}-01-01"
 _ID_DIGITS: Final = len(str(MAX_USER_ID))
 
-_ATOM: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+LATIN_LETTERS: Final = (
+    "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u0131\u0134-\u013e\u0141-\u0148\u014a-\u017e"
+)
+"""The letters of Latin-1 and Latin Extended-A (a regex class body) but the compatibility
+ones (ĳ, ŀ, ŉ, ſ): all of the Latin script, printable, in NFC and NFKC whatever follows
+them, so a local part of them and ASCII is neither changed by ``clean_text`` nor suspect to
+``confusable_reason``. These are the accents of most European names (zoë, josé, łukasz)."""
+
+_ATOM: Final = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{LATIN_LETTERS}-]+"
 PLAIN_LOCAL: Final = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_PLAIN_LOCALS: Final = re.compile(rf"{PLAIN_LOCAL.pattern}(?:\n{PLAIN_LOCAL.pattern})*")
+"""Local parts joined by line breaks, every one of them plain (an atom holds no break)."""
 _PLAIN_DOMAIN: Final = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
 )
-"""An ASCII address whose domain is lower case is valid, and already in normalize_email
-form, when its local part matches PLAIN_LOCAL and its domain _PLAIN_DOMAIN."""
+"""An address is valid, in normalize_email form and never confusable when its local part
+matches PLAIN_LOCAL (ASCII atoms, and the Latin letters above) and its domain, lower-case
+ASCII, matches _PLAIN_DOMAIN."""
 
 VERDICTS_KEPT: Final = 65_536
 """Domains (or dates) whose verdict the fast check remembers; a few MB at most."""
@@ -50,6 +65,27 @@ def remember_verdict(known: dict[str, bool], text: str, verdict: bool) -> bool:
 def is_plain_domain(domain: str) -> bool:
     """Whether ``domain`` is a valid lower-case ASCII domain (normalize_email leaves it)."""
     return _PLAIN_DOMAIN.fullmatch(domain) is not None
+
+
+def is_plain_email(email: str, domains: dict[str, bool]) -> bool:
+    """Whether ``email`` is a valid address already in ``normalize_email`` form (see
+    PLAIN_LOCAL), one that no check would refuse or change; domain verdicts kept in
+    ``domains``."""
+    local, _, domain = email.partition("@")
+    if (domain_ok := domains.get(domain)) is None:
+        domain_ok = remember_verdict(domains, domain, is_plain_domain(domain))
+    return (
+        domain_ok
+        and len(local) <= EMAIL_LOCAL_MAX_LENGTH
+        and len(domain) < EMAIL_MAX_LENGTH - len(local)
+        and PLAIN_LOCAL.fullmatch(local) is not None
+    )
+
+
+def is_cleanable_email(email: str, domains: dict[str, bool]) -> bool:
+    """Whether ``normalize_email(email)`` is plain (``is_plain_email``) though ``email`` is
+    not: an address with spaces at its edges or an upper-case domain, valid once cleaned."""
+    return is_plain_email(normalize_email(email), domains)
 
 
 def is_plain_date(text: str, today_iso: str) -> bool:
@@ -178,18 +214,25 @@ def longer_than(column: Sequence[str], limit: int) -> Iterator[int]:
 
 
 def bad_emails(emails: Sequence[str], bad: set[int], domains: dict[str, bool]) -> None:
-    """Add to ``bad`` the records whose email ``accepts`` refuses (not plain, or too long).
+    """Add to ``bad`` the records whose email ``accepts`` refuses (not plain, or too long,
+    and not plain once cleaned either: see ``is_cleanable_email``).
 
     The local parts are tested all at once on the emails joined by line breaks, as bytes
-    (only plain characters, and no empty part or stray dot: see ``_TO_BREAKS``); the
-    domains once per distinct domain (verdicts remembered in ``domains``).
+    when ASCII (only plain characters, and no empty part or stray dot: see ``_TO_BREAKS``),
+    else by one regular expression over the local parts joined; the domains once per
+    distinct domain (verdicts remembered in ``domains``). Only the doubted cells are then
+    cleaned and tested one by one.
     """
     parts = list(map(str.partition, emails, repeat("@")))
     joined = _LINE_BREAK.join(emails)
     try:
         encoded = joined.encode("ascii")
     except UnicodeEncodeError:
-        plain = False
+        locals_joined = _LINE_BREAK.join(map(_FIRST, parts))
+        plain = (
+            locals_joined.count(_LINE_BREAK) == len(emails) - 1
+            and _PLAIN_LOCALS.fullmatch(locals_joined) is not None
+        )
     else:
         breaks = encoded.translate(_TO_BREAKS)
         plain = (
@@ -197,17 +240,19 @@ def bad_emails(emails: Sequence[str], bad: set[int], domains: dict[str, bool]) -
             and b"\n\n" not in breaks
             and breaks[:1] != _BREAK
         )
+    doubted: set[int] = set()
     if not plain:
         locals_ = map(_FIRST, parts)
-        bad.update(compress(count_from(), map(not_, map(PLAIN_LOCAL.fullmatch, locals_))))
+        doubted.update(compress(count_from(), map(not_, map(PLAIN_LOCAL.fullmatch, locals_))))
     hosts = list(map(_THIRD, parts))
     wrong = _verdicts(hosts, domains, is_plain_domain)
     if wrong:
-        bad.update(compress(count_from(), map(wrong.__contains__, hosts)))
+        doubted.update(compress(count_from(), map(wrong.__contains__, hosts)))
     if max(map(len, emails)) > EMAIL_LOCAL_MAX_LENGTH:
         for index, (local, _, domain) in enumerate(parts):
             if len(local) > EMAIL_LOCAL_MAX_LENGTH or len(domain) >= EMAIL_MAX_LENGTH - len(local):
-                bad.add(index)
+                doubted.add(index)
+    bad.update(index for index in doubted if not is_cleanable_email(emails[index], domains))
 
 
 def bad_dates(dates: Sequence[str], bad: set[int], today: str) -> None:

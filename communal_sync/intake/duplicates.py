@@ -11,6 +11,8 @@ so the chance of two different keys colliding in a million rows is about 3 in 10
 from __future__ import annotations
 
 import operator
+import re
+import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from typing import Final, Literal
 from communal_sync.fields import user_id_of
 from communal_sync.intake.mapping import ColumnMapping
 from communal_sync.sources.rows import KeyBatch, SourceRow, key_batches_of
-from communal_sync.values.normalize import clean_text, email_key
+from communal_sync.values.normalize import JOINERS, ZERO_WIDTH, clean_text, email_key
 
 KeyKind = Literal["email", "id", "external_id"]
 DuplicatePolicy = Literal["error", "first", "last"]
@@ -176,14 +178,49 @@ list), the keys of such a list (C-level maps), and the key of any one value."""
 
 
 def _plain_emails(values: list[str]) -> bool:
-    """Every value is ASCII with an @ and no whitespace at all: its key is its lower()."""
+    """Every value has an @ and is its own ``clean_text`` (no whitespace at all; if not
+    ASCII, in NFC and without zero-width characters): its key is then its ``casefold()``.
+
+    ``email_key`` is ``clean_text`` then ``casefold`` (lower-casing the domain first changes
+    nothing a case fold does not: ``c.lower().casefold() == c.casefold()`` for every
+    character), so accented addresses (zoë@, josé@) take this path too.
+    """
     text = "".join(values)
     return (
-        text.isascii()
-        and len(text.split()) == 1
+        len(text.split()) == 1
         and text == text.strip()  # split() is blind to the first value's leading space
         and all(map(operator.contains, values, repeat("@")))
+        and (text.isascii() or _is_clean_unicode(values))
     )
+
+
+def _is_clean_unicode(values: list[str]) -> bool:
+    """No zero-width or bidi character, and NFC (tested with the values joined by line
+    breaks, which compose with nothing, so the whole is NFC exactly when every value is)."""
+    joined = "\n".join(values)
+    return _INVISIBLE.search(joined) is None and unicodedata.is_normalized("NFC", joined)
+
+
+_INVISIBLE: Final = re.compile(f"[{''.join(map(chr, ZERO_WIDTH))}{JOINERS}]")
+"""What ``clean_text`` drops (or trims, for the joiners)."""
+
+
+def _email_keys(values: list[str]) -> list[int]:
+    """The key hashes of any email cells (``email_dup_key``) by C-level maps: a cell with no
+    @ has no key; the others are cleaned (``str.strip`` when that is all they need, the
+    usual dirt being spaces at the edges) and case-folded (see ``_plain_emails``)."""
+    cells = list(map(str.strip, values))
+    keyless = list(
+        compress(count(), map(operator.not_, map(operator.contains, cells, repeat("@"))))
+    )
+    for index in keyless:
+        cells[index] = "@"  # plain, so one odd cell does not send the whole list to clean_text
+    if not _plain_emails(cells):
+        cells = list(map(clean_text, cells))
+    hashes = list(map(hash, map(str.casefold, cells)))
+    for index in keyless:
+        hashes[index] = _NO_KEY
+    return hashes
 
 
 def _plain_external_ids(values: list[str]) -> bool:
@@ -193,18 +230,23 @@ def _plain_external_ids(values: list[str]) -> bool:
 
 
 def _plain_ids(values: list[str]) -> bool:
-    """Every value is ASCII digits, short enough to be an id as it is: its key is its value.
+    """Every value is blank or ASCII digits, short enough to be an id as it is: its key is
+    its value (a blank's, like "0"'s, is no key: ``hash(0)`` is ``_NO_KEY``).
 
     A value of 19 digits or more goes one by one (``user_id_of``): it may be no id at all.
     """
     text = "".join(values)
-    return text.isascii() and text.isdigit() and all(values) and max(map(len, values)) < 19
+    return (not text or (text.isascii() and text.isdigit())) and max(map(len, values)) < 19
+
+
+_ZERO_IF_BLANK: Final = {"": "0"}
+"""``map(_ZERO_IF_BLANK.get, values, values)`` reads a blank id cell as "0" (no id)."""
 
 
 _HASHERS: Final[dict[KeyKind, _Hasher]] = {
     "email": (
         _plain_emails,
-        lambda values: map(hash, map(str.lower, values)),
+        lambda values: map(hash, map(str.casefold, values)),
         lambda value: _hash_of(email_dup_key(value)),
     ),
     "external_id": (
@@ -214,7 +256,7 @@ _HASHERS: Final[dict[KeyKind, _Hasher]] = {
     ),
     "id": (
         _plain_ids,
-        lambda values: map(hash, map(int, values)),
+        lambda values: map(hash, map(int, map(_ZERO_IF_BLANK.get, values, values))),
         lambda value: _hash_of(id_dup_key(value)),
     ),
 }
@@ -233,6 +275,8 @@ def _hash_column(
     """
     if plain(values):
         return list(hash_plain(values))
+    if plain is _plain_emails:  # cleaning is cheap next to halving: ~5% odd cells is usual
+        return _email_keys(values)
     if len(values) < PER_VALUE_BELOW:
         return [hash_one(value) for value in values]
     middle = len(values) // 2

@@ -28,6 +28,7 @@ from communal_sync.intake.column_checks import (
     bad_dates,
     bad_emails,
     bad_ids,
+    is_cleanable_email,
     is_plain_date,
     is_plain_domain,
     longer_than,
@@ -225,19 +226,18 @@ class RowChecker:
                 return False
             first = raw[first_at]
             last = raw[last_at]
-            local, _, domain = raw[email_at].partition("@")
+            if not first or not last or len(first) > name_max or len(last) > name_max:
+                return False
+            email = raw[email_at]
+            local, _, domain = email.partition("@")
             if (domain_ok := known_domain(domain)) is None:
                 domain_ok = remember_verdict(domains, domain, is_plain_domain(domain))
-            if (
-                not first
-                or not last
-                or len(first) > name_max
-                or len(last) > name_max
-                or len(local) > EMAIL_LOCAL_MAX_LENGTH
-                or len(domain) >= EMAIL_MAX_LENGTH - len(local)
-                or plain_local(local) is None
-                or not domain_ok
-            ):
+            if not (
+                domain_ok
+                and len(local) <= EMAIL_LOCAL_MAX_LENGTH
+                and len(domain) < EMAIL_MAX_LENGTH - len(local)
+                and plain_local(local) is not None
+            ) and not is_cleanable_email(email, domains):
                 return False
             for at in long_at:
                 if len(raw[at]) > name_max:
@@ -338,6 +338,7 @@ class RowChecker:
         data = ROW_TEMPLATE.copy()
         data["line"] = src.line
         data.update(zip(self._fields, map(_BLANK_TO_NONE.get, raw, raw)))  # noqa: B905
+        data["email"] = normalize_email(data["email"])  # "accepts" takes " A@X.ORG " too
         if self._has_country and (text := data["profile_country"]) is not None:
             data["profile_country"] = normalize_country(text)
         if self._has_id and (text := data["id"]) is not None:

@@ -14,10 +14,14 @@ combinations), are ordinary addresses.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Final
 
 from confusable_homoglyphs import categories
+
+SCRIPTS_KEPT: Final = 8192
+"""Distinct characters whose script is remembered (a few hundred KB at most)."""
 
 NEUTRAL_SCRIPTS: Final = frozenset({"COMMON", "INHERITED"})
 """Digits, punctuation and combining marks: written with any script."""
@@ -28,6 +32,13 @@ WRITTEN_TOGETHER: Final = (
     frozenset({"LATIN", "HAN", "HANGUL"}),
 )
 """Scripts one word may mix (Japanese, Chinese, Korean with Latin), per TR39."""
+
+
+@functools.lru_cache(maxsize=SCRIPTS_KEPT)
+def script_of(char: str) -> str:
+    """The script alias of one character ("LATIN", "CYRILLIC", "COMMON"...), remembered:
+    ``categories.alias`` is a binary search in Python, and names repeat their letters."""
+    return str(categories.alias(char))
 
 
 def confusable_reason(email: str) -> str | None:
@@ -47,7 +58,7 @@ def confusable_reason(email: str) -> str | None:
         )
     local, _, domain = email.rpartition("@")
     for part in (local, *domain.split(".")):
-        scripts = categories.unique_aliases(part) - NEUTRAL_SCRIPTS
+        scripts = set(map(script_of, set(part))) - NEUTRAL_SCRIPTS
         if len(scripts) > 1 and not any(scripts <= allowed for allowed in WRITTEN_TOGETHER):
             named = " and ".join(sorted(script.title() for script in scripts))
             return (

@@ -41,7 +41,7 @@ EMAIL_MAX_LENGTH: Final = 254
 EMAIL_LOCAL_MAX_LENGTH: Final = 64
 """RFC 5321: the longest local part (before the @)."""
 
-_ZERO_WIDTH: Final = dict.fromkeys(
+ZERO_WIDTH: Final = dict.fromkeys(
     map(ord, "\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 )
 """Zero-width space, word joiner and BOM: invisible, copied from web pages. The zero-width
@@ -50,7 +50,8 @@ and Indic names need them; only at the ends are they noise. The bidi embedding, 
 and isolate controls (U+202A-U+202E, U+2066-U+2069) go too: invisible, they make "Ana" and
 "Ana" two names, and an override can show a name reversed. The right-to-left and
 left-to-right marks (U+200F, U+200E) stay: Hebrew and Arabic text uses them."""
-_JOINERS: Final = "\u200c\u200d"
+JOINERS: Final = "\u200c\u200d"
+_HAS_ZERO_WIDTH: Final = re.compile(f"[{''.join(map(chr, ZERO_WIDTH))}]").search
 
 
 def clean_text(s: str) -> str:
@@ -61,9 +62,11 @@ def clean_text(s: str) -> str:
     """
     if s.isascii():
         return " ".join(s.split())
-    text = " ".join(unicodedata.normalize("NFC", s.translate(_ZERO_WIDTH)).split())
-    if text[:1] in _JOINERS or text[-1:] in _JOINERS:
-        text = " ".join(text.strip(_JOINERS).split())
+    if _HAS_ZERO_WIDTH(s) is not None:  # rare: a search is cheaper than a translate
+        s = s.translate(ZERO_WIDTH)
+    text = " ".join(unicodedata.normalize("NFC", s).split())
+    if text[:1] in JOINERS or text[-1:] in JOINERS:
+        text = " ".join(text.strip(JOINERS).split())
     return text
 
 
