@@ -284,7 +284,8 @@ class FieldCount:
 
     @property
     def real_changes(self) -> int:
-        """Changes over a value the tool knows: neither a first-time write nor a clear."""
+        """Changes over a value the tool knows (clears included): every change but the
+        first-time writes over values Communal never shows."""
         return self.users - self.first_time
 
 
