@@ -151,7 +151,8 @@ def render_plan(
 ) -> None:
     """Print the plan: refusal first, the summary, the count per field, each user's real
     changes, the first-time writes (folded unless ``show == "all"``), the rows that will
-    not be pushed, and the summary again with the rows not pushed repeated under it.
+    not be pushed, and the summary again with the rows not pushed repeated under it
+    (unless nothing was listed between: then the first line is the last).
 
     ``quiet`` prints the summary line only (and the refusal). The refusal, summary and
     count lines are never wrapped, so a log of a nightly run keeps each on one line.
@@ -173,6 +174,8 @@ def render_plan(
     _render_changes(plan, console, redact=redact, show=show, report=report)
     _render_first_time(plan, console, redact=redact, show=show)
     _render_issues(plan, console, redact=redact, show=show, report=report)
+    if not (plan.users or plan.issues):
+        return  # nothing listed: the first line is the last
     console.print()
     console.print(summary, soft_wrap=True)
     if line := not_pushed_line(plan):

@@ -109,3 +109,33 @@ def test_no_color_on_a_terminal_prints_no_escape_code_at_all(
     assert code == 0, screen
     assert "\x1b" not in screen
     assert "  telephone: +1 416 555 0101 → +1 416 555 0199  [live]" in screen.splitlines()
+
+
+def test_quiet_on_a_terminal_shows_no_progress_bar_only_the_run_summary(tmp_path: Path) -> None:
+    from support.push import big_seed, write_big_export
+
+    export = write_big_export(tmp_path / "members.csv", 30)
+    with Sandbox(big_seed(30)) as sandbox:
+        environment = {**os.environ, **env_for(sandbox, tmp_path / "s.db"), "COLUMNS": "200"}
+        environment.pop("NO_COLOR", None)
+        environment["TERM"] = "xterm-256color"
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "communal_sync", "push", str(export), "--yes", "--quiet"],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env=environment,
+            start_new_session=True,
+        )
+        os.close(follower)
+        try:
+            code = process.wait(timeout=60)
+            screen = read_until(leader, b"unchanged", limit=5).decode(errors="replace")
+        finally:
+            if process.poll() is None:
+                process.kill()
+            os.close(leader)
+
+    assert code == 0, screen
+    assert screen == "Run 1: 25 users updated, 5 unchanged\r\n"

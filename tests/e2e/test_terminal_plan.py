@@ -284,10 +284,10 @@ def test_forced_colour_styles_values_and_errors_unless_no_color(
 # --- --resume -------------------------------------------------------------------------------
 
 
-def kill_push_after(sandbox: Sandbox, export: Path, state: Path, puts: int) -> None:
-    """Run the real ``push --yes`` as a process and SIGKILL it once ``puts`` PUTs landed."""
+def kill_after(sandbox: Sandbox, args: list[str], state: Path, puts: int) -> None:
+    """Run the real ``communal-sync ARGS --yes`` as a process; SIGKILL it after ``puts`` PUTs."""
     command = [
-        sys.executable, "-m", "communal_sync", "push", str(export), "--yes",
+        sys.executable, "-m", "communal_sync", *args, "--yes",
         "--concurrency", "2", "--base-url", sandbox.base_url, "--state", str(state),
     ]  # fmt: skip
     env = {**os.environ, "COMMUNAL_API_KEY": sandbox.manager_key}
@@ -311,7 +311,7 @@ def test_resume_after_a_killed_push_shows_and_asks_about_only_what_is_left(
     export = write_big_export(tmp_path / "members.csv", 30)
     state = tmp_path / "s.db"
     with Sandbox(big_seed(30), faults=Faults(latency_ms=30)) as sandbox:
-        kill_push_after(sandbox, export, state, 8)
+        kill_after(sandbox, ["push", str(export)], state, 8)
         sandbox.set_faults(Faults())
         with open_state(state) as store:
             (run,) = store.journal.list_runs()
@@ -349,6 +349,31 @@ def test_resume_after_a_killed_push_shows_and_asks_about_only_what_is_left(
     assert (updated + already, already >= len(done)) == (25, True)
 
 
+def test_applying_an_interrupted_saved_plan_again_shows_only_what_is_left(
+    cli: Cli, tmp_path: Path
+) -> None:
+    export = write_big_export(tmp_path / "members.csv", 30)
+    saved = tmp_path / "plan.json"
+    state = tmp_path / "s.db"
+    with Sandbox(big_seed(30), faults=Faults(latency_ms=30)) as sandbox:
+        env = env_for(sandbox, state)
+        assert cli("plan", str(export), "--out", str(saved), "-q", env=env).exit_code == 0
+        kill_after(sandbox, ["apply", str(saved)], state, 8)
+        sandbox.set_faults(Faults())
+        with open_state(state) as store:
+            (run,) = store.journal.list_runs()
+            done = {r.user_id for r in store.journal.results(run.id) if r.status == "applied"}
+
+        again = cli("apply", str(saved), "--yes", env=env)
+
+    assert again.exit_code == 0, again.stdout + again.stderr
+    left = 25 - len(done)
+    lines = again.stdout.splitlines()
+    assert lines[0] == f"Resuming run {run.id}: {len(done)} of 25 users done, {left} left."
+    assert lines[1].startswith(f"Plan for {export}: {left} users to update, 5 unchanged")
+    assert not {int(h.split()[1]) for h in headings(again.stdout)} & done
+
+
 # --- repeated warnings ----------------------------------------------------------------------
 
 
@@ -373,3 +398,13 @@ def test_revert_dry_run_says_a_warning_repeated_for_many_users_once_with_the_cou
         "unknown (the value we had was our own last push; Communal does not show it), so it is "
         "left alone. Use --restore-unverified to put back the last-known value."
     ]
+
+
+@pytest.mark.parametrize("big", [30], indirect=True)
+def test_a_plan_with_nothing_to_list_is_its_summary_line_alone(cli: Cli, big: Any) -> None:
+    assert cli("push", str(big.export), "--yes", "-q", env=big.env).exit_code == 0
+
+    again = cli("plan", str(big.export), env=big.env)
+
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == f"Plan for {big.export}: 0 users to update, 30 unchanged\n"
