@@ -72,6 +72,12 @@ class FieldChange(_Frozen):
     def is_clear(self) -> bool:
         return self.after is None
 
+    @property
+    def is_first_time(self) -> bool:
+        """A write over a value Communal never shows (an address we never pushed): not a
+        change anyone could see. A clear of such a value is a clear, not a first write."""
+        return self.provenance == "unknown" and self.after is not None
+
 
 class Conflict(_Frozen):
     """A field edited in Communal since our last push and also different in the file."""
@@ -284,8 +290,7 @@ class FieldCount:
 
     @property
     def real_changes(self) -> int:
-        """Changes over a value the tool knows (clears included): every change but the
-        first-time writes over values Communal never shows."""
+        """Changes that are not first-time writes (clears included): what a person reads."""
         return self.users - self.first_time
 
 
@@ -326,9 +331,9 @@ class Plan(_Frozen):
 
     @property
     def first_time_writes(self) -> int:
-        """Field writes over a value Communal never shows (``provenance == "unknown"``): a
+        """Field writes over a value Communal never shows (``FieldChange.is_first_time``): a
         first address push, not a change anyone could see in Communal."""
-        return sum(1 for u in self.users for c in u.changes if c.provenance == "unknown")
+        return sum(1 for u in self.users for c in u.changes if c.is_first_time)
 
     def field_counts(self) -> tuple[FieldCount, ...]:
         """One ``FieldCount`` per field the plan touches, in the order fields first appear
@@ -342,7 +347,7 @@ class Plan(_Frozen):
             for change in user.changes:
                 name = change.field
                 users[name] = users.get(name, 0) + 1
-                first[name] = first.get(name, 0) + (change.provenance == "unknown")
+                first[name] = first.get(name, 0) + change.is_first_time
                 clears[name] = clears.get(name, 0) + change.is_clear
                 unverified[name] = unverified.get(name, 0) + (change.provenance == "snapshot")
             for conflict in user.conflicts:

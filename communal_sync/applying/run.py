@@ -20,11 +20,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from communal_sync.applying.apply import ApplyResult, apply_plan, remember_unchanged
+from communal_sync.applying.apply import (
+    ApplyResult,
+    apply_plan,
+    operation_key,
+    remember_unchanged,
+)
 from communal_sync.applying.counts import Tally, run_counts, tally_outcomes
+from communal_sync.applying.custom_writes import custom_body, custom_operation_key
 from communal_sync.applying.ports import RunState, UserWriter
 from communal_sync.errors import ExitCode
-from communal_sync.plan import Outcome, Plan
+from communal_sync.hashing import canonical_hash
+from communal_sync.plan import Outcome, Plan, UserPlan
 from communal_sync.state.records import EndStatus, RunKind
 
 OnOutcome = Callable[[Outcome], None]
@@ -193,3 +200,55 @@ def resumable_push(store: RunState, run_key: str | None) -> tuple[int, Plan, str
         return None
     store.journal.reopen_run(run.id)
     return run.id, Plan.model_validate_json(plan_json), f"{run.started_at:%Y-%m-%d %H:%M}"
+
+
+@dataclass(frozen=True)
+class LeftToSend:
+    """What a resumed run still has to do: the plan cut to the users not yet done.
+
+    ``plan`` keeps every row the original plan reported (unchanged, invalid, unmatched)
+    and only the users with an operation not journalled as applied; the run itself still
+    applies the whole stored plan (the done users count as "already applied").
+    """
+
+    plan: Plan
+    done: int
+    """Users of the original plan whose every operation was journalled as applied."""
+    total: int
+    """Users the original plan meant to send."""
+
+    @property
+    def left(self) -> int:
+        return self.total - self.done
+
+
+def left_to_send(plan: Plan, store: RunState, run_id: int) -> LeftToSend:
+    """Cut ``plan`` to what run ``run_id`` has not done yet, as its journal holds it.
+
+    A user is done when its profile PUT and every custom write, with the very bodies of
+    this plan, were journalled as applied; one whose PUT was sent but never answered is
+    left (the run checks whether it landed). Users with nothing to send stay, so their
+    conflicts are still said.
+    """
+    applied = store.journal.applied_operations(run_id)
+
+    def done(user: UserPlan) -> bool:
+        if user.body is not None and (
+            (operation_key(user.user_id), canonical_hash(user.body)) not in applied
+        ):
+            return False
+        return all(
+            (
+                custom_operation_key(user.user_id, write.field_id),
+                canonical_hash(custom_body(user.user_id, write)),
+            )
+            in applied
+            for write in user.custom_writes
+        )
+
+    sending = {user.user_id for user in plan.to_update}
+    finished = {user.user_id for user in plan.users if user.user_id in sending and done(user)}
+    left = plan.model_copy(
+        update={"users": tuple(u for u in plan.users if u.user_id not in finished)}
+    )
+    return LeftToSend(plan=left, done=len(finished), total=len(sending))

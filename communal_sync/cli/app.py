@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import os
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -36,14 +37,21 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _colour() -> Literal["auto"] | None:
+    """rich's own choice (none when not a terminal or ``TERM=dumb``, forced by
+    ``FORCE_COLOR``), unless ``NO_COLOR`` is set: then no style at all, not even bold,
+    where rich alone would still send bold and dim."""
+    return None if os.environ.get("NO_COLOR") else "auto"
+
+
 def stderr_console() -> Console:
     """A console for messages and warnings: stderr, never wrapped mid-sentence."""
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return Console(stderr=True, soft_wrap=True, highlight=False, color_system=_colour())
 
 
 def stdout_console() -> Console:
     """A console for the report itself."""
-    return Console(soft_wrap=False, highlight=False)
+    return Console(soft_wrap=False, highlight=False, color_system=_colour())
 
 
 def warn(message: str) -> None:
@@ -56,7 +64,7 @@ def warn(message: str) -> None:
     if events.json_mode():
         events.emit("warning", message=message)
     else:
-        stderr_console().print(f"Warning: {escape(for_terminal(message))}")
+        stderr_console().print(f"[yellow]Warning:[/] {escape(for_terminal(message))}")
 
 
 def fail(message: str) -> None:
@@ -65,7 +73,7 @@ def fail(message: str) -> None:
     if events.json_mode():
         events.emit("error", message=message)
     else:
-        stderr_console().print(f"Error: {escape(for_terminal(message))}")
+        stderr_console().print(f"[bold red]Error:[/] {escape(for_terminal(message))}")
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -14,10 +14,10 @@ from typing import Annotated
 import typer
 
 from communal_sync.api.throttle import Throttle
-from communal_sync.applying.run import RunRequest, resumable_run
+from communal_sync.applying.run import RunRequest, left_to_send, resumable_run
 from communal_sync.applying.saved_plan import check_input_unchanged, check_same_api, load_plan_file
 from communal_sync.cli import flow
-from communal_sync.cli.app import app, handles_errors, stdout_console, warn
+from communal_sync.cli.app import app, handles_errors, warn
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     ApiFlags,
@@ -75,9 +75,13 @@ def apply_command(
         ):
             store.journal.mark_abandoned_runs()
             run_id = resumable_run(store, plan_hash, kind="apply")
+            shown = None
             if run_id is not None:
-                stdout_console().print(f"Resuming run {run_id}.")
-            flow.show_plan(plan, report=None, redact=output.redact)
+                left = left_to_send(plan, store, run_id)
+                flow.show_resumed(run_id, left, output)
+                shown = left.plan
+            else:
+                flow.show_plan(plan, output, write=False, run_follows=True)
             code = flow.run(
                 plan,
                 s,
@@ -93,5 +97,6 @@ def apply_command(
                 output=output,
                 failed_out=failed_out,
                 resume_hint=f"communal-sync apply {plan_file}",
+                shown=shown,
             )
     raise typer.Exit(code)

@@ -7,20 +7,21 @@ lifecycle (``applying.run``) and reporting what happened are the same code.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from communal_sync.applying.run import RunHooks, RunOutcome, RunRequest, run_plan
+from communal_sync.applying.run import LeftToSend, RunHooks, RunOutcome, RunRequest, run_plan
 from communal_sync.cli import events
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.cli.options import IntakeFlags, OutputFlags, PlanningFlags
-from communal_sync.cli.progress import progress_reporter
-from communal_sync.cli.render import render_failures, render_plan, run_summary
+from communal_sync.cli.progress import emit_outcome, progress_reporter
+from communal_sync.cli.render import question, render_failures, render_plan, run_summary
 from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
 from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.plan import Outcome, Plan, PlanOptions
@@ -31,6 +32,12 @@ from communal_sync.session import Session
 from communal_sync.sources.source import Source
 from communal_sync.state import StateStore
 from communal_sync.words import plural
+
+
+@contextlib.contextmanager
+def quiet_progress(*, run_id: int, redact: bool) -> Iterator[Callable[[Outcome], None]]:
+    """``--quiet``: no bar, only the ``outcome`` events of users not updated (JSON logs)."""
+    yield lambda outcome: emit_outcome(outcome, run_id=run_id, redact=redact)
 
 
 def read_export(file: str, intake: IntakeFlags, planning: PlanningFlags) -> Intake:
@@ -71,17 +78,53 @@ def make_plan(
     )
 
 
-def show_plan(plan: Plan, *, report: Path | None, redact: bool) -> None:
-    """Render ``plan`` on the terminal, emit its counts as an event, write ``--report``.
+def show_plan(
+    plan: Plan, output: OutputFlags, *, write: bool = True, run_follows: bool = False
+) -> None:
+    """Render ``plan`` on the terminal, emit its counts as an event, write ``--report``
+    (unless ``write`` is False: a run writes it once it is over).
+
+    With ``--quiet`` the plan's summary line is the one line printed, unless a run follows
+    (``run_follows``) with a summary line of its own; a refused plan has none, so it
+    keeps its refusal and summary.
 
     The ``plan`` event (``--log-format json``) carries the summary and every count, rows
     by issue kind included, so a log shipper sees mismatched or unmatched rows without
     parsing the table; counts hold no personal value, so it is the same with --redact.
     """
-    render_plan(plan, stdout_console(), redact=redact)
-    events.emit("plan", summary=plan.summary(), refused=plan.refused is not None, **plan.counts())
-    if report is not None:
-        write_report(plan, report, redact=redact)
+    if not (output.quiet and run_follows and not plan.refused):
+        _render(plan, output)
+    events.emit(
+        "plan",
+        summary=plan.summary(),
+        refused=plan.refused is not None,
+        first_time_writes=plan.first_time_writes,
+        **plan.counts(),
+    )
+    if write and output.report is not None:
+        write_report(plan, output.report, redact=output.redact)
+
+
+def _render(plan: Plan, output: OutputFlags) -> None:
+    render_plan(
+        plan,
+        stdout_console(),
+        redact=output.redact,
+        show=output.show.value,
+        quiet=output.quiet,
+        report=output.report,
+    )
+
+
+def show_resumed(run_id: int, left: LeftToSend, output: OutputFlags) -> None:
+    """Say how far the resumed run got, then show only what is left of its plan."""
+    if not output.quiet:
+        stdout_console().print(
+            f"Resuming run {run_id}: {left.done} of {left.total} "
+            f"{plural(left.total, 'user')} done, {left.left} left.",
+            soft_wrap=True,
+        )
+    show_plan(left.plan, output, write=False, run_follows=True)
 
 
 def plan_exit_code(plan: Plan, *, detailed: bool) -> int:
@@ -97,16 +140,19 @@ def plan_exit_code(plan: Plan, *, detailed: bool) -> int:
 
 
 def confirm(plan: Plan) -> bool:
-    """Ask on a terminal; without one there is no one to ask, so refuse (exit 4)."""
+    """Ask on a terminal; without one there is no one to ask, so refuse (exit 4).
+
+    The question says how many users ``plan`` sends to ("Apply these changes to 400
+    users? [y/N]"), right under the summary and the rows not pushed.
+    """
     if not sys.stdin.isatty():
         raise RefusedError(
             "Not on a terminal, so there is no one to confirm: add --yes to apply the plan."
         )
-    count = len(plan.to_update)
+    if not plan.to_update:
+        return True  # a resumed run with nothing left: finish it, there is nothing to ask
     try:
-        return typer.confirm(
-            f"Apply these changes to {count} {plural(count, 'user')}?", default=False
-        )
+        return typer.confirm(question(plan), default=False)
     except (typer.Abort, KeyboardInterrupt):
         # Ctrl-C (or the end of input) at the question: nothing was sent, and the exit
         # code says "interrupted" (130), as for Ctrl-C anywhere else, not a fatal 1.
@@ -123,12 +169,22 @@ def run(
     output: OutputFlags,
     failed_out: Path | None = None,
     resume_hint: str,
+    shown: Plan | None = None,
 ) -> int:
-    """Run ``plan`` through the core's run lifecycle, then say and write what happened."""
+    """Run ``plan`` through the core's run lifecycle, then say and write what happened.
+
+    ``shown`` is the plan the person saw and is asked about, when it is not ``plan``
+    itself: what is left of a resumed run.
+    """
     redact = output.redact
 
     def progress(total: int, run_id: int) -> AbstractContextManager[Callable[[Outcome], None]]:
+        if output.quiet:
+            return quiet_progress(run_id=run_id, redact=redact)
         return progress_reporter(total, run_id=run_id, redact=redact)
+
+    def ask(asked: Plan) -> bool:
+        return confirm(shown if shown is not None else asked)
 
     outcome = run_plan(
         plan,
@@ -136,9 +192,9 @@ def run(
         store=store,
         base_url=session.settings.base_url,
         request=request,
-        hooks=RunHooks(confirm=confirm, progress=progress, event=events.emit),
+        hooks=RunHooks(confirm=ask, progress=progress, event=events.emit),
     )
-    if outcome.declined:
+    if outcome.declined and not output.quiet:
         stdout_console().print("Nothing was sent.")
     if outcome.started:
         finish_report(plan, outcome, output=output, failed_out=failed_out, resume_hint=resume_hint)
@@ -162,8 +218,9 @@ def finish_report(
     assert outcome.run_id is not None and outcome.tally is not None
     console = stdout_console()
     result = outcome.result
-    render_failures(result.failed, console, redact=output.redact)
-    console.print(escape(run_summary(plan, outcome.tally, outcome.run_id)))
+    if not output.quiet:
+        render_failures(result.failed, console, redact=output.redact)
+    console.print(escape(run_summary(plan, outcome.tally, outcome.run_id)), soft_wrap=True)
     if result.fatal is not None:
         fail(f"{result.fatal} The run stopped; nothing more was sent. Resume with: {resume_hint}")
     elif result.interrupted:

@@ -56,6 +56,11 @@ class PhoneFormat(enum.StrEnum):
     e164 = "e164"
 
 
+class ShowChoice(enum.StrEnum):
+    changes = "changes"
+    all = "all"
+
+
 class ReportFormat(enum.StrEnum):
     text = "text"
     json = "json"
@@ -132,6 +137,26 @@ ReportOpt = Annotated[
         "--report",
         metavar="FILE",
         help="Also write the report to this file: .json, .csv, .md or .html.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+ShowOpt = Annotated[
+    ShowChoice,
+    typer.Option(
+        "--show",
+        help="What the terminal plan lists: changes (the default: at most 50 users, "
+        "first-time writes over values Communal never shows folded into one line) or all "
+        "(every user and every first-time write). --report always has everything.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print only the summary line (and errors); no progress bar. Exit codes are "
+        "unchanged. For cron.",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
@@ -442,10 +467,12 @@ class PlanningFlags:
 
 @dataclasses.dataclass(frozen=True)
 class OutputFlags:
-    """What a run writes besides the terminal: ``--report`` and ``--redact``."""
+    """What a run writes and shows: ``--report``, ``--redact``, ``--show``, ``--quiet``."""
 
     report: ReportOpt = None
     redact: RedactOpt = False
+    show: ShowOpt = ShowChoice.changes
+    quiet: QuietOpt = False
 
 
 FLAG_GROUPS: Final = (ApiFlags, ReadFlags, IntakeFlags, PlanningFlags, OutputFlags)

@@ -54,7 +54,7 @@ def plan_command(
         plan = flow.make_plan(
             file, export, session, store, options=options, concurrency=concurrency
         )
-    flow.show_plan(plan, report=output.report, redact=output.redact)
+    flow.show_plan(plan, output)
     if out is not None:
         write_private_text(out, plan.model_dump_json(indent=2) + "\n")
     raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))

@@ -7,9 +7,9 @@ import os
 import typer
 
 from communal_sync.api.throttle import Throttle
-from communal_sync.applying.run import RunRequest, resumable_push
+from communal_sync.applying.run import RunRequest, left_to_send, resumable_push
 from communal_sync.cli import flow
-from communal_sync.cli.app import app, handles_errors, stdout_console, warn
+from communal_sync.cli.app import app, handles_errors, warn
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     STDIN,
@@ -75,7 +75,7 @@ def push(
                 plan = flow.make_plan(
                     file, export, s, store, options=options, concurrency=concurrency
                 )
-            flow.show_plan(plan, report=output.report, redact=output.redact)
+            flow.show_plan(plan, output)
             raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))
         with (
             acquire_lock(s.state_path, command=f"push {file}"),
@@ -86,15 +86,18 @@ def push(
             resumed = resumable_push(store, sha) if resume else None
             if resume and resumed is None:
                 warn("There is no interrupted run of this file to resume; planning afresh.")
+            shown = None
             if resumed is not None:
-                run_id, plan, started = resumed
-                stdout_console().print(f"Resuming run {run_id} (started {started}).")
+                run_id, plan, _started = resumed
+                left = left_to_send(plan, store, run_id)
+                flow.show_resumed(run_id, left, output)
+                shown = left.plan
             else:
                 run_id = None
                 plan = flow.make_plan(
                     file, export, s, store, options=options, concurrency=concurrency
                 )
-            flow.show_plan(plan, report=None, redact=output.redact)
+                flow.show_plan(plan, output, write=False, run_follows=True)
             code = flow.run(
                 plan,
                 s,
@@ -110,5 +113,6 @@ def push(
                 output=output,
                 failed_out=failed_out,
                 resume_hint=f"communal-sync push {file} --resume",
+                shown=shown,
             )
     raise typer.Exit(code)

@@ -26,6 +26,7 @@ from communal_sync.fields import MAX_USER_ID
 from communal_sync.planning.revert import build_revert_plan
 from communal_sync.session import open_session
 from communal_sync.state import acquire_lock, open_state
+from communal_sync.words import fold_repeated
 
 RevertRunArg = Annotated[
     int,
@@ -76,17 +77,17 @@ def revert(
                 base_url=s.settings.base_url,
                 restore_unverified=restore_unverified,
             )
-        for message in plan.warnings:
+        for message in fold_repeated(plan.warnings):
             warn(message)
         if dry_run:
-            flow.show_plan(plan, report=output.report, redact=output.redact)
+            flow.show_plan(plan, output)
             raise typer.Exit(flow.plan_exit_code(plan, detailed=False))
         with (
             acquire_lock(s.state_path, command=f"revert {run_id}"),
             open_state(s.state_path) as store,
         ):
             store.journal.mark_abandoned_runs()
-            flow.show_plan(plan, report=None, redact=output.redact)
+            flow.show_plan(plan, output, write=False, run_follows=True)
             code = flow.run(
                 plan,
                 s,

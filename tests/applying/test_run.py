@@ -14,7 +14,13 @@ from support.push import big_changes, big_seed, env_for, users_of, write_big_exp
 
 from communal_sync.api.client import CommunalClient
 from communal_sync.applying.counts import tally_journal
-from communal_sync.applying.run import RunHooks, RunRequest, resumable_run, run_plan
+from communal_sync.applying.run import (
+    RunHooks,
+    RunRequest,
+    left_to_send,
+    resumable_run,
+    run_plan,
+)
 from communal_sync.errors import ExitCode, RefusedError
 from communal_sync.plan import Outcome, Plan
 from communal_sync.sandbox import Sandbox
@@ -191,3 +197,27 @@ def test_continuing_an_interrupted_run_keeps_its_id_and_sends_only_what_is_left(
     (stored,) = store.journal.list_runs()
     assert (stored.status, stored.attempts) == ("finished", 3)  # run, the kill's reopen, resume
     assert json.loads(store.journal.load_plan(stored.id) or "{}")["users"]
+
+
+def test_what_is_left_of_a_run_is_its_users_not_journalled_as_applied_with_these_bodies(
+    plan: Plan, sandbox: Sandbox, store: StateStore
+) -> None:
+    first, second, *_ = plan.to_update
+    partial = plan.model_copy(update={"users": (first, second)})
+    started = run(partial, sandbox, store, confirmed=True, run_key="k", kind="apply")
+    assert started.run_id is not None
+
+    left = left_to_send(plan, store, started.run_id)
+
+    assert (left.done, left.total, left.left) == (2, CHANGED, CHANGED - 2)
+    assert {u.user_id for u in left.plan.to_update} == {u.user_id for u in plan.to_update} - {
+        first.user_id,
+        second.user_id,
+    }
+    assert left.plan.unchanged == plan.unchanged
+    # The same user with another body (the file changed since) is not done.
+    body = {**(first.body or {}), "last_name": "Elsewhere"}
+    replanned = plan.model_copy(
+        update={"users": (first.model_copy(update={"body": body}), *plan.users[1:])}
+    )
+    assert left_to_send(replanned, store, started.run_id).done == 1

@@ -39,7 +39,10 @@ Cli = Callable[..., CliResult]
 
 pytestmark = pytest.mark.e2e
 
-SUMMARY = "3 users to update, 2 unchanged, 1 invalid, 1 unmatched, 1 conflict"
+SUMMARY = (
+    "3 users to update, 2 unchanged, 1 invalid, 1 unmatched, 1 conflict, "
+    "2 first-time writes over values Communal never shows"
+)
 BODIES = {
     103: {
         "first_name": "Chen",
@@ -145,14 +148,19 @@ def test_plan_shows_changes_conflict_email_change_and_row_issues(
     cli: Cli, seeded: Sandbox, sandbox_env: dict[str, str]
 ) -> None:
     out = plan_nightly(cli, sandbox_env).stdout
+    lines = out.splitlines()
 
-    assert "User 103 (Chen Wei, line 3, matched by id)" in out
-    assert "│ telephone       │ (604) 555-0103 │ 604-555-0199 │ live    │" in out
-    assert "│ profile_city    │ (unknown)      │ Vancouver    │ unknown │" in out
-    assert "User 104 (Dana Whitfield-Boyd, line 4, matched by id)" in out
-    assert "CONFLICT: skipped (last pushed Whitfield-Smith)" in out
-    assert "User 105 (Elif Yılmaz, line 5, matched by external_id)" in out
-    assert "email (identity) │ elif.yilmaz@example.org │ elif.y@example.org" in out
+    assert "User 103 (Chen Wei, line 3, matched by id)" in lines
+    assert "  telephone: (604) 555-0103 → 604-555-0199  [live]" in lines
+    assert "User 104 (Dana Whitfield-Boyd, line 4, matched by id)" in lines
+    assert (
+        "  last_name: Whitfield → Whitfield-Boyd  [CONFLICT: skipped (last pushed Whitfield-Smith)]"
+    ) in lines
+    assert "User 105 (Elif Yılmaz, line 5, matched by external_id)" in lines
+    assert "  email (identity): elif.yilmaz@example.org → elif.y@example.org  [last push]" in lines
+    # Chen's city and country, never pushed, are first-time writes: folded, not listed.
+    assert "  1 user: first address push (profile_city 1, profile_country 1)" in lines
+    assert "Vancouver" not in out
     assert "Invalid rows (not pushed)" in out
     assert "farid.haddad@example" in out
     assert "Unmatched rows (not pushed)" in out
@@ -253,7 +261,8 @@ def test_embedded_sandbox_with_an_empty_state(cli: Cli) -> None:
     result = cli("plan", str(NIGHTLY), *REGION, "--sandbox")
 
     assert result.stdout.splitlines()[0] == (
-        f"Plan for {NIGHTLY}: 4 users to update, 0 unchanged, 1 invalid, 2 unmatched"
+        f"Plan for {NIGHTLY}: 4 users to update, 0 unchanged, 1 invalid, 2 unmatched, "
+        "8 first-time writes over values Communal never shows"
     )
     assert result.exit_code == 3
 

@@ -10,7 +10,14 @@ import typer
 from typer.testing import CliRunner
 
 from communal_sync.cli.app import app
-from communal_sync.cli.options import ApiFlags, IntakeFlags, OutputFlags, PlanningFlags, flags
+from communal_sync.cli.options import (
+    ApiFlags,
+    IntakeFlags,
+    OutputFlags,
+    PlanningFlags,
+    ShowChoice,
+    flags,
+)
 
 
 def test_a_group_parameter_becomes_its_fields_and_comes_back_as_one_instance() -> None:
@@ -21,10 +28,18 @@ def test_a_group_parameter_becomes_its_fields_and_comes_back_as_one_instance() -
         received.extend([name, api, output])
 
     names = list(inspect.signature(command).parameters)
-    assert names == ["name", *(f.name for f in fields(ApiFlags)), "report", "redact"]
+    assert names == [
+        "name",
+        *(f.name for f in fields(ApiFlags)),
+        "report",
+        "redact",
+        "show",
+        "quiet",
+    ]
 
     command(name="x", base_url="https://b", api_key_file=None, api_version=None,
-            sandbox=True, sandbox_seed=None, report=None, redact=True)  # fmt: skip
+            sandbox=True, sandbox_seed=None, report=None, redact=True, show=ShowChoice.changes,
+            quiet=False)  # fmt: skip
 
     assert received == ["x", ApiFlags(base_url="https://b", sandbox=True), OutputFlags(redact=True)]
 

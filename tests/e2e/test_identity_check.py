@@ -47,9 +47,10 @@ def write_export(tmp_path: Path, *rows: str, header: str = HEADER) -> Path:
 
 
 def plan_line(stdout: str) -> str:
-    """The plan's one-line summary ("Plan for ...: ...")."""
+    """The plan's one-line summary ("Plan for ...: ..."), said first and, identically, last
+    when anything is listed between."""
     lines = [line for line in stdout.splitlines() if line.startswith("Plan for ")]
-    assert len(lines) == 1, stdout
+    assert len(lines) in (1, 2) and len(set(lines)) == 1, stdout
     return lines[0].split(": ", 1)[1]
 
 

@@ -104,19 +104,23 @@ def test_link_from_communal_then_push_of_an_export_without_ids_reaches_the_end_s
             "not mapped, listed"
         )
 
-        pushed = cli("push", str(NO_IDS), "--custom-fields", "--yes", env=env(sandbox, state))
+        pushed = cli(
+            "push", str(NO_IDS), "--custom-fields", "--yes", "--show", "all",
+            env=env(sandbox, state),
+        )  # fmt: skip
 
         assert pushed.exit_code == 3, pushed.stdout + pushed.stderr
         assert pushed.stdout.splitlines()[0] == (
             f"Plan for {NO_IDS}: 11 users to update, 0 unchanged, 3 invalid, 5 unmatched, "
-            "1 ambiguous"
+            "1 ambiguous, 42 first-time writes over values Communal never shows"
         )
         matched = [
             int(line.split()[1])
             for line in pushed.stdout.splitlines()
             if line.startswith("User ") and line.rstrip().endswith("matched by email)")
         ]
-        assert matched == MATCHED
+        # --show all: a user with first-time writes is listed among those too.
+        assert sorted(set(matched)) == MATCHED
         assert_users_equal(users_of(sandbox), expected_users)
         assert custom_values(sandbox) == expected_values
         unmatched = issues_of(pushed, "Unmatched rows (not pushed)")

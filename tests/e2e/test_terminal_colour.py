@@ -1,0 +1,141 @@
+"""The plan on a real terminal (a pty): in colour, the summary and the rows not pushed right
+above the exact question; under ``NO_COLOR`` the same screen without one escape code."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.push import EXPORT, env_for, request_counts, users_of
+
+from communal_sync.sandbox import Sandbox
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal (pty)"),
+]
+
+QUESTION = b"Apply these changes to 4 users? [y/N]"
+ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+SUMMARY = f"Plan for {EXPORT}: 4 users to update, 2 unchanged, 1 invalid"
+
+
+def read_until(fd: int, wanted: bytes, *, limit: float = 60.0) -> bytes:
+    """Everything the terminal shows until ``wanted`` appears (or the process ends)."""
+    seen = b""
+    deadline = time.monotonic() + limit
+    while wanted not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def push_and_answer_no(sandbox: Sandbox, state: Path, **env: str) -> tuple[int, str]:
+    """``push EXPORT`` on a pty, answered "n" at the question: its exit code and screen."""
+    environment = {**os.environ, **env_for(sandbox, state), "COLUMNS": "200"}
+    environment.pop("NO_COLOR", None)  # the tests' own environment sets it
+    environment.update(env)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "communal_sync", "push", str(EXPORT)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=environment,
+        start_new_session=True,
+    )
+    os.close(follower)
+    try:
+        shown = read_until(leader, QUESTION)
+        assert QUESTION in shown, shown.decode(errors="replace")
+        os.write(leader, b"n\n")
+        code = process.wait(timeout=60)
+        shown += read_until(leader, b"Nothing was sent.", limit=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    return code, shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+def screen_lines(screen: str) -> list[str]:
+    return [line.rstrip() for line in ESCAPE.sub("", screen).splitlines()]
+
+
+def test_a_terminal_shows_the_plan_in_colour_with_the_summary_right_above_the_question(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    before = users_of(sandbox)
+
+    code, screen = push_and_answer_no(sandbox, tmp_path / "s.db", TERM="xterm-256color")
+
+    assert code == 0, screen
+    assert "\x1b[31m+1 416 555 0101" in screen  # the old value, red
+    assert "\x1b[32m+1 416 555 0199" in screen  # the new value, green
+    lines = screen_lines(screen)
+    question = next(n for n, line in enumerate(lines) if line.startswith("Apply these"))
+    assert lines[question - 2 : question + 1] == [
+        SUMMARY,
+        "Not pushed: 1 invalid.",
+        "Apply these changes to 4 users? [y/N]: n",
+    ]
+    assert lines[0] == SUMMARY
+    assert request_counts(sandbox)["PUT"] == 0
+    assert users_of(sandbox) == before
+
+
+def test_no_color_on_a_terminal_prints_no_escape_code_at_all(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    code, screen = push_and_answer_no(
+        sandbox, tmp_path / "s.db", TERM="xterm-256color", NO_COLOR="1"
+    )
+
+    assert code == 0, screen
+    assert "\x1b" not in screen
+    assert "  telephone: +1 416 555 0101 → +1 416 555 0199  [live]" in screen.splitlines()
+
+
+def test_quiet_on_a_terminal_shows_no_progress_bar_only_the_run_summary(tmp_path: Path) -> None:
+    from support.push import big_seed, write_big_export
+
+    export = write_big_export(tmp_path / "members.csv", 30)
+    with Sandbox(big_seed(30)) as sandbox:
+        environment = {**os.environ, **env_for(sandbox, tmp_path / "s.db"), "COLUMNS": "200"}
+        environment.pop("NO_COLOR", None)
+        environment["TERM"] = "xterm-256color"
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "communal_sync", "push", str(export), "--yes", "--quiet"],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env=environment,
+            start_new_session=True,
+        )
+        os.close(follower)
+        try:
+            code = process.wait(timeout=60)
+            screen = read_until(leader, b"unchanged", limit=5).decode(errors="replace")
+        finally:
+            if process.poll() is None:
+                process.kill()
+            os.close(leader)
+
+    assert code == 0, screen
+    assert screen == "Run 1: 25 users updated, 5 unchanged\r\n"
