@@ -458,7 +458,7 @@ class _RunWrites:
                 http_status=200,
                 error=note,
                 before=before,
-                after=dict(updated),
+                after=written_image(updated, body),
             )
             store.snapshots.save(
                 user.user_id,
@@ -496,6 +496,13 @@ class _RunWrites:
             settled=settled,
         )
         return _failure_outcome(user, error, message=str(error))
+
+
+def written_image(updated: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """The after image a result keeps: what the PUT wrote (its body's fields as the API
+    returned them) and the record's id and ``updated_at``. The whole returned ``User`` is
+    the snapshot's; ``revert`` and a resume need only these of it."""
+    return {k: updated[k] for k in (*body, "id", "updated_at") if k in updated}
 
 
 def pushed_base(

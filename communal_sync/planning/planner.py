@@ -49,6 +49,7 @@ from communal_sync.intake.pipeline import Intake
 from communal_sync.intake.validate import ProfileRow, RowResult
 from communal_sync.plan import (
     InputInfo,
+    MatchMethod,
     Plan,
     PlanOptions,
     RowIssue,
@@ -74,6 +75,11 @@ from communal_sync.state.records import Snapshot
 UNREACHABLE_STREAK_LIMIT = 8
 """Rows in a row whose reads failed after retries: then the API is down, and planning stops."""
 
+SNAPSHOT_BATCH = 256
+"""Matched rows whose snapshots are read in one query: one SQLite call per batch, not per
+row, so the thread that plans does not wait to win the GIL back from busy GET workers
+after every read; small enough that the batch's snapshots cost little memory."""
+
 GET_LOOKAHEAD = 2
 """GETs queued per worker ahead of the row being planned: keeps every worker busy while
 bounding memory, and what is still sent after a fatal error (a revoked key, an unsupported
@@ -81,9 +87,24 @@ version) to about twice ``concurrency``."""
 
 
 class SnapshotReader(Protocol):
-    """The snapshots planning reads: each user as our last push left them."""
+    """The snapshots planning reads: each user as our last push left them.
+
+    A reader that also has ``get_many(user_ids) -> {user_id: Snapshot}`` (the state
+    store's does) is asked once per ``SNAPSHOT_BATCH`` rows; see ``snapshots_of``.
+    """
 
     def get(self, user_id: int) -> Snapshot | None: ...
+
+
+def snapshots_of(reader: SnapshotReader, user_ids: Sequence[int]) -> Mapping[int, Snapshot]:
+    """The snapshots of ``user_ids`` that exist, in one query when the reader can batch."""
+    get_many: Callable[[Sequence[int]], Mapping[int, Snapshot]] | None = getattr(
+        reader, "get_many", None
+    )
+    if get_many is not None:
+        return get_many(user_ids)
+    found = ((user_id, reader.get(user_id)) for user_id in user_ids)
+    return {user_id: snapshot for user_id, snapshot in found if snapshot is not None}
 
 
 class PlanState(Protocol):
@@ -237,11 +258,16 @@ def build_plan(
     out = _Collector()
 
     def candidates() -> Iterator[Candidate]:
+        batch: list[_Matched] = []
         for result in intake.results():
             out.rows += 1
-            candidate = _triage(result, out, ctx)
-            if candidate is not None:
-                yield candidate
+            matched = _triage(result, out, ctx)
+            if matched is not None:
+                batch.append(matched)
+                if len(batch) >= SNAPSHOT_BATCH:
+                    yield from _unless_unchanged(batch, out, ctx)
+                    batch = []
+        yield from _unless_unchanged(batch, out, ctx)
 
     workers = max(1, concurrency)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -315,7 +341,18 @@ def decisive_options(options: PlanOptions) -> dict[str, object]:
     return {k: v for k, v in chosen.items() if v != getattr(defaults, k)}
 
 
-def _triage(result: RowResult, out: _Collector, ctx: _Context) -> Candidate | None:
+@dataclass(frozen=True)
+class _Matched:
+    """A valid row matched to a user, with what it asserts, before its snapshot is read."""
+
+    row: ProfileRow
+    user_id: int
+    method: MatchMethod
+    values: dict[str, str | None]
+    digest: str
+
+
+def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Matched | None:
     if result.status != "valid" or result.row is None:
         kind = "duplicate" if result.status == "duplicate" else "invalid"
         for error in result.errors:
@@ -350,13 +387,29 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> Candidate | No
     clears = [f for f, v in values.items() if v is None and clear_allowed(f, ctx.allow_clear)]
     locked = locked_source(row.custom, ctx.custom)
     digest = source_hash({**values, **locked}, clears, ctx.options)
-    snapshot = ctx.state.snapshots.get(match.user_id)
-    if not ctx.options.full_refresh and snapshot is not None and snapshot.source_hash == digest:
-        out.unchanged.append(
-            Unchanged(user_id=match.user_id, line=row.line, verified=False, source_hash=digest)
-        )
-        return None
-    return Candidate(row, match.user_id, match.method, values, digest, snapshot)
+    return _Matched(row, match.user_id, match.method, values, digest)
+
+
+def _unless_unchanged(
+    batch: Sequence[_Matched], out: _Collector, ctx: _Context
+) -> Iterator[Candidate]:
+    """The batch's rows to read, with their snapshots (one query for the batch); a row
+    whose hash equals the one its user's last push recorded is unchanged, and not read."""
+    if not batch:
+        return
+    snapshots = snapshots_of(ctx.state.snapshots, [m.user_id for m in batch])
+    for m in batch:
+        snapshot = snapshots.get(m.user_id)
+        if (
+            not ctx.options.full_refresh
+            and snapshot is not None
+            and snapshot.source_hash == m.digest
+        ):
+            out.unchanged.append(
+                Unchanged(user_id=m.user_id, line=m.row.line, verified=False, source_hash=m.digest)
+            )
+            continue
+        yield Candidate(m.row, m.user_id, m.method, m.values, m.digest, snapshot)
 
 
 def _fetch(candidate: Candidate, ctx: _Context) -> Candidate:

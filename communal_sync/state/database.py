@@ -12,7 +12,7 @@ from typing import Any, Final, Self
 
 from communal_sync.errors import ConfigError
 from communal_sync.state.location import STATE_ENV_VAR, create_private_file
-from communal_sync.state.migrations import check_schema, migrate, schema_version
+from communal_sync.state.migrations import COMPACTED_AT, check_schema, migrate, schema_version
 
 BUSY_TIMEOUT_MS: Final = 10_000
 """How long a write waits for another process (``runs`` reading, say) before giving up."""
@@ -25,6 +25,9 @@ CRASH_SAFE_SYNCHRONOUS: Final = "NORMAL"
 """For writes whose loss on a power cut is harmless (``write_unsynced``): in WAL mode a
 commit at NORMAL reaches the OS, so it survives the process being killed, but it is only
 flushed to the disk with the next FULL commit (the WAL is append-only, so never after it)."""
+
+INCREMENTAL: Final = 2
+"""``PRAGMA auto_vacuum``'s value for incremental: free pages are kept until asked for."""
 
 CORRUPT_ERRORS: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -53,10 +56,16 @@ def connect(path: Path) -> sqlite3.Connection:
         raise _open_error(path, error) from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        # Takes effect only on a new, empty file (before its first table); an older file
+        # is switched by the VACUUM after its compacting migration.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        before = schema_version(conn)
         migrate(conn, path)
+        if 0 < before < COMPACTED_AT:
+            conn.execute("VACUUM")  # the packed rows left most pages free
     except sqlite3.Error as error:
         conn.close()
         raise _open_error(path, error) from None
@@ -204,6 +213,30 @@ class Database:
                 return self.write(sql, params)
             finally:
                 self.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+
+    def reclaim_free_pages(self) -> int:
+        """Give the file's free pages back to the disk (after a run); return how many.
+
+        Deleted intents and replaced rows leave free pages that later writes would reuse
+        anyway; a run's end returns them, so a state file holds its data, not its peak.
+        Files in incremental auto-vacuum (every file since schema 5) truncate in place; an
+        older mode gets a full VACUUM, only when free pages are most of the file.
+        """
+        with self._lock:
+            if self._depth:
+                return 0
+            free = int(self.execute("PRAGMA freelist_count").fetchone()[0])
+            if not free:
+                return 0
+            if int(self.execute("PRAGMA auto_vacuum").fetchone()[0]) == INCREMENTAL:
+                # sqlite3_exec steps it to the end; ``execute`` would free one page only.
+                try:
+                    self._conn.executescript("PRAGMA incremental_vacuum")
+                except sqlite3.Error as error:
+                    raise self._use_error(error) from None
+            elif free * 2 > int(self.execute("PRAGMA page_count").fetchone()[0]):
+                self.execute("VACUUM")
+            return free
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one read and return its rows (by column name)."""

@@ -13,6 +13,14 @@ from communal_sync import __version__
 from communal_sync.errors import UsageError
 from communal_sync.hashing import canonical_json
 from communal_sync.state.database import Database
+from communal_sync.state.packing import (
+    pack_digest,
+    pack_or_none,
+    pack_text,
+    unpack_digest,
+    unpack_or_none,
+    unpack_text,
+)
 from communal_sync.state.records import (
     EndStatus,
     JsonObject,
@@ -54,20 +62,31 @@ class RunJournal:
         cursor = self._db.write(
             "INSERT INTO runs (kind, status, started_at, input_name, input_sha256, plan_json,"
             " pid, tool_version) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
-            (kind, self._db.now(), input_name, input_sha256, plan_json, os.getpid(), tool_version),
+            (
+                kind,
+                self._db.now(),
+                input_name,
+                input_sha256,
+                None if plan_json is None else pack_text(plan_json),
+                os.getpid(),
+                tool_version,
+            ),
         )
         return int(cast(int, cursor.lastrowid))
 
     def set_plan(self, run_id: int, plan_json: str) -> None:
         """Store (or replace) the plan of a run, as text."""
-        self._update_run(run_id, "UPDATE runs SET plan_json = ? WHERE id = ?", (plan_json,))
+        self._update_run(
+            run_id, "UPDATE runs SET plan_json = ? WHERE id = ?", (pack_text(plan_json),)
+        )
 
     def load_plan(self, run_id: int) -> str | None:
         """Return the plan text stored with a run, or None if it has none."""
         rows = self._db.query("SELECT plan_json FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise self._no_run(run_id)
-        return cast(str | None, rows[0]["plan_json"])
+        stored = rows[0]["plan_json"]
+        return None if stored is None else unpack_text(stored)
 
     def finish_run(
         self,
@@ -84,6 +103,7 @@ class RunJournal:
             " WHERE id = ?",
             (status, self._db.now(), exit_code, canonical_json(dict(counts))),
         )
+        self._db.reclaim_free_pages()
 
     def reopen_run(self, run_id: int) -> RunRecord:
         """Mark a run as ``running`` again in this process, to resume it under the same id.
@@ -184,12 +204,12 @@ class RunJournal:
                     user_id,
                     operation,
                     source_line,
-                    body_hash,
+                    pack_digest(body_hash),
                     status,
                     http_status,
                     error,
-                    _json_or_none(before),
-                    _json_or_none(after),
+                    pack_or_none(None if before is None else dict(before)),
+                    pack_or_none(None if after is None else dict(after)),
                     self._db.now(),
                 ),
             )
@@ -242,7 +262,7 @@ class RunJournal:
             "SELECT operation, body_hash FROM intents WHERE run_id = ?",
             (run_id,),
         )
-        return {(str(row["operation"]), str(row["body_hash"])) for row in rows}
+        return {(str(row["operation"]), str(unpack_digest(row["body_hash"]))) for row in rows}
 
     def applied_operations(self, run_id: int) -> set[tuple[str, str]]:
         """Return the (operation, body hash) pairs this run already applied.
@@ -251,11 +271,11 @@ class RunJournal:
         rebuilt and the values differ) is not skipped. A missing body hash counts as "".
         """
         rows = self._db.query(
-            "SELECT DISTINCT operation, COALESCE(body_hash, '') AS body_hash FROM results"
+            "SELECT DISTINCT operation, body_hash FROM results"
             " WHERE run_id = ? AND status = 'applied'",
             (run_id,),
         )
-        return {(str(row["operation"]), str(row["body_hash"])) for row in rows}
+        return {(str(row["operation"]), unpack_digest(row["body_hash"]) or "") for row in rows}
 
     def applied_after(self, run_id: int, operation: str) -> JsonObject | None:
         """The record an operation of this run left, as its last applied result holds it."""
@@ -264,7 +284,7 @@ class RunJournal:
             " AND status = 'applied' ORDER BY id DESC LIMIT 1",
             (run_id, operation),
         )
-        return _object_or_none(rows[0]["after_json"]) if rows else None
+        return cast(JsonObject | None, unpack_or_none(rows[0]["after_json"])) if rows else None
 
     def results(self, run_id: int) -> list[ResultRecord]:
         """Return every result recorded for a run, in the order they were recorded."""
@@ -281,12 +301,12 @@ class RunJournal:
                 user_id=row["user_id"],
                 operation=str(row["operation"]),
                 source_line=row["source_line"],
-                body_hash=row["body_hash"],
+                body_hash=unpack_digest(row["body_hash"]),
                 status=cast(ResultStatus, row["status"]),
                 http_status=row["http_status"],
                 error=row["error"],
-                before=_object_or_none(row["before_json"]),
-                after=_object_or_none(row["after_json"]),
+                before=unpack_or_none(row["before_json"]),
+                after=unpack_or_none(row["after_json"]),
                 finished_at=datetime.fromisoformat(row["finished_at"]),
             )
             for row in rows
@@ -320,11 +340,3 @@ def _run_record(row: sqlite3.Row) -> RunRecord:
         tool_version=str(row["tool_version"]),
         attempts=int(row["attempts"]),
     )
-
-
-def _json_or_none(value: Mapping[str, Any] | None) -> str | None:
-    return None if value is None else canonical_json(dict(value))
-
-
-def _object_or_none(text: str | None) -> JsonObject | None:
-    return None if text is None else cast(JsonObject, json.loads(text))

@@ -10,13 +10,62 @@ holds personal data, not secrets, and a test checks that it stays that way.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 from communal_sync.errors import ConfigError
+from communal_sync.state.packing import pack, pack_digest, pack_text
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+Step = str | Callable[[sqlite3.Connection], None]
+"""One step of a migration: an SQL statement, or a function converting rows in Python."""
+
+
+def _pack_rows(conn: sqlite3.Connection) -> None:
+    """Schema 5's data step: every stored JSON value packed (``packing``), digests as bytes.
+
+    Snapshots move to the new table (one packed record each), results' before and after
+    images and body hashes and runs' plans are rewritten in place.
+    """
+    rows = conn.execute(
+        "SELECT user_id, user_json, pushed_json, source_hash, external_id, pushed_email,"
+        " pushed_at, run_id FROM snapshots"
+    )
+    for user_id, user, pushed, digest, external_id, email, pushed_at, run_id in rows:
+        record = {
+            "user": json.loads(user),
+            "pushed": json.loads(pushed),
+            "external_id": external_id,
+            "pushed_email": email,
+            "pushed_at": datetime.fromisoformat(pushed_at).isoformat(),
+        }
+        conn.execute(
+            "INSERT INTO snapshots_packed (user_id, record, source_hash, run_id)"
+            " VALUES (?, ?, ?, ?)",
+            (user_id, pack(record), pack_digest(digest), run_id),
+        )
+    for result_id, before, after, body_hash in conn.execute(
+        "SELECT id, before_json, after_json, body_hash FROM results"
+    ).fetchall():
+        conn.execute(
+            "UPDATE results SET before_json = ?, after_json = ?, body_hash = ? WHERE id = ?",
+            (
+                None if before is None else pack(json.loads(before)),
+                None if after is None else pack(json.loads(after)),
+                pack_digest(body_hash),
+                result_id,
+            ),
+        )
+    for run_id, plan in conn.execute(
+        "SELECT id, plan_json FROM runs WHERE plan_json IS NOT NULL"
+    ).fetchall():
+        conn.execute("UPDATE runs SET plan_json = ? WHERE id = ?", (pack_text(plan), run_id))
+
+
+MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
     # 1: identity map, snapshots, runs, per-request results.
     (
         """
@@ -133,7 +182,26 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "CREATE INDEX roster_users_by_email ON roster_users (email)",
     ),
+    # 5: compact storage (``packing``): a snapshot is one packed record (the user, the
+    # pushed values, its email, key and time), results' images, runs' plans and every
+    # sha-256 digest are packed BLOBs in their columns. After it, ``connect`` vacuums.
+    (
+        """
+        CREATE TABLE snapshots_packed (
+            user_id INTEGER PRIMARY KEY,
+            record BLOB NOT NULL,
+            source_hash BLOB,
+            run_id INTEGER REFERENCES runs (id)
+        )
+        """,
+        _pack_rows,
+        "DROP TABLE snapshots",
+        "ALTER TABLE snapshots_packed RENAME TO snapshots",
+    ),
 )
+
+COMPACTED_AT: Final = 5
+"""The schema version that packed existing rows: a file migrated across it is vacuumed."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 """The version this code writes; a file with a higher ``user_version`` is refused."""
@@ -177,8 +245,11 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
             version = schema_version(conn)
             _refuse_newer(version, path)
             if version < SCHEMA_VERSION:
-                for statement in MIGRATIONS[version]:
-                    conn.execute(statement)
+                for step in MIGRATIONS[version]:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
                 version += 1
                 # PRAGMA takes no parameters; version is an int we computed.
                 conn.execute(f"PRAGMA user_version = {version:d}")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from communal_sync.hashing import canonical_json
 from communal_sync.state.database import Database
+from communal_sync.state.packing import pack, pack_digest, unpack, unpack_digest
 from communal_sync.state.records import JsonObject, Snapshot
+
+MAX_BATCH: Final = 500
+"""Ids per ``IN (...)`` query: far below SQLite's limit on bound parameters."""
+
+_COLUMNS: Final = "user_id, record, source_hash, run_id"
 
 
 class Snapshots:
@@ -22,23 +29,27 @@ class Snapshots:
     def get(self, user_id: int) -> Snapshot | None:
         """Return the user as of our last successful PUT, or None if we never pushed them."""
         rows = self._db.query(
-            "SELECT user_id, user_json, pushed_json, source_hash, external_id, pushed_email,"
-            " pushed_at, run_id FROM snapshots WHERE user_id = ?",
+            f"SELECT {_COLUMNS} FROM snapshots WHERE user_id = ?",  # noqa: S608
             (user_id,),
         )
-        if not rows:
-            return None
-        row = rows[0]
-        return Snapshot(
-            user_id=int(row["user_id"]),
-            user=cast(JsonObject, json.loads(row["user_json"])),
-            pushed=cast(JsonObject, json.loads(row["pushed_json"])),
-            source_hash=row["source_hash"],
-            external_id=row["external_id"],
-            pushed_email=row["pushed_email"],
-            pushed_at=datetime.fromisoformat(row["pushed_at"]),
-            run_id=row["run_id"],
-        )
+        return _snapshot(rows[0]) if rows else None
+
+    def get_many(self, user_ids: Sequence[int]) -> dict[int, Snapshot]:
+        """The snapshots of those of ``user_ids`` we ever pushed, in one query per
+        ``MAX_BATCH`` ids (planning reads a batch of rows' snapshots at once)."""
+        found: dict[int, Snapshot] = {}
+        unique = list(dict.fromkeys(user_ids))
+        for start in range(0, len(unique), MAX_BATCH):
+            chunk = unique[start : start + MAX_BATCH]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT {_COLUMNS} FROM snapshots WHERE user_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            for row in rows:
+                snapshot = _snapshot(row)
+                found[snapshot.user_id] = snapshot
+        return found
 
     def save(
         self,
@@ -61,32 +72,60 @@ class Snapshots:
             previous = self.get(user_id)
             merged: JsonObject = dict(previous.pushed) if previous else {}
             merged.update(pushed)
-            self._db.execute(
-                "INSERT OR REPLACE INTO snapshots (user_id, user_json, pushed_json, source_hash,"
-                " external_id, pushed_email, pushed_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    user_id,
-                    canonical_json(dict(user)),
-                    canonical_json(merged),
-                    source_hash,
-                    external_id,
-                    pushed_email,
-                    self._db.now(),
-                    run_id,
-                ),
+            # A copy through JSON, as reading it back would give (tuples become lists).
+            snapshot = Snapshot(
+                user_id=user_id,
+                user=json.loads(canonical_json(dict(user))),
+                pushed=json.loads(canonical_json(merged)),
+                source_hash=source_hash,
+                external_id=external_id,
+                pushed_email=pushed_email,
+                pushed_at=datetime.fromisoformat(self._db.now()),
+                run_id=run_id,
             )
-            snapshot = self.get(user_id)
-        assert snapshot is not None
+            self._db.execute(
+                "INSERT OR REPLACE INTO snapshots (user_id, record, source_hash, run_id)"
+                " VALUES (?, ?, ?, ?)",
+                (user_id, pack_record(snapshot), pack_digest(source_hash), run_id),
+            )
         return snapshot
 
     def source_hash_for(self, user_id: int) -> str | None:
         """Return the source-row hash of the last successful push to this user, or None."""
         rows = self._db.query("SELECT source_hash FROM snapshots WHERE user_id = ?", (user_id,))
-        return cast(str | None, rows[0]["source_hash"]) if rows else None
+        return unpack_digest(rows[0]["source_hash"]) if rows else None
 
     def source_hashes(self) -> dict[int, str]:
         """Return every user's last pushed source-row hash in one query (for large files)."""
         rows = self._db.query(
             "SELECT user_id, source_hash FROM snapshots WHERE source_hash IS NOT NULL"
         )
-        return {int(row["user_id"]): str(row["source_hash"]) for row in rows}
+        return {int(row["user_id"]): str(unpack_digest(row["source_hash"])) for row in rows}
+
+
+def pack_record(snapshot: Snapshot) -> bytes:
+    """A snapshot's cold part as one packed BLOB: the user and the pushed values deflate
+    together (most pushed values repeat the user's), with its email, key and time."""
+    return pack(
+        {
+            "user": snapshot.user,
+            "pushed": snapshot.pushed,
+            "external_id": snapshot.external_id,
+            "pushed_email": snapshot.pushed_email,
+            "pushed_at": snapshot.pushed_at.isoformat(),
+        }
+    )
+
+
+def _snapshot(row: sqlite3.Row) -> Snapshot:
+    record = cast(JsonObject, unpack(row["record"]))
+    return Snapshot(
+        user_id=int(row["user_id"]),
+        user=cast(JsonObject, record["user"]),
+        pushed=cast(JsonObject, record["pushed"]),
+        source_hash=unpack_digest(row["source_hash"]),
+        external_id=record.get("external_id"),
+        pushed_email=record.get("pushed_email"),
+        pushed_at=datetime.fromisoformat(record["pushed_at"]),
+        run_id=row["run_id"],
+    )

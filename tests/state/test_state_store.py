@@ -132,12 +132,13 @@ def test_new_state_file_gets_every_migration(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with open_state(path):
         pass
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 4
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 5
     assert set(tables_and_columns(path)) == EXPECTED_TABLES
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
     finally:
         conn.close()
 
