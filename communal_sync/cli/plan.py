@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 
 import typer
 
@@ -21,7 +22,7 @@ from communal_sync.cli.options import (
     StateOpt,
     flags,
 )
-from communal_sync.cli.outputs import check_outputs
+from communal_sync.cli.outputs import check_outputs, say_next, say_written
 from communal_sync.files import write_private_text
 from communal_sync.session import open_session
 from communal_sync.state import open_state
@@ -57,4 +58,6 @@ def plan_command(
     flow.show_plan(plan, report=output.report, redact=output.redact)
     if out is not None:
         write_private_text(out, plan.model_dump_json(indent=2) + "\n")
+        say_written("Plan", out)
+        say_next(f"Apply it with: communal-sync apply {shlex.quote(str(out))}")
     raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))
