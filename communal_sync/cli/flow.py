@@ -20,7 +20,7 @@ from communal_sync.cli import events
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.cli.options import IntakeFlags, OutputFlags, PlanningFlags
 from communal_sync.cli.outputs import say_written
-from communal_sync.cli.progress import progress_reporter
+from communal_sync.cli.progress import planning_progress, progress_reporter
 from communal_sync.cli.render import render_failures, render_plan, run_summary
 from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
 from communal_sync.files import WriteFailed
@@ -58,19 +58,22 @@ def make_plan(
     options: PlanOptions,
     concurrency: int,
 ) -> Plan:
-    """Build the plan for ``intake`` over an open session (read-only everywhere)."""
+    """Build the plan for ``intake`` over an open session (read-only everywhere), with
+    progress while users are read (``progress.planning_progress``)."""
     store.binding.check(session.settings.base_url, bind=False)
-    return plan_export(
-        intake,
-        state=store,
-        client=session.client,
-        options=options,
-        base_url=session.settings.base_url,
-        input_sha256=input_sha256(intake.source),
-        concurrency=concurrency,
-        warn=warn,
-        roster_members=store.roster.member_count(),
-    )
+    with planning_progress() as progress:
+        return plan_export(
+            intake,
+            state=store,
+            client=session.client,
+            options=options,
+            base_url=session.settings.base_url,
+            input_sha256=input_sha256(intake.source),
+            concurrency=concurrency,
+            warn=warn,
+            roster_members=store.roster.member_count(),
+            progress=progress,
+        )
 
 
 def show_plan(plan: Plan, *, report: Path | None, redact: bool) -> None:
