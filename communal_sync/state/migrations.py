@@ -133,6 +133,25 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "CREATE INDEX roster_users_by_email ON roster_users (email)",
     ),
+    # 5: each attempt of a run (the first, and every resume under the same id), so `runs`
+    # can say a run was interrupted and resumed, and how long each attempt took. A run
+    # made before has one attempt, from its start to its end as the runs row has them.
+    (
+        """
+        CREATE TABLE run_attempts (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            attempt INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'finished', 'interrupted', 'failed')),
+            exit_code INTEGER,
+            PRIMARY KEY (run_id, attempt)
+        )
+        """,
+        "INSERT INTO run_attempts (run_id, attempt, started_at, ended_at, status, exit_code)"
+        " SELECT id, attempts, started_at, finished_at, status, exit_code FROM runs",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -150,6 +169,7 @@ OUR_TABLES: Final = frozenset(
         "intents",
         "roster_memberships",
         "roster_users",
+        "run_attempts",
     }
 )
 
