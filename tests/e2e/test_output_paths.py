@@ -307,3 +307,28 @@ def test_a_bad_path_sends_nothing_even_with_a_plan_to_send(
 
     assert result.exit_code == 2
     assert request_counts(sandbox) == {}
+
+
+def test_revert_checks_its_report_path_before_any_request(
+    cli: Cli, sandbox: Sandbox, sandbox_env: dict[str, str], export: Path, tmp_path: Path
+) -> None:
+    assert cli("push", str(export), "--yes", env=sandbox_env).exit_code == 3
+    sandbox.clear_requests()
+
+    result = cli("revert", "1", "--yes", "--report", str(tmp_path / "r.pdf"), env=sandbox_env)
+
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("Error: --report: Cannot tell the report format of ")
+    assert sandbox.requests() == []
+
+
+def test_a_dry_run_says_where_its_report_was_written(
+    cli: Cli, sandbox_env: dict[str, str], export: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "plan.csv"
+
+    result = cli("push", str(export), "--dry-run", "--report", str(report), env=sandbox_env)
+
+    assert result.exit_code == 3
+    assert result.stderr == f"Report written to {report}\n"
+    assert report.read_text(encoding="utf-8-sig").startswith('"user_id","line",')
