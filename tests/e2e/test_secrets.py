@@ -313,7 +313,9 @@ def test_every_file_a_run_writes_is_private(
     written += [out / f"plan{s}" for s in REPORT_SUFFIXES]
     written += [out / f"push{s}" for s in REPORT_SUFFIXES]
 
-    run("runs", env=env, expect=0)
+    run("runs", env=env, expect=0)  # no state file yet: says so, and creates none
+    with open_state(state):  # as every command that needs one creates it
+        pass
     with wal_kept(state):
         run("validate", EXPORT, "--errors-out", out / "errors.csv", env=env, expect=3)
         run("plan", EXPORT, "--out", out / "plan.json", env=env, expect=3)
