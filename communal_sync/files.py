@@ -14,6 +14,16 @@ from communal_sync.errors import ConfigError
 PRIVATE_FILE_MODE = 0o600
 
 
+class WriteFailed(ConfigError):
+    """A file could not be written; ``reason`` is the system's word for why ("No space
+    left on device"), so a caller can say it in a sentence of its own."""
+
+    def __init__(self, message: str, *, path: Path, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
 @contextlib.contextmanager
 def private_writer(path: Path, *, newline: str | None = None) -> Iterator[IO[str]]:
     """Open a text file that appears at ``path`` only if the block finishes, mode 0600.
@@ -27,8 +37,11 @@ def private_writer(path: Path, *, newline: str | None = None) -> Iterator[IO[str
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as error:
-        raise ConfigError(
-            f"Cannot write {path}: {error.strerror}. Check that the folder exists and is writable."
+        reason = error.strerror or str(error)
+        raise WriteFailed(
+            f"Cannot write {path}: {reason}. Check that the folder exists and is writable.",
+            path=path,
+            reason=reason,
         ) from None
     tmp = Path(tmp_name)
     try:
@@ -41,9 +54,12 @@ def private_writer(path: Path, *, newline: str | None = None) -> Iterator[IO[str
     except OSError as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        raise ConfigError(
-            f"Cannot write {path}: {error.strerror or error}. Nothing was written there; "
-            "free some space or choose another folder."
+        reason = error.strerror or str(error)
+        raise WriteFailed(
+            f"Cannot write {path}: {reason}. Nothing was written there; "
+            "free some space or choose another folder.",
+            path=path,
+            reason=reason,
         ) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -20,9 +20,11 @@ from communal_sync.applying.run import LeftToSend, RunHooks, RunOutcome, RunRequ
 from communal_sync.cli import events
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.cli.options import IntakeFlags, OutputFlags, PlanningFlags
-from communal_sync.cli.progress import emit_outcome, progress_reporter
+from communal_sync.cli.outputs import say_written
+from communal_sync.cli.progress import emit_outcome, planning_progress, progress_reporter
 from communal_sync.cli.render import question, render_failures, render_plan, run_summary
 from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
+from communal_sync.files import WriteFailed
 from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.plan import Outcome, Plan, PlanOptions
 from communal_sync.planning.planner import plan_export
@@ -62,20 +64,24 @@ def make_plan(
     *,
     options: PlanOptions,
     concurrency: int,
+    quiet: bool = False,
 ) -> Plan:
-    """Build the plan for ``intake`` over an open session (read-only everywhere)."""
+    """Build the plan for ``intake`` over an open session (read-only everywhere), with
+    progress while users are read (``progress.planning_progress``)."""
     store.binding.check(session.settings.base_url, bind=False)
-    return plan_export(
-        intake,
-        state=store,
-        client=session.client,
-        options=options,
-        base_url=session.settings.base_url,
-        input_sha256=input_sha256(intake.source),
-        concurrency=concurrency,
-        warn=warn,
-        roster_members=store.roster.member_count(),
-    )
+    with planning_progress(quiet=quiet) as progress:
+        return plan_export(
+            intake,
+            state=store,
+            client=session.client,
+            options=options,
+            base_url=session.settings.base_url,
+            input_sha256=input_sha256(intake.source),
+            concurrency=concurrency,
+            warn=warn,
+            roster_members=store.roster.member_count(),
+            progress=progress,
+        )
 
 
 def show_plan(
@@ -103,6 +109,7 @@ def show_plan(
     )
     if write and output.report is not None:
         write_report(plan, output.report, redact=output.redact)
+        say_written("Report", output.report, quiet=output.quiet)
 
 
 def _render(plan: Plan, output: OutputFlags) -> None:
@@ -203,6 +210,7 @@ def run(
         # the same, with the refusal and its reason in it. Cron reads it on exactly the
         # night a limit trips.
         write_report(plan, output.report, redact=redact)
+        say_written("Report", output.report, quiet=output.quiet)
     return outcome.exit_code
 
 
@@ -228,10 +236,11 @@ def finish_report(
             f"Interrupted: {result.pending} users were not sent; everything sent was recorded. "
             f"Resume with: {resume_hint}"
         )
-    # The run is over and journalled: a report that cannot be written (a full disk) is
-    # said, but must not turn a run that changed data into a "fatal" exit for cron.
-    try:
-        if output.report is not None:
+    # The run is over and journalled: a file that cannot be written now (a full disk, its
+    # folder removed since the check before the first request) is said in one line, and
+    # must not turn a run that changed data into a "fatal" or "usage" exit for cron.
+    if output.report is not None:
+        try:
             write_report(
                 plan,
                 output.report,
@@ -239,10 +248,27 @@ def finish_report(
                 outcomes=result.outcomes,
                 run_id=outcome.run_id,
             )
-        if failed_out is not None:
-            write_failed_rows(plan, result.failed, failed_out, warn=warn)
-    except CommunalSyncError as error:
-        fail(
-            f"{error} The run itself is recorded, and its exit code is the run's: see "
-            f"`communal-sync runs show {outcome.run_id}` for every outcome."
-        )
+        except CommunalSyncError as error:
+            warn_not_written("the report", output.report, error, outcome)
+        else:
+            say_written("Report", output.report, quiet=output.quiet)
+    if failed_out is not None:
+        try:
+            written = write_failed_rows(plan, result.failed, failed_out, warn=warn)
+        except CommunalSyncError as error:
+            warn_not_written("the failed rows (--failed-out)", failed_out, error, outcome)
+        else:
+            if written:
+                say_written("Failed rows", failed_out, quiet=output.quiet)
+
+
+def warn_not_written(what: str, path: Path, error: CommunalSyncError, outcome: RunOutcome) -> None:
+    """One warning line for a file a run could not write at its end; the run's own exit
+    code stands (it is said in the line, with where every outcome can still be read)."""
+    reason = error.reason if isinstance(error, WriteFailed) else str(error)
+    ended = "finished" if outcome.status == "finished" else f"ended {outcome.status}"
+    warn(
+        f"{what} could not be written to {path}: {reason}; the run itself {ended} with exit "
+        f"code {outcome.exit_code}: see `communal-sync runs show {outcome.run_id}` for every "
+        "outcome."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 
 import typer
 
@@ -21,7 +22,7 @@ from communal_sync.cli.options import (
     StateOpt,
     flags,
 )
-from communal_sync.cli.outputs import check_outputs
+from communal_sync.cli.outputs import check_outputs, say_next, say_written
 from communal_sync.files import write_private_text
 from communal_sync.session import open_session
 from communal_sync.state import open_state
@@ -52,9 +53,17 @@ def plan_command(
         open_state(session.state_path) as store,
     ):
         plan = flow.make_plan(
-            file, export, session, store, options=options, concurrency=concurrency
+            file,
+            export,
+            session,
+            store,
+            options=options,
+            concurrency=concurrency,
+            quiet=output.quiet,
         )
     flow.show_plan(plan, output)
     if out is not None:
         write_private_text(out, plan.model_dump_json(indent=2) + "\n")
+        say_written("Plan", out, quiet=output.quiet)
+        say_next(f"Apply it with: communal-sync apply {shlex.quote(str(out))}", quiet=output.quiet)
     raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))

@@ -73,7 +73,13 @@ def push(
         if dry_run:
             with open_state(s.state_path) as store:
                 plan = flow.make_plan(
-                    file, export, s, store, options=options, concurrency=concurrency
+                    file,
+                    export,
+                    s,
+                    store,
+                    options=options,
+                    concurrency=concurrency,
+                    quiet=output.quiet,
                 )
             flow.show_plan(plan, output)
             raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))
@@ -95,7 +101,13 @@ def push(
             else:
                 run_id = None
                 plan = flow.make_plan(
-                    file, export, s, store, options=options, concurrency=concurrency
+                    file,
+                    export,
+                    s,
+                    store,
+                    options=options,
+                    concurrency=concurrency,
+                    quiet=output.quiet,
                 )
                 flow.show_plan(plan, output, write=False, run_follows=True)
             code = flow.run(

@@ -22,7 +22,7 @@ from communal_sync.cli.options import (
     ReportFormat,
     flags,
 )
-from communal_sync.cli.outputs import check_outputs, refuse_raw_with_redact
+from communal_sync.cli.outputs import check_outputs, refuse_raw_with_redact, say_written
 from communal_sync.display import MESSAGE_CHARS, cut, for_terminal, shown
 from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
@@ -39,9 +39,10 @@ ErrorsOutOpt = Annotated[
     typer.Option(
         "--errors-out",
         metavar="FILE.csv",
-        help="Write the invalid rows, as they came in plus an 'error' column, to this CSV "
-        "(unredacted, so not with --redact; cells a spreadsheet would run as formulas get a "
-        "leading ').",
+        help="Write the invalid rows to this CSV, plus an 'error' column saying why: every "
+        "column of the file with its values as read, written anew as UTF-8 comma-separated "
+        "CSV (not the original bytes, encoding or delimiter); cells a spreadsheet would run "
+        "as formulas get a leading '. Unredacted, so not with --redact.",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
@@ -72,6 +73,7 @@ def validate(
             writer = ErrorRowsWriter(handle, export.source.headers)
             summary = summarize(_tee_invalid(results, writer), export.mapping)
             writer.finish()
+        say_written("Invalid rows", errors_out)
     else:
         summary = summarize(results, export.mapping)
 

@@ -6,7 +6,7 @@ three steps are wired once; ``settings.resolve_settings`` merges the flags over 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -33,9 +33,9 @@ class Intake:
         """The config file's contents (its defaults already merged into ``settings``)."""
         return self.settings.config
 
-    def results(self) -> Iterator[RowResult]:
+    def results(self, *, on_row_count: Callable[[int], None] | None = None) -> Iterator[RowResult]:
         """Validate every row, in file order (two passes; see ``validate_source``)."""
-        return validate_source(self.source, self.mapping, self.options)
+        return validate_source(self.source, self.mapping, self.options, on_row_count=on_row_count)
 
 
 def open_intake(

@@ -166,15 +166,22 @@ class RowSource(Protocol):
 
 
 def validate_source(
-    source: RowSource, mapping: ColumnMapping, options: ValidationOptions
+    source: RowSource,
+    mapping: ColumnMapping,
+    options: ValidationOptions,
+    *,
+    on_row_count: Callable[[int], None] | None = None,
 ) -> Iterator[RowResult]:
     """Yield one RowResult per source row, in file order, after a first duplicate pass.
 
     Memory stays flat: the first pass keeps 64-bit key hashes, not values. Raises
     InputError if the second read does not see the rows the first one did (a file
-    rewritten while we read it).
+    rewritten while we read it). ``on_row_count`` hears how many rows the first pass
+    read, before the first result: a progress display's total.
     """
     duplicates = _find_duplicates(source, mapping)
+    if on_row_count is not None:
+        on_row_count(duplicates.rows)
     checker = RowChecker(
         mapping,
         date_order=options.date_order,

@@ -86,6 +86,44 @@ bounding memory, and what is still sent after a fatal error (a revoked key, an u
 version) to about twice ``concurrency``."""
 
 
+@dataclass(frozen=True)
+class PlanProgress:
+    """How far a plan has got, for a progress display (``build_plan``'s ``progress``)."""
+
+    planned: int
+    """Rows planned so far: read and diffed, skipped by their hash, or reported."""
+    rows: int | None
+    """Rows in the file, once validation's first pass has counted them."""
+    read: int
+    """Users read from Communal so far."""
+
+
+OnPlanProgress = Callable[[PlanProgress], None]
+
+
+class _Tracker:
+    """Counts planned rows and tells ``progress`` after each, in the planning thread."""
+
+    def __init__(self, progress: OnPlanProgress | None) -> None:
+        self._progress = progress
+        self.rows: int | None = None
+        self.planned = 0
+        self.read = 0
+
+    def counted(self, rows: int) -> None:
+        self.rows = rows
+        self._tell()
+
+    def planned_one(self, *, read: bool) -> None:
+        self.planned += 1
+        self.read += read
+        self._tell()
+
+    def _tell(self) -> None:
+        if self._progress is not None:
+            self._progress(PlanProgress(planned=self.planned, rows=self.rows, read=self.read))
+
+
 class SnapshotReader(Protocol):
     """The snapshots planning reads: each user as our last push left them.
 
@@ -187,6 +225,7 @@ def plan_export(
     concurrency: int = 4,
     warn: Callable[[str], None] = lambda message: None,
     roster_members: int = 0,
+    progress: OnPlanProgress | None = None,
 ) -> Plan:
     """Plan an export end to end: settle its custom fields, then ``build_plan``.
 
@@ -219,6 +258,7 @@ def plan_export(
         concurrency=concurrency,
         custom=custom,
         roster_members=roster_members,
+        progress=progress,
     )
 
 
@@ -234,12 +274,15 @@ def build_plan(
     custom: CustomFields = NO_CUSTOM_FIELDS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     roster_members: int = 0,
+    progress: OnPlanProgress | None = None,
 ) -> Plan:
     """Plan what pushing ``intake`` would change; read-only for Communal and the state.
 
     ``custom`` are the resolved custom profile fields (``custom_fields.prepare``); with
     none, no custom-field request is made. ``roster_members`` is how many members
     ``link --from-communal`` read: a row no one matched is told what is left to try.
+    ``progress`` hears, in this thread, the file's row count and then each planned row
+    (the CLI draws "Reading 312/400 users…" from it); its last call has the real counts.
     """
     ctx = _Context(
         state=state,
@@ -256,18 +299,25 @@ def build_plan(
         hint=unmatched_hint(members=roster_members, discover=options.discover),
     )
     out = _Collector()
+    tracker = _Tracker(progress)
 
     def candidates() -> Iterator[Candidate]:
         batch: list[_Matched] = []
-        for result in intake.results():
+        for result in intake.results(on_row_count=tracker.counted):
             out.rows += 1
             matched = _triage(result, out, ctx)
             if matched is not None:
                 batch.append(matched)
                 if len(batch) >= SNAPSHOT_BATCH:
-                    yield from _unless_unchanged(batch, out, ctx)
+                    yield from _unless_unchanged(batch, out, ctx, skipped=tracker.planned_one)
                     batch = []
-        yield from _unless_unchanged(batch, out, ctx)
+            else:
+                tracker.planned_one(read=False)
+        yield from _unless_unchanged(batch, out, ctx, skipped=tracker.planned_one)
+
+    def plan_next(candidate: Candidate) -> None:
+        _plan_candidate(candidate, out, ctx)
+        tracker.planned_one(read=True)
 
     workers = max(1, concurrency)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -276,9 +326,9 @@ def build_plan(
             for candidate in candidates():
                 pending.append(pool.submit(_fetch, candidate, ctx))
                 if len(pending) >= GET_LOOKAHEAD * workers:
-                    _plan_candidate(pending.popleft().result(), out, ctx)
+                    plan_next(pending.popleft().result())
             while pending:
-                _plan_candidate(pending.popleft().result(), out, ctx)
+                plan_next(pending.popleft().result())
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -391,10 +441,15 @@ def _triage(result: RowResult, out: _Collector, ctx: _Context) -> _Matched | Non
 
 
 def _unless_unchanged(
-    batch: Sequence[_Matched], out: _Collector, ctx: _Context
+    batch: Sequence[_Matched],
+    out: _Collector,
+    ctx: _Context,
+    *,
+    skipped: Callable[..., None] | None = None,
 ) -> Iterator[Candidate]:
     """The batch's rows to read, with their snapshots (one query for the batch); a row
-    whose hash equals the one its user's last push recorded is unchanged, and not read."""
+    whose hash equals the one its user's last push recorded is unchanged, and not read
+    (``skipped(read=False)`` is told of each, for progress)."""
     if not batch:
         return
     snapshots = snapshots_of(ctx.state.snapshots, [m.user_id for m in batch])
@@ -408,6 +463,8 @@ def _unless_unchanged(
             out.unchanged.append(
                 Unchanged(user_id=m.user_id, line=m.row.line, verified=False, source_hash=m.digest)
             )
+            if skipped is not None:
+                skipped(read=False)
             continue
         yield Candidate(m.row, m.user_id, m.method, m.values, m.digest, snapshot)
 

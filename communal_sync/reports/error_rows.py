@@ -71,26 +71,27 @@ def failed_row_reasons(plan: Plan, failed: Sequence[Outcome]) -> dict[int, list[
 
 def write_failed_rows(
     plan: Plan, failed: Sequence[Outcome], path: Path, *, warn: Callable[[str], None]
-) -> None:
+) -> bool:
     """Write the source rows that were not pushed (failed, conflicting, invalid,
     unmatched), re-read from the input, plus an ``error`` column: ready to fix and feed
     back. Standard input or a pipe cannot be re-read; ``warn`` says so and nothing is
-    written (opening a pipe again would wait forever)."""
+    written (opening a pipe again would wait forever). Return whether the file was written."""
     reasons = failed_row_reasons(plan, failed)
     if plan.input.name == STDIN_NAME or not Path(plan.input.name).is_file():
         warn(
             f"--failed-out needs the input file again, and {plan.input.name} cannot be re-read "
             "(standard input, a pipe, or a file moved since); no file was written."
         )
-        return
+        return False
     try:
         source = open_source(plan.input.name)
     except CommunalSyncError as error:
         warn(f"--failed-out: {error}")
-        return
+        return False
     with source, private_writer(path, newline="") as handle:
         writer = ErrorRowsWriter(handle, source.headers)
         for row in source.rows():
             if row.line in reasons:
                 writer.add(row.values, "; ".join(reasons[row.line]))
         writer.finish()
+    return True

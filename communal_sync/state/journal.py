@@ -22,6 +22,7 @@ from communal_sync.state.packing import (
     unpack_text,
 )
 from communal_sync.state.records import (
+    AttemptRecord,
     EndStatus,
     JsonObject,
     ResultRecord,
@@ -59,20 +60,28 @@ class RunJournal:
         ``plan_json`` is the whole plan as text, so an interrupted run can be resumed from
         exactly what it meant to do; it can also be set later with ``set_plan``.
         """
-        cursor = self._db.write(
-            "INSERT INTO runs (kind, status, started_at, input_name, input_sha256, plan_json,"
-            " pid, tool_version) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
-            (
-                kind,
-                self._db.now(),
-                input_name,
-                input_sha256,
-                None if plan_json is None else pack_text(plan_json),
-                os.getpid(),
-                tool_version,
-            ),
-        )
-        return int(cast(int, cursor.lastrowid))
+        now = self._db.now()
+        with self._db.transaction():
+            cursor = self._db.execute(
+                "INSERT INTO runs (kind, status, started_at, input_name, input_sha256, plan_json,"
+                " pid, tool_version) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    now,
+                    input_name,
+                    input_sha256,
+                    None if plan_json is None else pack_text(plan_json),
+                    os.getpid(),
+                    tool_version,
+                ),
+            )
+            run_id = int(cast(int, cursor.lastrowid))
+            self._db.execute(
+                "INSERT INTO run_attempts (run_id, attempt, started_at, status)"
+                " VALUES (?, 1, ?, 'running')",
+                (run_id, now),
+            )
+        return run_id
 
     def set_plan(self, run_id: int, plan_json: str) -> None:
         """Store (or replace) the plan of a run, as text."""
@@ -96,27 +105,41 @@ class RunJournal:
         exit_code: int,
         counts: Mapping[str, int],
     ) -> None:
-        """Mark a run as ended with its status, process exit code and summary counts."""
-        self._update_run(
-            run_id,
-            "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?"
-            " WHERE id = ?",
-            (status, self._db.now(), exit_code, canonical_json(dict(counts))),
-        )
+        """Mark a run (and its latest attempt) as ended with its status, process exit code
+        and summary counts."""
+        now = self._db.now()
+        with self._db.transaction():
+            self._update_run(
+                run_id,
+                "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?"
+                " WHERE id = ?",
+                (status, now, exit_code, canonical_json(dict(counts))),
+            )
+            self._db.execute(
+                "UPDATE run_attempts SET status = ?, ended_at = ?, exit_code = ?"
+                " WHERE run_id = ? AND attempt = (SELECT attempts FROM runs WHERE id = ?)",
+                (status, now, exit_code, run_id, run_id),
+            )
         self._db.reclaim_free_pages()
 
     def reopen_run(self, run_id: int) -> RunRecord:
         """Mark a run as ``running`` again in this process, to resume it under the same id.
 
         Results keep accumulating under the one id, so ``applied_operations`` covers every
-        attempt. ``attempts`` goes up by one.
+        attempt. ``attempts`` goes up by one, and the new attempt is recorded with its start.
         """
-        self._update_run(
-            run_id,
-            "UPDATE runs SET status = 'running', finished_at = NULL, exit_code = NULL,"
-            " counts_json = NULL, pid = ?, attempts = attempts + 1 WHERE id = ?",
-            (os.getpid(),),
-        )
+        with self._db.transaction():
+            self._update_run(
+                run_id,
+                "UPDATE runs SET status = 'running', finished_at = NULL, exit_code = NULL,"
+                " counts_json = NULL, pid = ?, attempts = attempts + 1 WHERE id = ?",
+                (os.getpid(),),
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO run_attempts (run_id, attempt, started_at, status)"
+                " SELECT id, attempts, ?, 'running' FROM runs WHERE id = ?",
+                (self._db.now(), run_id),
+            )
         return self.get_run(run_id)
 
     def mark_abandoned_runs(self) -> list[int]:
@@ -128,7 +151,39 @@ class RunJournal:
         with self._db.transaction():
             rows = self._db.query("SELECT id FROM runs WHERE status = 'running' ORDER BY id")
             self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            # A killed attempt ended, as far as anyone can tell, at its last journalled result.
+            self._db.execute(
+                "UPDATE run_attempts SET status = 'interrupted', ended_at = (SELECT"
+                " MAX(finished_at) FROM results WHERE results.run_id = run_attempts.run_id"
+                " AND finished_at >= run_attempts.started_at) WHERE status = 'running'"
+            )
         return [int(row["id"]) for row in rows]
+
+    def attempts(self, run_ids: Collection[int]) -> dict[int, list[AttemptRecord]]:
+        """Each run's attempts, first to latest, for the runs asked for (one query)."""
+        ids = sorted(set(run_ids))
+        found: dict[int, list[AttemptRecord]] = {run_id: [] for run_id in ids}
+        if not ids:
+            return found
+        marks = ", ".join("?" for _ in ids)
+        columns = "run_id, attempt, started_at, ended_at, status, exit_code"
+        rows = self._db.query(
+            f"SELECT {columns} FROM run_attempts WHERE run_id IN ({marks}) ORDER BY run_id, attempt",  # noqa: S608, E501
+            ids,
+        )
+        for row in rows:
+            ended = row["ended_at"]
+            found[int(row["run_id"])].append(
+                AttemptRecord(
+                    run_id=int(row["run_id"]),
+                    attempt=int(row["attempt"]),
+                    started_at=datetime.fromisoformat(row["started_at"]),
+                    ended_at=datetime.fromisoformat(ended) if ended else None,
+                    status=cast(RunStatus, row["status"]),
+                    exit_code=row["exit_code"],
+                )
+            )
+        return found
 
     def get_run(self, run_id: int) -> RunRecord:
         """Return one run; raise ``UsageError`` naming the state file when there is none."""

@@ -198,6 +198,25 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         "DROP TABLE snapshots",
         "ALTER TABLE snapshots_packed RENAME TO snapshots",
     ),
+    # 6: each attempt of a run (the first, and every resume under the same id), so `runs`
+    # can say a run was interrupted and resumed, and how long each attempt took. A run
+    # made before has one attempt, from its start to its end as the runs row has them.
+    (
+        """
+        CREATE TABLE run_attempts (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            attempt INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'finished', 'interrupted', 'failed')),
+            exit_code INTEGER,
+            PRIMARY KEY (run_id, attempt)
+        )
+        """,
+        "INSERT INTO run_attempts (run_id, attempt, started_at, ended_at, status, exit_code)"
+        " SELECT id, attempts, started_at, finished_at, status, exit_code FROM runs",
+    ),
 )
 
 COMPACTED_AT: Final = 5
@@ -218,6 +237,7 @@ OUR_TABLES: Final = frozenset(
         "intents",
         "roster_memberships",
         "roster_users",
+        "run_attempts",
     }
 )
 

@@ -64,6 +64,22 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt of a run: the first, or a resume under the same run id.
+
+    ``ended_at`` is None while it runs, and for an attempt whose process was killed before
+    it journalled anything (one killed later ends at its last journalled result).
+    """
+
+    run_id: int
+    attempt: int
+    started_at: datetime
+    ended_at: datetime | None
+    status: RunStatus
+    exit_code: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ResultRecord:
     """The outcome of one request (or a decision not to send one) in a run.
 

@@ -210,12 +210,12 @@ def test_errors_out_of_a_clean_file_holds_only_the_header(cli: Cli, tmp_path: Pa
     assert out.read_text() == "First Name,Last Name,Email,Postal Code,Country,error\n"
 
 
-def test_errors_out_into_a_missing_folder_is_fatal(cli: Cli, tmp_path: Path) -> None:
+def test_errors_out_into_a_missing_folder_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "no-such-folder" / "bad.csv"
 
     result = cli("validate", str(CRM_CSV), "--errors-out", str(out))
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert_one_error_line(result.stderr, str(out))
     assert not out.parent.exists()
 

@@ -96,3 +96,47 @@ def test_nothing_to_send_draws_no_bar(
     report_all(0)
 
     assert screen.getvalue() == ""
+
+
+def test_the_bar_left_on_screen_after_ctrl_c_shows_the_users_that_got_an_outcome(
+    monkeypatch: pytest.MonkeyPatch, screen: io.StringIO, text_log: None
+) -> None:
+    on_a_terminal(monkeypatch, tty=True)
+
+    with pytest.raises(KeyboardInterrupt), progress_reporter(3, run_id=1, redact=False) as report:
+        report(OUTCOMES[0])
+        report(OUTCOMES[1])
+        raise KeyboardInterrupt
+
+    final = screen.getvalue().rsplit("Updated users", 1)[1]
+    assert "2/3" in final and "1 failed" in final
+
+
+def test_plain_lines_say_nothing_for_a_short_wait(
+    monkeypatch: pytest.MonkeyPatch, screen: io.StringIO
+) -> None:
+    monkeypatch.setattr(progress_module, "monotonic", lambda: 0.0)
+    lines = progress_module.PlainLines(every=5.0)
+
+    lines.tick(lambda: "Reading users: 1/2")
+    lines.finish("Reading users: 2/2")
+
+    assert screen.getvalue() == ""
+
+
+def test_plain_lines_come_every_few_seconds_and_end_with_the_final_count(
+    monkeypatch: pytest.MonkeyPatch, screen: io.StringIO
+) -> None:
+    now = iter([0.0, 1.0, 5.0, 6.0, 9.0, 10.0])  # the start, then one reading per tick
+    monkeypatch.setattr(progress_module, "monotonic", lambda: next(now))
+    lines = progress_module.PlainLines(every=5.0)
+
+    for done in range(1, 6):
+        lines.tick(lambda done=done: f"Reading users: {done}/6")
+    lines.finish("Reading users: 6/6")
+
+    assert screen.getvalue().splitlines() == [
+        "Reading users: 2/6",
+        "Reading users: 5/6",
+        "Reading users: 6/6",
+    ]

@@ -37,6 +37,7 @@ from communal_sync.api import settings as settings_module
 from communal_sync.api.client import CommunalClient
 from communal_sync.cli import app
 from communal_sync.sandbox import Faults, Sandbox, serve_forever
+from communal_sync.state import open_state
 from communal_sync.state.location import lock_path_for
 
 pytestmark = pytest.mark.e2e
@@ -259,7 +260,10 @@ def test_no_command_shows_or_stores_the_key_when_everything_works(
     out.mkdir()
     plan = out / "plan.json"
 
-    run("runs", env=env, expect=0)  # creates the state file
+    run("runs", env=env, expect=0)  # no state file yet: says so, and creates none
+    assert not state.exists()
+    with open_state(state):  # the state file, for wal_kept to hold open
+        pass
     with wal_kept(state):
         run("validate", EXPORT, env=env, expect=3)
         errors_out = out / "e.csv"
@@ -309,7 +313,9 @@ def test_every_file_a_run_writes_is_private(
     written += [out / f"plan{s}" for s in REPORT_SUFFIXES]
     written += [out / f"push{s}" for s in REPORT_SUFFIXES]
 
-    run("runs", env=env, expect=0)
+    run("runs", env=env, expect=0)  # no state file yet: says so, and creates none
+    with open_state(state):  # as every command that needs one creates it
+        pass
     with wal_kept(state):
         run("validate", EXPORT, "--errors-out", out / "errors.csv", env=env, expect=3)
         run("plan", EXPORT, "--out", out / "plan.json", env=env, expect=3)

@@ -33,6 +33,7 @@ from communal_sync.plan import (
 from communal_sync.planning.planner import (
     GET_LOOKAHEAD,
     UNREACHABLE_STREAK_LIMIT,
+    PlanProgress,
     build_plan,
     source_hash,
 )
@@ -248,6 +249,34 @@ def test_unchanged_row_with_the_snapshot_hash_costs_no_api_call(
     (same,) = plan.unchanged
     assert (same.user_id, same.line, same.verified, same.source_hash) == (101, 2, False, digest)
     assert plan.summary() == "0 users to update, 1 unchanged"
+
+
+def test_progress_hears_the_row_count_first_then_every_row_planned_read_or_not(
+    tmp_path: Path, state: FakeState, api: FakeApi
+) -> None:
+    intake = export(
+        tmp_path,
+        AMARA_ROW,
+        "M-0006,106,Farid,Haddad,farid@example,,",  # invalid: planned, never read
+        "M-0002,102,Bruno,Lefèvre,bruno.lefevre@example.org,1,",
+    )
+    heard: list[PlanProgress] = []
+
+    build_plan(
+        intake,
+        state=state,
+        client=api,
+        options=PlanOptions(),
+        base_url=BASE,
+        input_sha256=None,
+        concurrency=2,
+        progress=heard.append,
+    )
+
+    assert heard[0] == PlanProgress(planned=0, rows=3, read=0)
+    assert [p.planned for p in heard] == [0, 1, 2, 3]
+    assert heard[-1] == PlanProgress(planned=3, rows=3, read=2)
+    assert len(api.calls) == 2
 
 
 def test_full_refresh_re_reads_a_row_whose_hash_is_recorded(

@@ -382,3 +382,69 @@ def test_writes_after_an_intent_are_synced_to_disk_again(state: StateStore) -> N
     (synchronous,) = state.db._conn.execute("PRAGMA synchronous").fetchone()
 
     assert synchronous == 2  # FULL: only the intent's own commit skipped waiting for the disk
+
+
+# --- attempts: a run and its resumes ----------------------------------------------------------
+
+
+def test_each_attempt_of_a_resumed_run_is_recorded_with_its_start_and_end(
+    state: StateStore,
+) -> None:
+    run_id = state.journal.start_run("push", input_name="users.csv")  # START
+    state.journal.finish_run(run_id, status="interrupted", exit_code=130, counts={})  # +1 s
+    state.journal.reopen_run(run_id)  # +2 s
+    state.journal.finish_run(run_id, status="finished", exit_code=0, counts={})  # +3 s
+
+    attempts = state.journal.attempts([run_id])[run_id]
+
+    assert [
+        (a.attempt, a.started_at - START, a.ended_at and a.ended_at - START, a.status, a.exit_code)
+        for a in attempts
+    ] == [
+        (1, timedelta(0), timedelta(seconds=1), "interrupted", 130),
+        (2, timedelta(seconds=2), timedelta(seconds=3), "finished", 0),
+    ]
+    assert state.journal.get_run(run_id).attempts == 2
+
+
+def test_a_killed_attempt_ends_at_its_last_journalled_result(state: StateStore) -> None:
+    run_id = state.journal.start_run("push")  # START
+    state.journal.record_result(run_id, operation="user:1", status="applied")  # +1 s
+    never_journalled = state.journal.start_run("push")  # +2 s, killed before any result
+
+    assert state.journal.mark_abandoned_runs() == [run_id, never_journalled]
+
+    found = state.journal.attempts([run_id, never_journalled])
+    (killed,) = found[run_id]
+    assert (killed.status, killed.ended_at, killed.exit_code) == (
+        "interrupted",
+        START + timedelta(seconds=1),
+        None,
+    )
+    (silent,) = found[never_journalled]
+    assert (silent.status, silent.ended_at) == ("interrupted", None)
+
+
+def test_a_state_file_from_before_attempts_gets_one_attempt_per_run(tmp_path: Path) -> None:
+    from communal_sync.state.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:4]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO runs (kind, status, started_at, finished_at, exit_code, pid, tool_version,"
+        " attempts) VALUES ('push', 'finished', ?, ?, 0, 1, '0.1', 2)",
+        (START.isoformat(), (START + timedelta(minutes=4, seconds=12)).isoformat()),
+    )
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+
+    with open_state(path) as store:
+        (attempt,) = store.journal.attempts([1])[1]
+
+    assert (attempt.attempt, attempt.status, attempt.exit_code) == (2, "finished", 0)
+    assert attempt.ended_at is not None
+    assert attempt.ended_at - attempt.started_at == timedelta(minutes=4, seconds=12)
