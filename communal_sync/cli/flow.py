@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from communal_sync.applying.run import RunHooks, RunOutcome, RunRequest, run_plan
 from communal_sync.cli import events
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.cli.options import IntakeFlags, OutputFlags, PlanningFlags
@@ -24,13 +24,15 @@ from communal_sync.cli.render import render_failures, render_plan, run_summary
 from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
 from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.plan import Outcome, Plan, PlanOptions
-from communal_sync.planning.planner import plan_export
 from communal_sync.reports import write_report
 from communal_sync.reports.error_rows import write_failed_rows
-from communal_sync.session import Session
 from communal_sync.sources.source import Source
-from communal_sync.state import StateStore
 from communal_sync.words import plural
+
+if TYPE_CHECKING:
+    from communal_sync.applying.run import RunOutcome, RunRequest
+    from communal_sync.session import Session
+    from communal_sync.state import StateStore
 
 
 def read_export(file: str, intake: IntakeFlags, planning: PlanningFlags) -> Intake:
@@ -57,6 +59,8 @@ def make_plan(
     concurrency: int,
 ) -> Plan:
     """Build the plan for ``intake`` over an open session (read-only everywhere)."""
+    from communal_sync.planning.planner import plan_export
+
     store.binding.check(session.settings.base_url, bind=False)
     return plan_export(
         intake,
@@ -125,6 +129,8 @@ def run(
     resume_hint: str,
 ) -> int:
     """Run ``plan`` through the core's run lifecycle, then say and write what happened."""
+    from communal_sync.applying.run import RunHooks, run_plan
+
     redact = output.redact
 
     def progress(total: int, run_id: int) -> AbstractContextManager[Callable[[Outcome], None]]:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from communal_sync.cli import events
 from communal_sync.cli.app import stderr_console
-from communal_sync.identity import from_communal
 from communal_sync.plan import Outcome
 from communal_sync.reports.redaction import redact_value
+
+if TYPE_CHECKING:
+    from communal_sync.identity import from_communal
 
 PROBLEM_STATUSES: Final = frozenset({"failed", "conflict"})
 """Outcomes worth an event of their own: the user was not (fully) updated."""

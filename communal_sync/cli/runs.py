@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.table import Table
@@ -17,8 +17,10 @@ from communal_sync.cli.options import JsonOpt, StateOpt
 from communal_sync.display import MESSAGE_CHARS, shown
 from communal_sync.errors import RefusedError
 from communal_sync.fields import CUSTOM_PREFIX, MAX_USER_ID, custom_name
-from communal_sync.state import StateStore, acquire_lock, open_state, resolve_state_path
-from communal_sync.state.records import ResultRecord, RunRecord
+
+if TYPE_CHECKING:
+    from communal_sync.state import StateStore
+    from communal_sync.state.records import ResultRecord, RunRecord
 
 RunIdArg = Annotated[
     int,
@@ -45,6 +47,8 @@ def runs(
     state: StateOpt = None,
 ) -> None:
     """List recent runs: when, the file, the counts and the exit code."""
+    from communal_sync.state import open_state, resolve_state_path
+
     if ctx.invoked_subcommand is not None:
         return
     path = resolve_state_path(state, os.environ)
@@ -86,6 +90,8 @@ def runs(
 
 def _settle_abandoned_runs(path: Path, store: StateStore) -> None:
     """Mark runs whose process died (kill -9) as interrupted, unless a run is live now."""
+    from communal_sync.state import acquire_lock
+
     try:
         with acquire_lock(path, command="runs"):
             store.journal.mark_abandoned_runs()
@@ -101,6 +107,8 @@ def runs_show(
     state: StateOpt = None,
 ) -> None:
     """Show one run's counts, and each outcome: which user, which change, what happened."""
+    from communal_sync.state import open_state, resolve_state_path
+
     path = resolve_state_path(state, os.environ)
     with open_state(path) as store:
         _settle_abandoned_runs(path, store)
