@@ -21,6 +21,8 @@ import typer
 from typer._click import Command, Context
 from typer.core import TyperCommand, TyperGroup
 
+from communal_sync.cli.help_text import tidy_help
+
 
 @dataclass(frozen=True)
 class CommandEntry:
@@ -57,6 +59,7 @@ class LazyCommands(MutableMapping[str, Command]):
         self._entries = {entry.name: entry for entry in entries}
         self._build = build
         for name, command in self._built.items():
+            tidy_help(command, name)
             if name in self._entries:
                 command.short_help = self._entries[name].short_help
 
@@ -69,7 +72,7 @@ class LazyCommands(MutableMapping[str, Command]):
             entry = self._entries.get(name)
             if entry is None:
                 raise KeyError(name)
-            self._built[name] = self._build(entry)
+            self._built[name] = tidy_help(self._build(entry), name)
         return self._built[name]
 
     def __setitem__(self, name: str, command: Command) -> None:
@@ -156,6 +159,7 @@ class LazyGroup(TyperGroup):
         return list(self.commands)
 
     def format_help(self, ctx: Context, formatter: Any) -> None:
+        tidy_help(self, "")  # the options typer adds after building the group too
         self._listing = True
         try:
             super().format_help(ctx, formatter)
