@@ -12,6 +12,7 @@ the whole core, cost about a second before ``--help`` could print a line.
 
 from __future__ import annotations
 
+import enum
 import importlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from typing import Any
 
 import typer
 from typer._click import Command, Context
-from typer.core import TyperCommand, TyperGroup
+from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+from typer.core import TyperCommand, TyperGroup, _TyperParameter
 
 from communal_sync.cli.help_text import tidy_help
 
@@ -41,6 +43,63 @@ class _Listed(TyperCommand):
         super().__init__(name=entry.name, short_help=entry.short_help)
 
 
+@dataclass(frozen=True)
+class _CoercionOnDemand(RuntimeParam):
+    """typer's coercion of one parameter, built only when a value needs it.
+
+    typer builds a pydantic adapter for every parameter of a command that runs, given or
+    not: about 10 ms each, most of ``validate``'s start-up. An option left at None needs
+    none, and a plain ``str`` value is already what the adapter would return.
+    """
+
+    descriptor: TypeDescriptor
+
+    def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
+        descriptor = self.descriptor
+        plain = descriptor.file_annotation is None and descriptor.parameter_info.parser is None
+        annotation = descriptor.annotation
+        if plain and isinstance(value, str) and annotation is str:
+            return value
+        enum_default = isinstance(annotation, type) and issubclass(annotation, enum.Enum)
+        if plain and enum_default and isinstance(value, annotation):  # a default member
+            return value
+        if plain and descriptor.is_list and isinstance(value, (list, tuple)) and not value:
+            return []
+        built = build_runtime_param(self.descriptor)
+        param._runtime_param = built
+        return built.coerce(value, param=param, ctx=ctx)
+
+
+def _on_demand(param: object) -> None:
+    if isinstance(param, _TyperParameter) and param._runtime_param is None:
+        descriptor = param.type_descriptor
+        param._runtime_param = _CoercionOnDemand(
+            parameter_info=descriptor.parameter_info,
+            annotation=descriptor.annotation,
+            descriptor=descriptor,
+        )
+
+
+def coerce_on_demand(command: Command) -> Command:
+    """Let ``command`` (and its subcommands) build each parameter's coercion on demand."""
+    for param in command.params:
+        _on_demand(param)
+    if not getattr(command, "_coerce_on_demand", False):
+        make_help_option = command.get_help_option  # --help is made per command, late
+
+        def get_help_option(ctx: Context) -> Any:
+            option = make_help_option(ctx)
+            _on_demand(option)
+            return option
+
+        setattr(command, "get_help_option", get_help_option)  # noqa: B010
+        setattr(command, "_coerce_on_demand", True)  # noqa: B010
+    if isinstance(command, TyperGroup) and isinstance(command.commands, dict):
+        for sub in command.commands.values():
+            coerce_on_demand(sub)
+    return command
+
+
 class LazyCommands(MutableMapping[str, Command]):
     """The group's commands: the built ones, and the entries built on first lookup.
 
@@ -59,7 +118,7 @@ class LazyCommands(MutableMapping[str, Command]):
         self._entries = {entry.name: entry for entry in entries}
         self._build = build
         for name, command in self._built.items():
-            tidy_help(command, name)
+            coerce_on_demand(tidy_help(command, name))
             if name in self._entries:
                 command.short_help = self._entries[name].short_help
 
@@ -72,7 +131,7 @@ class LazyCommands(MutableMapping[str, Command]):
             entry = self._entries.get(name)
             if entry is None:
                 raise KeyError(name)
-            self._built[name] = tidy_help(self._build(entry), name)
+            self._built[name] = coerce_on_demand(tidy_help(self._build(entry), name))
         return self._built[name]
 
     def __setitem__(self, name: str, command: Command) -> None:
@@ -182,6 +241,7 @@ class LazyGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        coerce_on_demand(self)  # the group's own options (--log-format, completion) too
         return typer.core._main(
             self,
             args=args,

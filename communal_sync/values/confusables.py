@@ -17,8 +17,6 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 
-from confusable_homoglyphs import categories
-
 NEUTRAL_SCRIPTS: Final = frozenset({"COMMON", "INHERITED"})
 """Digits, punctuation and combining marks: written with any script."""
 
@@ -45,6 +43,8 @@ def confusable_reason(email: str) -> str | None:
             f"(U+{ord(odd):04X}), a look-alike of an ordinary letter, so it can pass for "
             "another address."
         )
+    from confusable_homoglyphs import categories  # its script table: only for such emails
+
     local, _, domain = email.rpartition("@")
     for part in (local, *domain.split(".")):
         scripts = categories.unique_aliases(part) - NEUTRAL_SCRIPTS
