@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
+from pathlib import Path
 
+import pytest
 import typer
 from support.cli import run_cli
 
@@ -81,3 +84,41 @@ def test_the_sandbox_command_default_host_is_the_servers() -> None:
     from communal_sync.sandbox.server import DEFAULT_HOST as SERVER_DEFAULT_HOST
 
     assert DEFAULT_HOST == SERVER_DEFAULT_HOST
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["push", "x.csv", "--concurrency", "99"],
+            "Error: Invalid value for '--concurrency': Input should be less than or equal to 32",
+        ),
+        (
+            ["validate", "x.csv", "--format", "yaml"],
+            "Error: Invalid value for '--format': Value error, 'yaml' is not one of 'text', "
+            "'json'.",
+        ),
+        (
+            ["runs", "--limit", "abc"],
+            "Error: Invalid value for '--limit': Input should be a valid integer",
+        ),
+    ],
+    ids=["range", "choice", "integer"],
+)
+def test_a_given_value_is_still_checked_though_coercion_is_built_on_demand(
+    args: list[str], message: str
+) -> None:
+    result = run_cli(*args)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_options_left_unset_get_their_defaults(tmp_path: Path) -> None:
+    export = tmp_path / "one.csv"
+    export.write_text("first_name,last_name,email\nAna,Lee,ana@example.org\n")
+
+    result = run_cli("validate", str(export), "--format", "json")
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["rows"] == 1
