@@ -8,9 +8,32 @@ judges on resume whether an unanswered write landed; ``saved_plan`` checks a pla
 still fits; ``ports`` names what applying needs of the client and the state store.
 """
 
-from communal_sync.applying.apply import ApplyResult, apply_plan
-from communal_sync.applying.counts import Tally, describe_counts, tally_journal, tally_outcomes
-from communal_sync.applying.run import RunHooks, RunOutcome, RunRequest, run_plan
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from communal_sync.lazy_exports import LazyExports
+
+if TYPE_CHECKING:
+    from communal_sync.applying.apply import ApplyResult, apply_plan
+    from communal_sync.applying.counts import Tally, describe_counts, tally_journal, tally_outcomes
+    from communal_sync.applying.run import RunHooks, RunOutcome, RunRequest, run_plan
+
+_EXPORTS = LazyExports(
+    __name__,
+    {
+        "apply": ("ApplyResult", "apply_plan"),
+        "counts": ("Tally", "describe_counts", "tally_journal", "tally_outcomes"),
+        "run": ("RunHooks", "RunOutcome", "RunRequest", "run_plan"),
+    },
+)
+
+
+def __getattr__(name: str) -> object:
+    """Import a name's module on first use: importing one module of this package does not
+    import the others (start-up, see ``communal_sync.lazy_exports``)."""
+    return _EXPORTS.load(name)
+
 
 __all__ = [
     "ApplyResult",

@@ -16,13 +16,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from pydantic import ValidationError
 
 from communal_sync.applying.landed import FOUND_NOTE, LANDED_NOTE
 from communal_sync.plan import ISSUE_KINDS, Outcome, Plan, issue_words
-from communal_sync.state.records import ResultRecord, RunRecord
+
+if TYPE_CHECKING:
+    from communal_sync.state.records import ResultRecord, RunRecord
 
 OUTCOME_STATUSES: Final = ("applied", "already", "failed", "conflict")
 """Every outcome a user can have, in the order counts list them."""

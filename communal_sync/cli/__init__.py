@@ -1,19 +1,11 @@
-"""The ``communal-sync`` command line: parse, call the core, render, pick the exit code."""
+"""The ``communal-sync`` command line: parse, call the core, render, pick the exit code.
+
+Importing this package imports no command module: each is imported when its command runs
+(``app.COMMANDS``, ``lazy.py``), so ``--help`` and ``validate`` start without the rest.
+"""
 
 from __future__ import annotations
 
-# Importing the command modules registers their commands on ``app``.
-from communal_sync.cli import (
-    apply,
-    link,
-    lookup,
-    plan,
-    push,
-    revert,
-    runs,
-    sandbox,
-    validate,
-)
 from communal_sync.cli.app import app
 
 
@@ -22,16 +14,4 @@ def main() -> None:
     app()
 
 
-__all__ = [
-    "app",
-    "apply",
-    "link",
-    "lookup",
-    "main",
-    "plan",
-    "push",
-    "revert",
-    "runs",
-    "sandbox",
-    "validate",
-]
+__all__ = ["app", "main"]

@@ -7,7 +7,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import Literal, ParamSpec, TypeVar
+from typing import Final, Literal, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from communal_sync import __version__
 from communal_sync.cli import events
+from communal_sync.cli.lazy import CommandEntry, LazyGroup, build_registered
 from communal_sync.display import MESSAGE_CHARS, cut, for_terminal
 from communal_sync.errors import CommunalSyncError, ExitCode
 
@@ -24,13 +25,38 @@ EXIT_CODES_HELP = (
     "held lock · 5 changes pending (--detailed-exitcode) · 130 interrupted."
 )
 
+_CLI: Final = "communal_sync.cli"
+COMMANDS: Final = (
+    CommandEntry("validate", f"{_CLI}.validate", "Check an export; send nothing."),
+    CommandEntry("link", f"{_CLI}.link", "Load an id map: email or external id to user id."),
+    CommandEntry("plan", f"{_CLI}.plan", "Show what a push would change; change nothing."),
+    CommandEntry("push", f"{_CLI}.push", "Plan, show, confirm, then send the changes."),
+    CommandEntry("apply", f"{_CLI}.apply", "Apply a saved plan (plan --out) exactly."),
+    CommandEntry("runs", f"{_CLI}.runs", "Past runs: when, which file, what happened."),
+    CommandEntry("revert", f"{_CLI}.revert", "Restore the values a run overwrote."),
+    CommandEntry("user", f"{_CLI}.lookup", "Show one user's profile as Communal has it."),
+    CommandEntry("fields", f"{_CLI}.lookup", "List the custom profile field definitions."),
+    CommandEntry("sandbox", f"{_CLI}.sandbox", "Run a local sandbox of the Communal API."),
+)
+"""Every command, in the order of the workflow (the top-level help lists them so). A
+command's module is imported only when that command runs (``cli/lazy.py``)."""
+
+
+class _Commands(LazyGroup):
+    entries = COMMANDS
+
+    def build(self, entry: CommandEntry) -> typer._click.Command:
+        return build_registered(app, entry)
+
+
 app = typer.Typer(
     name="communal-sync",
     help="Keep Communal user profiles in step with your system of record.\n\n" + EXIT_CODES_HELP,
+    cls=_Commands,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
-    rich_markup_mode=None,
+    add_completion=True,
+    rich_markup_mode="rich",
 )
 
 P = ParamSpec("P")

@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from communal_sync.api.throttle import Throttle
-from communal_sync.applying.run import RunRequest, left_to_send, resumable_run
 from communal_sync.applying.saved_plan import check_input_unchanged, check_same_api, load_plan_file
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, warn
@@ -30,8 +29,6 @@ from communal_sync.cli.options import (
 )
 from communal_sync.cli.outputs import check_outputs, refuse_raw_with_redact
 from communal_sync.hashing import canonical_hash
-from communal_sync.session import open_session
-from communal_sync.state import acquire_lock, open_state
 
 PlanFileArg = Annotated[
     Path,
@@ -57,6 +54,10 @@ def apply_command(
 
     Run it again after an interruption: what was done is not sent again.
     """
+    from communal_sync.applying.run import RunRequest, left_to_send, resumable_run
+    from communal_sync.session import open_session
+    from communal_sync.state import acquire_lock, open_state
+
     refuse_raw_with_redact("--failed-out", failed_out, output.redact)
     plan = load_plan_file(plan_file)
     check_outputs(

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from communal_sync.applying.run import LeftToSend, RunHooks, RunOutcome, RunRequest, run_plan
 from communal_sync.cli import events
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.cli.options import IntakeFlags, OutputFlags, PlanningFlags
@@ -27,13 +27,15 @@ from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
 from communal_sync.files import WriteFailed
 from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.plan import Outcome, Plan, PlanOptions
-from communal_sync.planning.planner import plan_export
 from communal_sync.reports import write_report
 from communal_sync.reports.error_rows import write_failed_rows
-from communal_sync.session import Session
 from communal_sync.sources.source import Source
-from communal_sync.state import StateStore
 from communal_sync.words import plural
+
+if TYPE_CHECKING:
+    from communal_sync.applying.run import LeftToSend, RunOutcome, RunRequest
+    from communal_sync.session import Session
+    from communal_sync.state import StateStore
 
 
 @contextlib.contextmanager
@@ -68,6 +70,8 @@ def make_plan(
 ) -> Plan:
     """Build the plan for ``intake`` over an open session (read-only everywhere), with
     progress while users are read (``progress.planning_progress``)."""
+    from communal_sync.planning.planner import plan_export
+
     store.binding.check(session.settings.base_url, bind=False)
     with planning_progress(quiet=quiet) as progress:
         return plan_export(
@@ -183,6 +187,8 @@ def run(
     ``shown`` is the plan the person saw and is asked about, when it is not ``plan``
     itself: what is left of a resumed run.
     """
+    from communal_sync.applying.run import RunHooks, run_plan
+
     redact = output.redact
 
     def progress(total: int, run_id: int) -> AbstractContextManager[Callable[[Outcome], None]]:

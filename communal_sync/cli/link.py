@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -36,16 +36,12 @@ from communal_sync.cli.options import (
 from communal_sync.cli.progress import member_progress
 from communal_sync.display import MESSAGE_CHARS, cut, for_terminal, shown
 from communal_sync.errors import ExitCode, UsageError
-from communal_sync.identity.from_communal import RosterResult, link_from_communal
-from communal_sync.identity.link import (
-    LinkResult,
-    apply_links,
-    open_link_file,
-    read_links,
-)
 from communal_sync.reports.redaction import REDACTED, redact_value
-from communal_sync.session import Session, open_session
-from communal_sync.state import acquire_lock, open_state, resolve_state_path
+
+if TYPE_CHECKING:
+    from communal_sync.identity.from_communal import RosterResult
+    from communal_sync.identity.link import LinkResult
+    from communal_sync.session import Session
 
 LinkDryRunOpt = Annotated[
     bool,
@@ -110,6 +106,9 @@ def link(
     every member was read, 3 when some could not be (run it again), 1 on a fatal error,
     130 when interrupted (run it again: nothing read is read again).
     """
+    from communal_sync.identity.link import apply_links, open_link_file, read_links
+    from communal_sync.state import acquire_lock, open_state, resolve_state_path
+
     if from_communal:
         _refuse_file_options(file, read, dry_run)
         code = _link_from_communal(
@@ -273,6 +272,10 @@ def _link_from_communal(
     *,
     redact: bool,
 ) -> int:
+    from communal_sync.identity.from_communal import link_from_communal
+    from communal_sync.session import open_session
+    from communal_sync.state import acquire_lock, open_state
+
     if api.sandbox and state is None:
         warn(
             "--sandbox without --state keeps this identity map in a temporary file, gone "

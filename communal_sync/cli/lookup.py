@@ -14,7 +14,6 @@ from communal_sync.cli.app import app, handles_errors, stdout_console
 from communal_sync.cli.options import ApiFlags, JsonOpt, flags
 from communal_sync.display import shown
 from communal_sync.fields import MAX_USER_ID, PROFILE_FIELDS
-from communal_sync.session import open_session
 
 UserIdArg = Annotated[
     int,
@@ -33,6 +32,8 @@ UserIdArg = Annotated[
 @flags
 def user(user_id: UserIdArg, api: ApiFlags, as_json: JsonOpt = False) -> None:
     """Show one user's current profile and custom profile field values, as Communal has them."""
+    from communal_sync.session import open_session
+
     with open_session(api.options(), state=None, env=os.environ) as session:
         found = session.client.get_user(user_id)
         fields = {f.id: f.name for f in session.client.list_custom_profile_fields()}
@@ -67,6 +68,8 @@ def user(user_id: UserIdArg, api: ApiFlags, as_json: JsonOpt = False) -> None:
 @flags
 def fields(api: ApiFlags, as_json: JsonOpt = False) -> None:
     """List the organization's custom profile field definitions."""
+    from communal_sync.session import open_session
+
     with open_session(api.options(), state=None, env=os.environ) as session:
         definitions = session.client.list_custom_profile_fields()
     if as_json:

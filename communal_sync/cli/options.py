@@ -27,10 +27,11 @@ R = TypeVar("R")
 DEFAULT_CONCURRENCY: Final = 4
 STDIN: Final = "-"
 
-API_PANEL: Final = "API and state"
-INPUT_PANEL: Final = "Reading the file"
-PLAN_PANEL: Final = "Planning"
-OUTPUT_PANEL: Final = "Output"
+API_PANEL: Final = "API & state"
+INPUT_PANEL: Final = "Input & mapping"
+MATCH_PANEL: Final = "Matching"
+PLAN_PANEL: Final = "Plan & safety"
+OUTPUT_PANEL: Final = "Output & reports"
 
 
 class InputFormat(enum.StrEnum):
@@ -368,7 +369,7 @@ class PlanningFlags:
         typer.Option(
             "--full-refresh",
             help="Re-read everyone, even rows unchanged since the last push.",
-            rich_help_panel=PLAN_PANEL,
+            rich_help_panel=MATCH_PANEL,
         ),
     ] = False
     discover: Annotated[
@@ -377,7 +378,7 @@ class PlanningFlags:
             "--discover",
             help="Find unknown people by searching program signups for their email (one "
             "exact match).",
-            rich_help_panel=PLAN_PANEL,
+            rich_help_panel=MATCH_PANEL,
         ),
     ] = False
     trust_ids: Annotated[
@@ -388,7 +389,7 @@ class PlanningFlags:
             "record shares no name or email with the row. Without it such a row is reported "
             "as mismatched and not pushed, so a shifted or wrong id column cannot overwrite "
             "someone else; pass it only when the file is meant to rename those people.",
-            rich_help_panel=PLAN_PANEL,
+            rich_help_panel=MATCH_PANEL,
         ),
     ] = False
     break_email_cycles: Annotated[

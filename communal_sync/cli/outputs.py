@@ -56,7 +56,8 @@ def check_outputs(
     written where it names (``check_writable``).
     """
     written = {flag: Path(target) for flag, target in outputs.items() if target is not None}
-    _refuse_shared_outputs(written, _state_in_use(state, sandbox=sandbox))
+    if written:
+        _refuse_shared_outputs(written, _state_in_use(state, sandbox=sandbox))
     for file in inputs:
         if file is None or str(file) == STDIN:
             continue

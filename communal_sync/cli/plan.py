@@ -24,8 +24,6 @@ from communal_sync.cli.options import (
 )
 from communal_sync.cli.outputs import check_outputs, say_next, say_written
 from communal_sync.files import write_private_text
-from communal_sync.session import open_session
-from communal_sync.state import open_state
 
 
 @app.command("plan")
@@ -43,6 +41,9 @@ def plan_command(
     state: StateOpt = None,
 ) -> None:
     """Show exactly what a push would change, and why; change nothing."""
+    from communal_sync.session import open_session
+    from communal_sync.state import open_state
+
     check_outputs(
         {"--out": out, "--report": output.report}, inputs=(file,), state=state, sandbox=api.sandbox
     )

@@ -34,11 +34,11 @@ from rich.progress import (
 
 from communal_sync.cli import events
 from communal_sync.cli.app import stderr_console
-from communal_sync.identity import from_communal
 from communal_sync.plan import Outcome
 from communal_sync.reports.redaction import redact_value
 
 if TYPE_CHECKING:
+    from communal_sync.identity import from_communal
     from communal_sync.planning.planner import PlanProgress
 
 ProgressMode = Literal["off", "lines", "live"]

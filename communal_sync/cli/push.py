@@ -7,7 +7,6 @@ import os
 import typer
 
 from communal_sync.api.throttle import Throttle
-from communal_sync.applying.run import RunRequest, left_to_send, resumable_push
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, warn
 from communal_sync.cli.options import (
@@ -29,8 +28,6 @@ from communal_sync.cli.options import (
 )
 from communal_sync.cli.outputs import check_outputs, refuse_raw_with_redact
 from communal_sync.errors import UsageError
-from communal_sync.session import open_session
-from communal_sync.state import acquire_lock, open_state
 
 
 @app.command()
@@ -54,6 +51,10 @@ def push(
 
     --dry-run shows the plan and sends nothing. Not on a terminal, --yes is required.
     """
+    from communal_sync.applying.run import RunRequest, left_to_send, resumable_push
+    from communal_sync.session import open_session
+    from communal_sync.state import acquire_lock, open_state
+
     check_outputs(
         {"--report": output.report, "--failed-out": failed_out},
         inputs=(file,),

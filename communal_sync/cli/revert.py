@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from communal_sync.api.throttle import Throttle
-from communal_sync.applying.run import RunRequest
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, warn
 from communal_sync.cli.options import (
@@ -23,9 +22,6 @@ from communal_sync.cli.options import (
 )
 from communal_sync.cli.outputs import check_outputs
 from communal_sync.fields import MAX_USER_ID
-from communal_sync.planning.revert import build_revert_plan
-from communal_sync.session import open_session
-from communal_sync.state import acquire_lock, open_state
 from communal_sync.words import fold_repeated
 
 RevertRunArg = Annotated[
@@ -66,6 +62,11 @@ def revert(
     restore_unverified: RestoreUnverifiedOpt = False,
 ) -> None:
     """Restore the values a run overwrote, unless they were changed again since."""
+    from communal_sync.applying.run import RunRequest
+    from communal_sync.planning.revert import build_revert_plan
+    from communal_sync.session import open_session
+    from communal_sync.state import acquire_lock, open_state
+
     check_outputs({"--report": output.report}, state=state, sandbox=api.sandbox)
     with open_session(api.options(), state=state, env=os.environ, throttle=Throttle()) as s:
         with open_state(s.state_path) as store:

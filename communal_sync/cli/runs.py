@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.table import Table
@@ -18,8 +18,10 @@ from communal_sync.cli.options import JsonOpt, StateOpt
 from communal_sync.display import MESSAGE_CHARS, shown
 from communal_sync.errors import RefusedError, UsageError
 from communal_sync.fields import CUSTOM_PREFIX, MAX_USER_ID, custom_name
-from communal_sync.state import StateStore, acquire_lock, open_state, resolve_state_path
-from communal_sync.state.records import AttemptRecord, ResultRecord, RunRecord
+
+if TYPE_CHECKING:
+    from communal_sync.state import StateStore
+    from communal_sync.state.records import AttemptRecord, ResultRecord, RunRecord
 
 RunIdArg = Annotated[
     int,
@@ -46,6 +48,8 @@ def runs(
     state: StateOpt = None,
 ) -> None:
     """List recent runs: when, the file, the counts and the exit code."""
+    from communal_sync.state import open_state, resolve_state_path
+
     if ctx.invoked_subcommand is not None:
         return
     path = resolve_state_path(state, os.environ)
@@ -109,6 +113,8 @@ def warn_no_state(path: Path) -> None:
 
 def _settle_abandoned_runs(path: Path, store: StateStore) -> None:
     """Mark runs whose process died (kill -9) as interrupted, unless a run is live now."""
+    from communal_sync.state import acquire_lock
+
     try:
         with acquire_lock(path, command="runs"):
             store.journal.mark_abandoned_runs()
@@ -128,6 +134,8 @@ def runs_show(
     Outcomes are listed in the plan's order (the order the run meant to send them, not
     the order they happened to finish in), each with the fields it changed.
     """
+    from communal_sync.state import open_state, resolve_state_path
+
     path = resolve_state_path(state, os.environ)
     if not path.exists():
         raise UsageError(

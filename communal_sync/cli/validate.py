@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.markup import escape
@@ -28,8 +28,9 @@ from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
 from communal_sync.intake.pipeline import open_intake
 from communal_sync.intake.validate import RowResult, ValidationSummary, summarize
-from communal_sync.reports.error_rows import ErrorRowsWriter
-from communal_sync.reports.redaction import REDACTED, redact_value
+
+if TYPE_CHECKING:
+    from communal_sync.reports.error_rows import ErrorRowsWriter
 
 SHOWN_PROBLEMS: Final = 20
 """Problems the text report lists: a screenful; ``--format json`` and ``--errors-out`` have all."""
@@ -69,6 +70,8 @@ def validate(
         warn(message)
     results = export.results()
     if errors_out is not None:
+        from communal_sync.reports.error_rows import ErrorRowsWriter
+
         with private_writer(errors_out, newline="") as handle:
             writer = ErrorRowsWriter(handle, export.source.headers)
             summary = summarize(_tee_invalid(results, writer), export.mapping)
@@ -97,6 +100,8 @@ def _reasons(result: RowResult) -> str:
 
 
 def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[str, Any]:
+    from communal_sync.reports.redaction import redact_value
+
     return {
         "file": name,
         "rows": summary.rows,
@@ -140,6 +145,8 @@ def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
         )
     if not summary.errors:
         return
+    from communal_sync.reports.redaction import REDACTED
+
     table = Table(title="Problems", title_justify="left")
     table.add_column("line", justify="right")
     table.add_column("field")

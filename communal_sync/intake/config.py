@@ -22,7 +22,6 @@ import tomllib
 from pathlib import Path
 from typing import Any, Final
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from communal_sync.errors import ConfigError
@@ -53,6 +52,8 @@ class Defaults(_Section):
     def _known_region(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        import phonenumbers
+
         region = value.strip().upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f'{value!r} is not a region code; use ISO alpha-2, such as "CA"')

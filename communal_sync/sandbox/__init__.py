@@ -7,16 +7,40 @@ time by ``POST /_sandbox/faults``; ``GET /_sandbox/state`` and ``GET /_sandbox/r
 show what the API did.
 """
 
-from communal_sync.sandbox.faults import Faults
-from communal_sync.sandbox.routes import DEFAULT_VERSION, SUPPORTED_VERSIONS
-from communal_sync.sandbox.seed import (
-    DEFAULT_MANAGER_KEY,
-    DEMO_SEED,
-    SandboxSeed,
-    load_seed,
-    parse_seed,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from communal_sync.lazy_exports import LazyExports
+
+if TYPE_CHECKING:
+    from communal_sync.sandbox.faults import Faults
+    from communal_sync.sandbox.routes import DEFAULT_VERSION, SUPPORTED_VERSIONS
+    from communal_sync.sandbox.seed import (
+        DEFAULT_MANAGER_KEY,
+        DEMO_SEED,
+        SandboxSeed,
+        load_seed,
+        parse_seed,
+    )
+    from communal_sync.sandbox.server import Sandbox, build_sandbox, serve_forever
+
+_EXPORTS = LazyExports(
+    __name__,
+    {
+        "faults": ("Faults",),
+        "routes": ("DEFAULT_VERSION", "SUPPORTED_VERSIONS"),
+        "seed": ("DEFAULT_MANAGER_KEY", "DEMO_SEED", "SandboxSeed", "load_seed", "parse_seed"),
+        "server": ("Sandbox", "build_sandbox", "serve_forever"),
+    },
 )
-from communal_sync.sandbox.server import Sandbox, build_sandbox, serve_forever
+
+
+def __getattr__(name: str) -> object:
+    """Import a name's module on first use: importing one module of this package does not
+    import the others (start-up, see ``communal_sync.lazy_exports``)."""
+    return _EXPORTS.load(name)
+
 
 __all__ = [
     "DEFAULT_MANAGER_KEY",

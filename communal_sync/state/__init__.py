@@ -21,25 +21,64 @@ it). A run takes ``acquire_lock`` first; writes from worker threads are safe.
         state.journal.finish_run(run_id, status="finished", exit_code=0, counts={...})
 """
 
-from communal_sync.state.binding import ApiBinding
-from communal_sync.state.identity import IdentityMap, normalize_email_key
-from communal_sync.state.journal import RunJournal
-from communal_sync.state.location import STATE_ENV_VAR, lock_path_for, resolve_state_path
-from communal_sync.state.lock import StateLock, acquire_lock
-from communal_sync.state.migrations import SCHEMA_VERSION
-from communal_sync.state.records import (
-    EndStatus,
-    IdentitySource,
-    ResultRecord,
-    ResultStatus,
-    RunKind,
-    RunRecord,
-    RunStatus,
-    Snapshot,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from communal_sync.lazy_exports import LazyExports
+
+if TYPE_CHECKING:
+    from communal_sync.state.binding import ApiBinding
+    from communal_sync.state.identity import IdentityMap, normalize_email_key
+    from communal_sync.state.journal import RunJournal
+    from communal_sync.state.location import STATE_ENV_VAR, lock_path_for, resolve_state_path
+    from communal_sync.state.lock import StateLock, acquire_lock
+    from communal_sync.state.migrations import SCHEMA_VERSION
+    from communal_sync.state.records import (
+        EndStatus,
+        IdentitySource,
+        ResultRecord,
+        ResultStatus,
+        RunKind,
+        RunRecord,
+        RunStatus,
+        Snapshot,
+    )
+    from communal_sync.state.roster import ListedMembership, Roster, RosterCounts, RosterUser
+    from communal_sync.state.snapshots import Snapshots
+    from communal_sync.state.store import StateStore, open_state
+
+_EXPORTS = LazyExports(
+    __name__,
+    {
+        "binding": ("ApiBinding",),
+        "identity": ("IdentityMap", "normalize_email_key"),
+        "journal": ("RunJournal",),
+        "location": ("STATE_ENV_VAR", "lock_path_for", "resolve_state_path"),
+        "lock": ("StateLock", "acquire_lock"),
+        "migrations": ("SCHEMA_VERSION",),
+        "records": (
+            "EndStatus",
+            "IdentitySource",
+            "ResultRecord",
+            "ResultStatus",
+            "RunKind",
+            "RunRecord",
+            "RunStatus",
+            "Snapshot",
+        ),
+        "roster": ("ListedMembership", "Roster", "RosterCounts", "RosterUser"),
+        "snapshots": ("Snapshots",),
+        "store": ("StateStore", "open_state"),
+    },
 )
-from communal_sync.state.roster import ListedMembership, Roster, RosterCounts, RosterUser
-from communal_sync.state.snapshots import Snapshots
-from communal_sync.state.store import StateStore, open_state
+
+
+def __getattr__(name: str) -> object:
+    """Import a name's module on first use: importing one module of this package does not
+    import the others (start-up, see ``communal_sync.lazy_exports``)."""
+    return _EXPORTS.load(name)
+
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -18,8 +18,6 @@ import functools
 import unicodedata
 from typing import Final
 
-from confusable_homoglyphs import categories
-
 SCRIPTS_KEPT: Final = 8192
 """Distinct characters whose script is remembered (a few hundred KB at most)."""
 
@@ -38,6 +36,8 @@ WRITTEN_TOGETHER: Final = (
 def script_of(char: str) -> str:
     """The script alias of one character ("LATIN", "CYRILLIC", "COMMON"...), remembered:
     ``categories.alias`` is a binary search in Python, and names repeat their letters."""
+    from confusable_homoglyphs import categories  # its script table: only when asked
+
     return str(categories.alias(char))
 
 

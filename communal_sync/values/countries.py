@@ -12,8 +12,6 @@ import re
 import unicodedata
 from typing import Final
 
-import pycountry
-
 COUNTRY_ALIASES: Final[dict[str, str]] = {
     "US": "United States, United States of America, America, U.S., U.S.A., USA",
     "GB": "UK, U.K., Great Britain, Britain, England, Scotland, Wales, Northern Ireland",
@@ -83,6 +81,8 @@ def country_key(s: str) -> str:
 @functools.cache
 def _country_table() -> dict[str, str]:
     """Key -> alpha-2, built once; earlier entries win (codes before names before aliases)."""
+    import pycountry  # its database is read only when a country is first normalized
+
     table: dict[str, str] = {}
     countries = list(pycountry.countries)
     for country in countries:

@@ -15,8 +15,6 @@ import re
 import unicodedata
 from typing import Final
 
-import phonenumbers
-
 from communal_sync.values.countries import normalize_country
 from communal_sync.values.dates import DateError, DateOrder, normalize_date, parse_date
 
@@ -141,6 +139,8 @@ def phone_key(s: str, region: str | None = None) -> str:
     "(514) 555-0100" and "+1 514 555 0100" get the same key. Only the length is checked,
     not whether the number is assigned, so test numbers compare sensibly too.
     """
+    import phonenumbers  # its metadata is loaded only when a telephone is first compared
+
     text = clean_text(s)
     if not text:
         return ""
@@ -159,6 +159,8 @@ def phone_region(s: str | None) -> str | None:
 
     "+1 416 555 0101" -> "CA"; "(416) 555-0101" (no country code) -> None.
     """
+    import phonenumbers
+
     text = clean_text(s or "")
     if not text.startswith(("+", "00")):
         return None
@@ -189,6 +191,8 @@ def same_phone(a: str | None, b: str | None, region: str | None = None) -> bool:
 
 def e164(s: str, region: str | None) -> str | None:
     """``s`` in E.164 ("+14165550101") when it parses as a possible number, else None."""
+    import phonenumbers
+
     text = clean_text(s)
     try:
         number = phonenumbers.parse(text, region)

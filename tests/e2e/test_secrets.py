@@ -32,7 +32,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import communal_sync.cli.sandbox as sandbox_cli
+import communal_sync.sandbox as sandbox_package
 from communal_sync.api import settings as settings_module
 from communal_sync.api.client import CommunalClient
 from communal_sync.cli import app
@@ -916,7 +916,8 @@ def test_the_sandbox_command_shows_its_own_key_and_never_the_users(
         stop.set()
         serve_forever(server, on_ready, stop=stop)
 
-    monkeypatch.setattr(sandbox_cli, "serve_forever", serve_briefly)
+    # The command imports serve_forever from the package when it runs (start-up rule).
+    monkeypatch.setattr(sandbox_package, "serve_forever", serve_briefly)
     exposure = Exposure()
     env = {"COMMUNAL_API_KEY": FAKE, "COMMUNAL_BASE_URL": "https://api.getcommunal.com/api"}
 

@@ -321,8 +321,9 @@ SNAPSHOT_NOTE = r"last pushed by us on \d{4}-\d{2}-\d{2}; Communal may differ"
 
 
 def flat(text: str) -> str:
-    """Terminal output with its wrapping undone, to find a sentence in a table cell."""
-    return " ".join(text.split())
+    """Terminal output with its wrapping (and a help panel's borders) undone, to find a
+    sentence in a table cell."""
+    return " ".join(text.replace("│", " ").split())
 
 
 def test_an_address_change_over_our_snapshot_says_communal_may_differ_everywhere(
