@@ -146,14 +146,16 @@ def test_the_writability_probe_leaves_nothing_behind(
 def remove_folder_after_the_run(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """Let the run go through, then remove ``folder`` before its files are written: what a
     cleanup job (or a full disk) does between the check at the start and the write."""
-    real_run_plan = flow_module.run_plan
+    import communal_sync.applying.run as run_module  # flow imports run_plan when it runs
+
+    real_run_plan = run_module.run_plan
 
     def run_then_remove(*args: Any, **kwargs: Any) -> Any:
         outcome = real_run_plan(*args, **kwargs)
         shutil.rmtree(folder)
         return outcome
 
-    monkeypatch.setattr(flow_module, "run_plan", run_then_remove)
+    monkeypatch.setattr(run_module, "run_plan", run_then_remove)
 
 
 def test_a_report_folder_removed_during_the_run_keeps_the_runs_exit_code(
