@@ -5,6 +5,7 @@ from __future__ import annotations
 # Importing the command modules registers their commands on ``app``.
 from communal_sync.cli import (
     apply,
+    doctor,
     link,
     lookup,
     plan,
@@ -25,6 +26,7 @@ def main() -> None:
 __all__ = [
     "app",
     "apply",
+    "doctor",
     "link",
     "lookup",
     "main",
