@@ -27,6 +27,7 @@ from communal_sync.cli.options import (
     ApiFlags,
     ConcurrencyOpt,
     FormatOpt,
+    JsonOpt,
     ReadFlags,
     RedactOpt,
     ReportFormat,
@@ -95,6 +96,7 @@ def link(
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     state: StateOpt = None,
     dry_run: LinkDryRunOpt = False,
+    as_json: JsonOpt = False,
     report_format: FormatOpt = ReportFormat.text,
     redact: RedactOpt = False,
 ) -> None:
@@ -110,6 +112,8 @@ def link(
     every member was read, 3 when some could not be (run it again), 1 on a fatal error,
     130 when interrupted (run it again: nothing read is read again).
     """
+    if as_json:
+        report_format = ReportFormat.json
     if from_communal:
         _refuse_file_options(file, read, dry_run)
         code = _link_from_communal(

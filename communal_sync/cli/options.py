@@ -117,7 +117,15 @@ FailedOutOpt = Annotated[
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the report as one JSON document on standard output. (Not the same as "
+        "--log-format json, given before the command: that writes events on stderr.)",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 RedactOpt = Annotated[
     bool,
     typer.Option(
@@ -136,7 +144,8 @@ ReportOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[
-    ReportFormat, typer.Option("--format", help="Report format on standard output.")
+    ReportFormat,
+    typer.Option("--format", help="Deprecated spelling of --json (--format json).", hidden=True),
 ]
 
 

@@ -214,7 +214,7 @@ def test_override_accepts_field_names_in_any_spelling() -> None:
 
 
 def test_override_target_is_a_field_not_a_column_synonym() -> None:
-    with pytest.raises(ConfigError, match="'zip' is not a Communal field"):
+    with pytest.raises(ConfigError, match=r"unknown field 'zip': did you mean 'profile_zip'\?"):
         build_mapping([*TRIO, "Code"], overrides={"Code": "zip"})
 
 
