@@ -6,6 +6,7 @@ from __future__ import annotations
 from communal_sync.cli import (
     apply,
     doctor,
+    init,
     link,
     lookup,
     plan,
@@ -27,6 +28,7 @@ __all__ = [
     "app",
     "apply",
     "doctor",
+    "init",
     "link",
     "lookup",
     "main",
