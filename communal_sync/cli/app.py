@@ -41,9 +41,19 @@ def stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
+class _Stdout:
+    reserved = False
+    """True while ``--json`` holds stdout for its document (see ``reserve_stdout``)."""
+
+
+def reserve_stdout(reserved: bool = True) -> None:
+    """Keep stdout for one JSON document: ``stdout_console`` then prints on stderr."""
+    _Stdout.reserved = reserved
+
+
 def stdout_console() -> Console:
-    """A console for the report itself."""
-    return Console(soft_wrap=False, highlight=False)
+    """A console for the report itself (on stderr while ``--json`` holds stdout)."""
+    return Console(stderr=_Stdout.reserved, soft_wrap=False, highlight=False)
 
 
 def warn(message: str) -> None:
@@ -114,7 +124,8 @@ VERSION: bool = typer.Option(
 LOG_FORMAT: LogFormatChoice = typer.Option(
     LogFormatChoice.text,
     "--log-format",
-    help="json: one JSON event per line on stderr (for cron and log shippers).",
+    help="json: one JSON event per line on stderr while a command runs (for cron and log "
+    "shippers). Not the same as a command's --json, which prints its report on stdout.",
 )
 
 
@@ -124,5 +135,6 @@ def root(
     log_format: LogFormatChoice = LOG_FORMAT,
 ) -> None:
     """Keep Communal user profiles in step with your system of record."""
+    reserve_stdout(False)
     events.configure(log_format.value)
     logging.basicConfig(level=logging.WARNING, handlers=[_WarningHandler()], force=True)

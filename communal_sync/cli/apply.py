@@ -18,6 +18,7 @@ from communal_sync.applying.run import RunRequest, resumable_run
 from communal_sync.applying.saved_plan import check_input_unchanged, check_same_api, load_plan_file
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
+from communal_sync.cli.json_output import start_json
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     ApiFlags,
@@ -57,6 +58,7 @@ def apply_command(
 
     Run it again after an interruption: what was done is not sent again.
     """
+    start_json(output, answered=yes, saved_plan=False)
     refuse_raw_with_redact("--failed-out", failed_out, output.redact)
     plan = load_plan_file(plan_file)
     check_outputs(

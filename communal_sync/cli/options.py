@@ -451,10 +451,11 @@ class PlanningFlags:
 
 @dataclasses.dataclass(frozen=True)
 class OutputFlags:
-    """What a run writes besides the terminal: ``--report`` and ``--redact``."""
+    """What a run writes besides the terminal: ``--report``, ``--redact`` and ``--json``."""
 
     report: ReportOpt = None
     redact: RedactOpt = False
+    as_json: JsonOpt = False
 
 
 FLAG_GROUPS: Final = (ApiFlags, ReadFlags, IntakeFlags, PlanningFlags, OutputFlags)

@@ -10,6 +10,7 @@ from communal_sync.api.throttle import Throttle
 from communal_sync.applying.run import RunRequest, resumable_push
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, stdout_console, warn
+from communal_sync.cli.json_output import print_plan_json, start_json
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     STDIN,
@@ -60,6 +61,7 @@ def push(
         state=state,
         sandbox=api.sandbox,
     )
+    start_json(output, answered=yes or dry_run, saved_plan=dry_run)
     options = planning.options()
     refuse_raw_with_redact("--failed-out", failed_out, output.redact)
     if resume and file == STDIN:
@@ -76,6 +78,8 @@ def push(
                     file, export, s, store, options=options, concurrency=concurrency
                 )
             flow.show_plan(plan, report=output.report, redact=output.redact)
+            if output.as_json:
+                print_plan_json(plan)
             raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))
         with (
             acquire_lock(s.state_path, command=f"push {file}"),

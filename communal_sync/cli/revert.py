@@ -11,6 +11,7 @@ from communal_sync.api.throttle import Throttle
 from communal_sync.applying.run import RunRequest
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, warn
+from communal_sync.cli.json_output import print_plan_json, start_json
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     ApiFlags,
@@ -66,6 +67,7 @@ def revert(
 ) -> None:
     """Restore the values a run overwrote, unless they were changed again since."""
     check_outputs({"--report": output.report}, state=state, sandbox=api.sandbox)
+    start_json(output, answered=yes or dry_run, saved_plan=dry_run)
     with open_session(api.options(), state=state, env=os.environ, throttle=Throttle()) as s:
         with open_state(s.state_path) as store:
             store.binding.check(s.settings.base_url, bind=False)
@@ -80,6 +82,8 @@ def revert(
             warn(message)
         if dry_run:
             flow.show_plan(plan, report=output.report, redact=output.redact)
+            if output.as_json:
+                print_plan_json(plan)
             raise typer.Exit(flow.plan_exit_code(plan, detailed=False))
         with (
             acquire_lock(s.state_path, command=f"revert {run_id}"),

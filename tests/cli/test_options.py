@@ -21,10 +21,10 @@ def test_a_group_parameter_becomes_its_fields_and_comes_back_as_one_instance() -
         received.extend([name, api, output])
 
     names = list(inspect.signature(command).parameters)
-    assert names == ["name", *(f.name for f in fields(ApiFlags)), "report", "redact"]
+    assert names == ["name", *(f.name for f in fields(ApiFlags)), "report", "redact", "as_json"]
 
     command(name="x", base_url="https://b", api_key_file=None, api_version=None,
-            sandbox=True, sandbox_seed=None, report=None, redact=True)  # fmt: skip
+            sandbox=True, sandbox_seed=None, report=None, redact=True, as_json=False)  # fmt: skip
 
     assert received == ["x", ApiFlags(base_url="https://b", sandbox=True), OutputFlags(redact=True)]
 
