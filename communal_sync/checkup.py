@@ -42,7 +42,7 @@ from communal_sync.api.settings import (
 from communal_sync.errors import ApiError, CommunalSyncError, Forbidden, Unauthenticated
 from communal_sync.intake.config import CONFIG_FILE_NAME, find_config, load_config
 from communal_sync.session import ApiOptions, open_session
-from communal_sync.state.binding import api_identity, read_bound_api
+from communal_sync.state.binding import LOCAL_API, api_identity, read_bound_api
 from communal_sync.state.location import resolve_state_path
 
 ROLE_PROBE_QUERY: Final = "communal-sync doctor"
@@ -109,7 +109,8 @@ def run_checkup(
     else:
         result.add("key accepted", False, "not checked: fix the key and the base URL first.")
     if not options.sandbox or state is not None:
-        _check_state(result, resolve_state_path(state, env), url)
+        api = LOCAL_API if options.sandbox else None if url is None else api_identity(url)
+        _check_state(result, resolve_state_path(state, env), api)
     else:
         result.facts["state_file"] = None
         result.add(
@@ -170,10 +171,11 @@ def _check_key(result: Checkup, options: ApiOptions, env: Mapping[str, str]) -> 
 
 
 def _check_base_url(result: Checkup, options: ApiOptions, env: Mapping[str, str]) -> str | None:
+    """The base URL checked as the client will (``LOCAL_API`` for the sandbox), or None."""
     if options.sandbox:
         result.facts["base_url"] = None
         result.add("base URL", True, "the embedded sandbox (a loopback port chosen at start).")
-        return "http://127.0.0.1/api"
+        return LOCAL_API
     if options.base_url:
         url, where = options.base_url, "from --base-url"
     elif env.get(ENV_BASE_URL, "").strip():
@@ -284,9 +286,9 @@ def _check_role(result: Checkup, client: Any) -> None:
     )
 
 
-def _check_state(result: Checkup, path: Path, base_url: str | None) -> None:
+def _check_state(result: Checkup, path: Path, api: str | None) -> None:
+    """The state file in use and the API it is bound to (``api``: this run's, if known)."""
     result.facts["state_file"] = str(path)
-    api = None if base_url is None else api_identity(base_url)
     try:
         bound = read_bound_api(path)
     except CommunalSyncError as error:

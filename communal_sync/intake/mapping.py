@@ -24,8 +24,6 @@ from communal_sync.intake.mapping_hints import (
 )
 from communal_sync.intake.synonyms import SYNONYM_INDEX, column_key
 
-MAP_EXAMPLE = '--map "First Name=first_name"'
-
 _FIELD_BY_KEY = {column_key(name): name for name in MAPPABLE_FIELDS}
 
 
@@ -111,9 +109,12 @@ def parse_map_option(items: Sequence[str]) -> dict[str, str]:
         column, equals, target = item.rpartition("=")
         column = column.strip()
         if not equals or not column:
+            # The example reuses what was typed: a column name of our own would be one the
+            # file may not have.
+            named = cut((column if equals else item).strip()) or "Column"
             raise UsageError(
-                f"--map {item!r} is not in the form Column=field: write it as {MAP_EXAMPLE}, "
-                'or --map "Column=" to ignore a column.'
+                f"--map {item!r} is not in the form Column=field: write it as "
+                f"{map_option(named, '<field>')}, or {map_option(named, '')} to ignore it."
             )
         target = target.strip()
         try:

@@ -194,3 +194,36 @@ def test_json_output_has_every_check_and_the_facts(
     assert document["base_url"] == sandbox.base_url
     assert document["api_version_asked"] == document["api_version_served"] == "2026-03-25"
     assert MEMBER_KEY not in result.stdout
+
+
+def test_sandbox_with_a_state_bound_elsewhere_is_a_problem(cli: Cli, tmp_path: Path) -> None:
+    state = tmp_path / "real.db"
+    with open_state(state) as store:
+        store.binding.bind("https://api.getcommunal.com/api")
+
+    result = cli("doctor", "--sandbox", "--state", str(state))
+
+    assert result.exit_code == 1
+    assert any(
+        line.startswith(f"problem state file: {state} is bound to https://api.getcommunal.com")
+        for line in lines(result)
+    )
+
+
+def test_a_file_that_is_not_a_state_file_is_a_problem_and_left_alone(
+    cli: Cli, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    state = tmp_path / "notes.db"
+    state.write_text("not sqlite", encoding="utf-8")
+
+    result = cli("doctor", "--state", str(state), env=sandbox_env)
+
+    assert result.exit_code == 1
+    assert any(
+        line.startswith(
+            f"problem state file: The state file {state} is not a communal-sync state database"
+        )
+        for line in lines(result)
+    )
+    assert state.read_text(encoding="utf-8") == "not sqlite"
+    assert not (tmp_path / "notes.db.lock").exists()

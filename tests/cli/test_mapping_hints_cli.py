@@ -170,3 +170,15 @@ def test_show_mapping_with_json_adds_the_mapping_to_the_document(
         ("Cel Phone", "unmapped", "telephone"),
         ("Notes", "unmapped", None),
     ]
+
+
+def test_a_map_without_equals_gets_an_example_from_what_was_typed(cli: Cli, tmp_path: Path) -> None:
+    export = write(tmp_path, "people.csv", "First Name,Last Name,Email\nAna,Li,a@example.org\n")
+
+    result = cli("validate", str(export), "--map", "Badge")
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --map 'Badge' is not in the form Column=field: write it as "
+        '--map "Badge=<field>", or --map "Badge=" to ignore it.\n'
+    )
