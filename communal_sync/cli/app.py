@@ -52,8 +52,14 @@ def reserve_stdout(reserved: bool = True) -> None:
 
 
 def stdout_console() -> Console:
-    """A console for the report itself (on stderr while ``--json`` holds stdout)."""
-    return Console(stderr=_Stdout.reserved, soft_wrap=False, highlight=False)
+    """A console for the report itself (on stderr while ``--json`` holds stdout).
+
+    With ``--json`` and ``--log-format json`` both, stderr carries only JSON events and
+    stdout only the document, so the person's report is not printed at all.
+    """
+    reserved = _Stdout.reserved
+    quiet = reserved and events.json_mode()
+    return Console(stderr=reserved, quiet=quiet, soft_wrap=False, highlight=False)
 
 
 def warn(message: str) -> None:

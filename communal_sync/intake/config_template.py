@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from communal_sync.fields import CUSTOM_PREFIX, REQUIRED_FIELDS
-from communal_sync.intake.mapping_hints import suggest_field
+from communal_sync.intake.mapping_hints import SUGGESTED_COLUMNS, suggest_field
 from communal_sync.intake.synonyms import SYNONYM_INDEX, column_key
 
 DEFAULTS_BLOCK: Final = """\
@@ -69,7 +69,7 @@ def render_template(headers: Sequence[str], *, sample: str) -> Template:
     entries: list[str] = []
     comments: list[str] = []
     source_of: dict[str, str] = {}
-    for header in headers:
+    for index, header in enumerate(headers):
         target, why = _automatic(header)
         key = toml_string(header)
         if target is not None and target not in source_of:
@@ -85,7 +85,7 @@ def render_template(headers: Sequence[str], *, sample: str) -> Template:
                 f"the entry:\n# {key} = {toml_string(target)}"
             )
             continue
-        lookalike = suggest_field(header)
+        lookalike = suggest_field(header) if index < SUGGESTED_COLUMNS else None
         if lookalike is not None and lookalike in source_of:
             comments.append(
                 f"# not mapped: {key} looks like {lookalike}, which comes from "
@@ -93,7 +93,7 @@ def render_template(headers: Sequence[str], *, sample: str) -> Template:
                 f"move the entry:\n# {key} = {toml_string(lookalike)}"
             )
             continue
-        guess = suggest_field(header, taken=source_of)
+        guess = lookalike
         if guess is not None:
             comments.append(
                 f"# not mapped: {key} looks like {guess}? If so, uncomment:\n"

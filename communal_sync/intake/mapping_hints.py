@@ -15,6 +15,7 @@ mapped by a guess. Every example a hint gives names a column the file really has
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Collection, Iterable, Sequence
 from typing import Final
 
@@ -23,6 +24,8 @@ from communal_sync.intake.synonyms import SYNONYM_INDEX, column_key
 
 SUGGESTION_CUTOFF: Final = 0.8
 """How alike a column's key and a synonym's must be to suggest it (difflib's ratio)."""
+SUGGESTED_COLUMNS: Final = 200
+"""Unmapped columns looked at for a suggestion; each costs a fuzzy match against ~350 names."""
 TYPO_CUTOFF: Final = 0.6
 """How alike a mistyped target and a field name must be for "did you mean"."""
 
@@ -56,10 +59,11 @@ def suggest_field(header: str, *, taken: Collection[str] = ()) -> str | None:
 
 
 def suggestions(unmapped: Iterable[str], *, taken: Collection[str]) -> dict[str, str]:
-    """Column -> suggested field for each unmapped column; one column per field, first wins."""
+    """Column -> suggested field for the first ``SUGGESTED_COLUMNS`` unmapped columns; one
+    column per field, first wins (a header of a million columns must not take minutes)."""
     found: dict[str, str] = {}
     used = set(taken)
-    for header in unmapped:
+    for header in itertools.islice(unmapped, SUGGESTED_COLUMNS):
         target = suggest_field(header, taken=used)
         if target is not None:
             found[header] = target

@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 from communal_sync.fields import CUSTOM_PREFIX
 from communal_sync.intake.mapping import ColumnMapping, resolve_overrides
-from communal_sync.intake.mapping_hints import map_option, suggest_field
+from communal_sync.intake.mapping_hints import SUGGESTED_COLUMNS, map_option, suggest_field
 from communal_sync.intake.settings import Settings
 from communal_sync.intake.synonyms import SYNONYM_INDEX, column_key
 
@@ -72,7 +72,7 @@ def explain_mapping(
     }
     taken = set(mapping.columns.values())
     reports = []
-    for header in headers:
+    for index, header in enumerate(headers):
         decided = BY_FLAG if header in by_flag else BY_CONFIG if header in by_config else None
         if header in mapping.columns:
             target = mapping.columns[header]
@@ -81,7 +81,7 @@ def explain_mapping(
             how = map_option(header, "") if decided == BY_FLAG else f'"{header}" = ""'
             reports.append(ColumnReport(header, "ignored", None, f"by {decided}: {how}"))
         else:
-            reports.append(_unmapped(header, mapping, taken))
+            reports.append(_unmapped(header, mapping, taken, guess=index < SUGGESTED_COLUMNS))
     return reports
 
 
@@ -96,7 +96,7 @@ def _automatic(header: str) -> str:
     )
 
 
-def _unmapped(header: str, mapping: ColumnMapping, taken: set[str]) -> ColumnReport:
+def _unmapped(header: str, mapping: ColumnMapping, taken: set[str], *, guess: bool) -> ColumnReport:
     automatic = SYNONYM_INDEX.get(column_key(header))
     if automatic is not None and automatic in taken:
         other = mapping.column_of(automatic)
@@ -106,7 +106,7 @@ def _unmapped(header: str, mapping: ColumnMapping, taken: set[str]) -> ColumnRep
             None,
             f"it would be {automatic}, but {automatic} comes from column {other!r}",
         )
-    lookalike = suggest_field(header)
+    lookalike = suggest_field(header) if guess else None
     if lookalike is not None and lookalike in taken:
         other = mapping.column_of(lookalike)
         return ColumnReport(
@@ -116,7 +116,7 @@ def _unmapped(header: str, mapping: ColumnMapping, taken: set[str]) -> ColumnRep
             f"it looks like {lookalike}, which comes from column {other!r}; "
             f"{map_option(header, lookalike)} takes it from this one instead",
         )
-    suggestion = suggest_field(header, taken=taken)
+    suggestion = lookalike
     if suggestion is not None:
         return ColumnReport(
             header,

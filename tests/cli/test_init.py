@@ -159,3 +159,14 @@ def test_the_shipped_sample_gives_a_config_validate_accepts(cli: Cli, workdir: P
 
     assert result.exit_code == 3  # the sample's invalid rows, on purpose; the config is fine
     assert result.stderr == ""
+
+
+def test_init_reads_a_sample_from_standard_input(cli: Cli, workdir: Path) -> None:
+    result = cli("init", "-", input="Given Name,Surname,Email\nAna,Li,a@example.org\n")
+
+    assert result.exit_code == 0, result.stderr
+    assert load_config(None, cwd=workdir).mapping == {
+        "Given Name": "first_name",
+        "Surname": "last_name",
+        "Email": "email",
+    }

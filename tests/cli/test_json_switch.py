@@ -166,3 +166,13 @@ def test_every_report_command_has_json_and_says_it_is_not_log_format(
     assert "--json" in result.stdout
     assert "Not the same as --log-format json" in " ".join(result.stdout.split())
     assert "--format" not in result.stdout.replace("--log-format", "")
+
+
+def test_json_and_log_format_json_share_nothing_but_the_name(
+    cli: Cli, sandbox_env: dict[str, str]
+) -> None:
+    result = cli("--log-format", "json", "plan", str(EXPORT), "--json", env=sandbox_env)
+
+    assert json.loads(result.stdout)["format_version"] == 1  # one document on stdout
+    events = [json.loads(line) for line in result.stderr.splitlines()]  # events on stderr
+    assert "plan" in {event["event"] for event in events}
