@@ -111,10 +111,15 @@ def parse_map_option(items: Sequence[str]) -> dict[str, str]:
         if not equals or not column:
             # The example reuses what was typed: a column name of our own would be one the
             # file may not have.
-            named = cut((column if equals else item).strip()) or "Column"
+            typed = cut(item.strip())
+            if equals:  # "=email": the column is missing
+                example = map_option("Column", cut(target.strip()) or "<field>")
+            elif _FIELD_BY_KEY.get(column_key(typed)) is not None:  # a field alone
+                example = map_option("Column", _FIELD_BY_KEY[column_key(typed)])
+            else:  # a column alone
+                example = f"{map_option(typed, '<field>')}, or {map_option(typed, '')} to ignore it"
             raise UsageError(
-                f"--map {item!r} is not in the form Column=field: write it as "
-                f"{map_option(named, '<field>')}, or {map_option(named, '')} to ignore it."
+                f"--map {item!r} is not in the form Column=field: write it as {example}."
             )
         target = target.strip()
         try:
