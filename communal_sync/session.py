@@ -57,10 +57,13 @@ def open_session(
     state: str | None,
     env: Mapping[str, str],
     throttle: Throttle | None = None,
+    client_options: Mapping[str, Any] | None = None,
 ) -> Iterator[Session]:
     """Resolve settings (or start the sandbox), open the client, and close both after.
 
     With a ``throttle``, every request waits for its turn and every 429 slows the run.
+    ``client_options`` are more ``CommunalClient`` keywords (``doctor`` passes a recording
+    transport, its own warning sink and a single attempt per request).
     """
     with contextlib.ExitStack() as stack:
         sandbox: Sandbox | None = None
@@ -87,6 +90,7 @@ def open_session(
         hooks: dict[str, Any] = {}
         if throttle is not None:
             hooks = {"before_request": throttle.wait, "on_rate_limited": throttle.throttled}
+        hooks.update(client_options or {})
         client = stack.enter_context(CommunalClient.from_settings(settings, **hooks))
         yield Session(client=client, settings=settings, state_path=state_path, sandbox=sandbox)
 

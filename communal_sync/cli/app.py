@@ -27,6 +27,8 @@ EXIT_CODES_HELP = (
 
 _CLI: Final = "communal_sync.cli"
 COMMANDS: Final = (
+    CommandEntry("init", f"{_CLI}.init", "Write a config file from a sample export."),
+    CommandEntry("doctor", f"{_CLI}.doctor", "Check the key, its role, the API and the state."),
     CommandEntry("validate", f"{_CLI}.validate", "Check an export; send nothing."),
     CommandEntry("link", f"{_CLI}.link", "Load an id map: email or external id to user id."),
     CommandEntry("plan", f"{_CLI}.plan", "Show what a push would change; change nothing."),
@@ -75,9 +77,27 @@ def stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False, color_system=_colour())
 
 
+class _Stdout:
+    reserved = False
+    """True while ``--json`` holds stdout for its document (see ``reserve_stdout``)."""
+
+
+def reserve_stdout(reserved: bool = True) -> None:
+    """Keep stdout for one JSON document: ``stdout_console`` then prints on stderr."""
+    _Stdout.reserved = reserved
+
+
 def stdout_console() -> Console:
-    """A console for the report itself."""
-    return Console(soft_wrap=False, highlight=False, color_system=_colour())
+    """A console for the report itself (on stderr while ``--json`` holds stdout).
+
+    With ``--json`` and ``--log-format json`` both, stderr carries only JSON events and
+    stdout only the document, so the person's report is not printed at all.
+    """
+    reserved = _Stdout.reserved
+    quiet = reserved and events.json_mode()
+    return Console(
+        stderr=reserved, quiet=quiet, soft_wrap=False, highlight=False, color_system=_colour()
+    )
 
 
 def warn(message: str) -> None:
@@ -148,7 +168,8 @@ VERSION: bool = typer.Option(
 LOG_FORMAT: LogFormatChoice = typer.Option(
     LogFormatChoice.text,
     "--log-format",
-    help="json: one JSON event per line on stderr (for cron and log shippers).",
+    help="json: one JSON event per line on stderr while a command runs (for cron and log "
+    "shippers). Not the same as a command's --json, which prints its report on stdout.",
 )
 
 
@@ -158,5 +179,6 @@ def root(
     log_format: LogFormatChoice = LOG_FORMAT,
 ) -> None:
     """Keep Communal user profiles in step with your system of record."""
+    reserve_stdout(False)
     events.configure(log_format.value)
     logging.basicConfig(level=logging.WARNING, handlers=[_WarningHandler()], force=True)

@@ -17,6 +17,7 @@ from communal_sync.api.throttle import Throttle
 from communal_sync.applying.saved_plan import check_input_unchanged, check_same_api, load_plan_file
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, warn
+from communal_sync.cli.json_output import start_json
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     ApiFlags,
@@ -58,6 +59,7 @@ def apply_command(
     from communal_sync.session import open_session
     from communal_sync.state import acquire_lock, open_state
 
+    start_json(output, answered=yes, saved_plan=False)
     refuse_raw_with_redact("--failed-out", failed_out, output.redact)
     plan = load_plan_file(plan_file)
     check_outputs(

@@ -27,7 +27,7 @@ from communal_sync.errors import CommunalSyncError, ExitCode, RefusedError
 from communal_sync.files import WriteFailed
 from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.plan import Outcome, Plan, PlanOptions
-from communal_sync.reports import write_report
+from communal_sync.reports import render_report, write_report
 from communal_sync.reports.error_rows import write_failed_rows
 from communal_sync.sources.source import Source
 from communal_sync.words import plural
@@ -217,7 +217,21 @@ def run(
         # night a limit trips.
         write_report(plan, output.report, redact=redact)
         say_written("Report", output.report, quiet=output.quiet)
+    if output.as_json:
+        _print_run_json(plan, outcome, redact=redact)
     return outcome.exit_code
+
+
+def _print_run_json(plan: Plan, outcome: RunOutcome, *, redact: bool) -> None:
+    """``--json``: the run report (the plan's, when nothing was sent) on stdout, as
+    ``--report run.json`` writes it."""
+    if outcome.started:
+        text = render_report(
+            plan, "json", redact=redact, outcomes=outcome.result.outcomes, run_id=outcome.run_id
+        )
+    else:
+        text = render_report(plan, "json", redact=redact)
+    typer.echo(text.rstrip("\n"))
 
 
 def finish_report(

@@ -18,10 +18,19 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 from communal_sync.cli.options import API_PANEL, INPUT_PANEL, MATCH_PANEL, OUTPUT_PANEL, PLAN_PANEL
 
 EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = {
+    "init": (
+        "communal-sync init people.csv",
+        "communal-sync init people.csv --out nightly.toml --force",
+    ),
+    "doctor": (
+        "communal-sync doctor",
+        "communal-sync doctor --sandbox",
+        "communal-sync doctor --json",
+    ),
     "validate": (
         "communal-sync validate people.csv",
         'communal-sync validate people.csv --map "Member No=external_id" --errors-out bad-rows.csv',
-        "communal-sync validate people.json --format json",
+        "communal-sync validate people.csv --show-mapping",
     ),
     "link": (
         "communal-sync link ids.csv --dry-run",

@@ -27,6 +27,7 @@ from communal_sync.cli.options import (
     ApiFlags,
     ConcurrencyOpt,
     FormatOpt,
+    JsonOpt,
     ReadFlags,
     RedactOpt,
     ReportFormat,
@@ -91,6 +92,7 @@ def link(
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     state: StateOpt = None,
     dry_run: LinkDryRunOpt = False,
+    as_json: JsonOpt = False,
     report_format: FormatOpt = ReportFormat.text,
     redact: RedactOpt = False,
 ) -> None:
@@ -109,6 +111,8 @@ def link(
     from communal_sync.identity.link import apply_links, open_link_file, read_links
     from communal_sync.state import acquire_lock, open_state, resolve_state_path
 
+    if as_json:
+        report_format = ReportFormat.json
     if from_communal:
         _refuse_file_options(file, read, dry_run)
         code = _link_from_communal(

@@ -123,7 +123,15 @@ FailedOutOpt = Annotated[
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the report as one JSON document on standard output. (Not the same as "
+        "--log-format json, given before the command: that writes events on stderr.)",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 RedactOpt = Annotated[
     bool,
     typer.Option(
@@ -162,7 +170,8 @@ QuietOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[
-    ReportFormat, typer.Option("--format", help="Report format on standard output.")
+    ReportFormat,
+    typer.Option("--format", help="Deprecated spelling of --json (--format json).", hidden=True),
 ]
 
 
@@ -468,12 +477,14 @@ class PlanningFlags:
 
 @dataclasses.dataclass(frozen=True)
 class OutputFlags:
-    """What a run writes and shows: ``--report``, ``--redact``, ``--show``, ``--quiet``."""
+    """What a run writes and shows: ``--report``, ``--redact``, ``--show``, ``--quiet``,
+    ``--json``."""
 
     report: ReportOpt = None
     redact: RedactOpt = False
     show: ShowOpt = ShowChoice.changes
     quiet: QuietOpt = False
+    as_json: JsonOpt = False
 
 
 FLAG_GROUPS: Final = (ApiFlags, ReadFlags, IntakeFlags, PlanningFlags, OutputFlags)

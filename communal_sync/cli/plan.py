@@ -9,6 +9,7 @@ import typer
 
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors
+from communal_sync.cli.json_output import print_plan_json, start_json
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     ApiFlags,
@@ -47,6 +48,7 @@ def plan_command(
     check_outputs(
         {"--out": out, "--report": output.report}, inputs=(file,), state=state, sandbox=api.sandbox
     )
+    start_json(output, answered=True, saved_plan=True)
     options = planning.options()
     export = flow.read_export(file, intake, planning)
     with (
@@ -67,4 +69,6 @@ def plan_command(
         write_private_text(out, plan.model_dump_json(indent=2) + "\n")
         say_written("Plan", out, quiet=output.quiet)
         say_next(f"Apply it with: communal-sync apply {shlex.quote(str(out))}", quiet=output.quiet)
+    if output.as_json:
+        print_plan_json(plan)
     raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))

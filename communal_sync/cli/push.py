@@ -9,6 +9,7 @@ import typer
 from communal_sync.api.throttle import Throttle
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, warn
+from communal_sync.cli.json_output import print_plan_json, start_json
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     STDIN,
@@ -61,6 +62,7 @@ def push(
         state=state,
         sandbox=api.sandbox,
     )
+    start_json(output, answered=yes or dry_run, saved_plan=dry_run)
     options = planning.options()
     refuse_raw_with_redact("--failed-out", failed_out, output.redact)
     if resume and file == STDIN:
@@ -83,6 +85,8 @@ def push(
                     quiet=output.quiet,
                 )
             flow.show_plan(plan, output)
+            if output.as_json:
+                print_plan_json(plan)
             raise typer.Exit(flow.plan_exit_code(plan, detailed=detailed_exitcode))
         with (
             acquire_lock(s.state_path, command=f"push {file}"),

@@ -285,7 +285,7 @@ class _Painter:
         self._flush(chunk)
 
     def _flush(self, chunk: list[str]) -> None:
-        if chunk:
+        if chunk and not self._console.quiet:  # a quiet console prints nothing, as print does
             self._console.file.write("".join(chunk))
             self._console.file.flush()
             chunk.clear()

@@ -10,6 +10,7 @@ import typer
 from communal_sync.api.throttle import Throttle
 from communal_sync.cli import flow
 from communal_sync.cli.app import app, handles_errors, warn
+from communal_sync.cli.json_output import print_plan_json, start_json
 from communal_sync.cli.options import (
     DEFAULT_CONCURRENCY,
     ApiFlags,
@@ -68,6 +69,7 @@ def revert(
     from communal_sync.state import acquire_lock, open_state
 
     check_outputs({"--report": output.report}, state=state, sandbox=api.sandbox)
+    start_json(output, answered=yes or dry_run, saved_plan=dry_run)
     with open_session(api.options(), state=state, env=os.environ, throttle=Throttle()) as s:
         with open_state(s.state_path) as store:
             store.binding.check(s.settings.base_url, bind=False)
@@ -82,6 +84,8 @@ def revert(
             warn(message)
         if dry_run:
             flow.show_plan(plan, output)
+            if output.as_json:
+                print_plan_json(plan)
             raise typer.Exit(flow.plan_exit_code(plan, detailed=False))
         with (
             acquire_lock(s.state_path, command=f"revert {run_id}"),

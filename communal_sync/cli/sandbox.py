@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import typer
 
 from communal_sync.api.settings import is_loopback_host
 from communal_sync.cli.app import app, handles_errors, stdout_console
 from communal_sync.errors import UsageError
+
+if TYPE_CHECKING:
+    from communal_sync.sandbox import Sandbox
 
 DEFAULT_HOST: Final = "127.0.0.1"
 """``sandbox.server.DEFAULT_HOST``, spelled here so that this module need not import the
@@ -93,11 +96,24 @@ def sandbox(
     console = stdout_console()
 
     def ready(base_url: str, manager_key: str) -> None:
-        console.print(f"Communal sandbox listening on {base_url}")
-        console.print(f"Manager key: {manager_key}")
-        console.print(
-            f"Try: COMMUNAL_API_KEY={manager_key} communal-sync user 101 --base-url {base_url}"
-        )
+        console.print(f"Communal sandbox listening on {base_url}", soft_wrap=True)
+        console.print(f"Manager key: {manager_key}", soft_wrap=True)
+        # One line however narrow the terminal: it is meant to be copied and pasted.
+        console.print(_try_line(server, base_url, manager_key), soft_wrap=True)
         console.print("Press Ctrl-C to stop.")
 
     serve_forever(server, on_ready=ready)
+
+
+def _try_line(server: Sandbox, base_url: str, manager_key: str) -> str:
+    """A command to paste, naming a user the served seed holds.
+
+    The lowest id of a user who holds no API key (a member, like the people a file
+    syncs), else the lowest id; ``fields`` when the seed has no user at all.
+    """
+    state = server.state()
+    key_holders = {key["user_id"] for key in state["api_keys"]}
+    ids = sorted(user["id"] for user in state["users"])
+    members = [user_id for user_id in ids if user_id not in key_holders]
+    command = f"user {(members or ids)[0]}" if ids else "fields"
+    return f"Try: COMMUNAL_API_KEY={manager_key} communal-sync {command} --base-url {base_url}"

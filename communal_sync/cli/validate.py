@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -18,6 +18,7 @@ from communal_sync.cli.options import (
     FileArg,
     FormatOpt,
     IntakeFlags,
+    JsonOpt,
     RedactOpt,
     ReportFormat,
     flags,
@@ -26,15 +27,27 @@ from communal_sync.cli.outputs import check_outputs, refuse_raw_with_redact, say
 from communal_sync.display import MESSAGE_CHARS, cut, for_terminal, shown
 from communal_sync.errors import ExitCode
 from communal_sync.files import private_writer
-from communal_sync.intake.pipeline import open_intake
+from communal_sync.intake.pipeline import Intake, open_intake
 from communal_sync.intake.validate import RowResult, ValidationSummary, summarize
 
 if TYPE_CHECKING:
     from communal_sync.reports.error_rows import ErrorRowsWriter
 
-SHOWN_PROBLEMS: Final = 20
-"""Problems the text report lists: a screenful; ``--format json`` and ``--errors-out`` have all."""
+if TYPE_CHECKING:
+    from communal_sync.intake.mapping_report import ColumnReport
 
+SHOWN_PROBLEMS: Final = 20
+"""Problems the text report lists: a screenful; ``--json`` and ``--errors-out`` have all."""
+
+ShowMappingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--show-mapping",
+        help="First list every column → field and why (--map, the config file, its name), "
+        "or why it maps to nothing (ignored, unmapped, a suggestion).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 ErrorsOutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -55,9 +68,11 @@ ErrorsOutOpt = Annotated[
 def validate(
     file: FileArg,
     intake: IntakeFlags,
+    as_json: JsonOpt = False,
     report_format: FormatOpt = ReportFormat.text,
     redact: RedactOpt = False,
     errors_out: ErrorsOutOpt = None,
+    show_mapping: ShowMappingOpt = False,
 ) -> None:
     """Check an export: every row read, mapped and validated; nothing is sent anywhere.
 
@@ -80,11 +95,35 @@ def validate(
     else:
         summary = summarize(results, export.mapping)
 
-    if report_format is ReportFormat.json:
-        typer.echo(json.dumps(_summary_json(summary, export.source.name, redact), indent=2))
+    columns = _column_reports(export) if show_mapping else None
+    if as_json or report_format is ReportFormat.json:
+        document = _summary_json(summary, export.source.name, redact)
+        if columns is not None:
+            document["mapping"] = [column.as_json() for column in columns]
+        typer.echo(json.dumps(document, indent=2))
     else:
-        _render_text(summary, export.source.name, redact)
+        if columns is not None:
+            _render_mapping(columns, export.source.name)
+        _render_text(summary, export.source.name, redact, taken=export.mapping.fields)
     raise typer.Exit(ExitCode.ROW_FAILURES if summary.invalid else ExitCode.OK)
+
+
+def _column_reports(export: Intake) -> list[ColumnReport]:
+    from communal_sync.intake.mapping_report import explain_mapping
+
+    return explain_mapping(
+        export.source.headers, export.mapping, export.settings, export.source.name
+    )
+
+
+def _render_mapping(columns: list[ColumnReport], name: str) -> None:
+    """``--show-mapping``: each column → field and why, or why it maps nowhere."""
+    console = stdout_console()
+    console.print(f"Mapping of {escape(for_terminal(name))}:", soft_wrap=True)
+    for column in columns:
+        console.print(
+            f"  {escape(for_terminal(cut(column.line(), MESSAGE_CHARS)))}", soft_wrap=True
+        )
 
 
 def _tee_invalid(results: Iterator[RowResult], writer: ErrorRowsWriter) -> Iterator[RowResult]:
@@ -129,7 +168,9 @@ def _summary_line(summary: ValidationSummary, name: str) -> str:
     )
 
 
-def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
+def _render_text(
+    summary: ValidationSummary, name: str, redact: bool, taken: Collection[str] = ()
+) -> None:
     """The summary, unmapped columns and at most ``SHOWN_PROBLEMS`` problems.
 
     A file with thousands of bad rows would scroll the summary away: past the bound one line
@@ -138,10 +179,14 @@ def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
     console = stdout_console()
     console.print(_summary_line(summary, name))
     if summary.unmapped_columns:
+        from communal_sync.intake.mapping_hints import unmapped_advice
+
         columns = escape(", ".join(repr(cut(c)) for c in summary.unmapped_columns))
+        advice = unmapped_advice([cut(c) for c in summary.unmapped_columns], taken=taken)
         console.print(
             f"Columns not mapped to any Communal field (ignored): {columns}. "
-            'Use --map "Column=field" to map one.'
+            f"{escape(for_terminal(advice))}",
+            soft_wrap=True,
         )
     if not summary.errors:
         return
@@ -163,5 +208,5 @@ def _render_text(summary: ValidationSummary, name: str, redact: bool) -> None:
     console.print(table)
     hidden = len(summary.errors) - SHOWN_PROBLEMS
     if hidden > 0:
-        console.print(f"…{hidden} more (see --errors-out / --format json)")
+        console.print(f"…{hidden} more (see --errors-out / --json)")
     console.print(_summary_line(summary, name))

@@ -80,11 +80,11 @@ class Config(_Section):
     @field_validator("mapping")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        for target in value.values():
+        for column, target in value.items():
             try:
                 resolve_field(target)
             except ConfigError as error:
-                raise ValueError(str(error)) from None
+                raise ValueError(f"column {column!r}: {error}") from None
         return value
 
 
@@ -143,7 +143,7 @@ def _describe(error: ValidationError, source: str) -> str:
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
             problems.append(f"{location}: {message}")
-    return f"{source}: " + "; ".join(problems) + ". Fix the config file."
+    return f"{source}: " + "; ".join(p.rstrip(".") for p in problems) + ". Fix the config file."
 
 
 def _known_keys_hint(loc: tuple[int | str, ...]) -> str:

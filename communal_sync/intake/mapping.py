@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 from communal_sync.display import cut
 from communal_sync.errors import ConfigError, InputError, UsageError
 from communal_sync.fields import CUSTOM_PREFIX, MAPPABLE_FIELDS, REQUIRED_FIELDS
+from communal_sync.intake.mapping_hints import (
+    WHOLE_NAME_HEADERS,
+    closest_field,
+    map_option,
+    suggestion_text,
+    suggestions,
+)
 from communal_sync.intake.synonyms import SYNONYM_INDEX, column_key
-
-MAP_EXAMPLE = '--map "First Name=first_name"'
 
 _FIELD_BY_KEY = {column_key(name): name for name in MAPPABLE_FIELDS}
 
@@ -84,8 +89,11 @@ def resolve_field(name: str) -> str:
         return CUSTOM_PREFIX + custom
     resolved = _FIELD_BY_KEY.get(column_key(text))
     if resolved is None:
+        closest = closest_field(text)
+        guess = f": did you mean {closest!r}?" if closest else "."
         raise ConfigError(
-            f"Mapping target {name!r} is not a Communal field. Valid fields: {valid_field_names()}."
+            f"unknown field {text!r}{guess} It is not a Communal field; valid fields: "
+            f"{valid_field_names()}."
         )
     return resolved
 
@@ -101,11 +109,24 @@ def parse_map_option(items: Sequence[str]) -> dict[str, str]:
         column, equals, target = item.rpartition("=")
         column = column.strip()
         if not equals or not column:
+            # The example reuses what was typed: a column name of our own would be one the
+            # file may not have.
+            typed = cut(item.strip())
+            if equals:  # "=email": the column is missing
+                example = map_option("Column", cut(target.strip()) or "<field>")
+            elif _FIELD_BY_KEY.get(column_key(typed)) is not None:  # a field alone
+                example = map_option("Column", _FIELD_BY_KEY[column_key(typed)])
+            else:  # a column alone
+                example = f"{map_option(typed, '<field>')}, or {map_option(typed, '')} to ignore it"
             raise UsageError(
-                f"--map {item!r} is not in the form Column=field: write it as {MAP_EXAMPLE}, "
-                'or --map "Column=" to ignore a column.'
+                f"--map {item!r} is not in the form Column=field: write it as {example}."
             )
         target = target.strip()
+        try:
+            resolve_field(target)
+        except ConfigError as error:
+            # A wrong field on the command line is a usage error (exit 2), like any bad flag.
+            raise UsageError(f"--map {item!r}: {error}") from None
         if result.get(column, target) != target:
             raise UsageError(
                 f"--map gives column {column!r} twice ({result[column]!r} and {target!r}): "
@@ -217,12 +238,36 @@ def _check_required(headers: Sequence[str], columns: Mapping[str, str], source_n
     missing = [name for name in REQUIRED_FIELDS if name not in present]
     if not missing:
         return
+    unmapped = [header for header in headers if header not in columns]
+    found = {
+        column: target
+        for column, target in suggestions(unmapped, taken=present).items()
+        if target in missing
+    }
+    hint = ""
+    if found:
+        hint = f"{suggestion_text(found)}."
+        left = [name for name in missing if name not in found.values()]
+        if left:
+            hint += f' For {", ".join(left)}, map a column with --map "Column=field".'
+    whole = [h for h in unmapped if column_key(h) in WHOLE_NAME_HEADERS]
+    if whole and {"first_name", "last_name"} & set(missing):
+        hint += (
+            f" ({cut(whole[0])!r} is not split into first and last names: export them as two "
+            "columns.)"
+        )
+    else:
+        example = cut((unmapped or list(headers))[0])
+        hint = (
+            f'Name the column with --map "Column={missing[0]}" '
+            f"(for example {map_option(example, missing[0])})."
+        )
     raise InputError(
         f"no column maps to {', '.join(missing)}, which every row needs. "
         f"The columns are: {_quoted(headers)}.",
         file=source_name,
         line=1,
-        hint=f'Name the column with --map "Column={missing[0]}" (for example {MAP_EXAMPLE}).',
+        hint=hint,
     )
 
 

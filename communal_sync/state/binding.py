@@ -3,11 +3,13 @@ organization's users, and must never be used against another."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from communal_sync.api.settings import is_loopback_host
-from communal_sync.errors import RefusedError
-from communal_sync.state.database import Database
+from communal_sync.errors import ConfigError, RefusedError
+from communal_sync.state.database import Database, check_adoptable
 
 LOCAL_API = "a local sandbox (loopback)"
 """What every loopback base URL is bound as: sandboxes change port from run to run."""
@@ -17,6 +19,32 @@ def api_identity(base_url: str) -> str:
     """The API a state file is bound to: the base URL, or any loopback sandbox."""
     host = urlsplit(base_url).hostname or ""
     return LOCAL_API if is_loopback_host(host) else base_url.rstrip("/")
+
+
+def read_bound_api(path: Path) -> str | None:
+    """The API the state file at ``path`` is bound to, read without changing anything.
+
+    None for a missing file or one not bound yet. The file is first checked like any state
+    file (``check_adoptable``: a file that is not ours is a ``ConfigError``), then read
+    read-only, so ``doctor`` never creates, migrates or locks it.
+    """
+    if not path.is_file():
+        return None
+    check_adoptable(path)
+    wal = path.with_name(path.name + "-wal")
+    query = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            row = None
+            if "meta" in tables:
+                row = conn.execute("SELECT value FROM meta WHERE name = 'api'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise ConfigError(f"Cannot read the state file {path} ({error}).") from None
+    return None if row is None else str(row[0])
 
 
 class ApiBinding:

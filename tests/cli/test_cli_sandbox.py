@@ -30,8 +30,8 @@ MANAGER_KEY = re.compile(r"^Manager key: (\S+)$")
 class SandboxProcess:
     """A ``communal-sync sandbox`` child process whose stdout lines arrive on a queue."""
 
-    def __init__(self, *args: str) -> None:
-        env = {**os.environ, "COLUMNS": "200"}
+    def __init__(self, *args: str, columns: int = 200) -> None:
+        env = {**os.environ, "COLUMNS": str(columns)}
         env.pop("PYTHONUNBUFFERED", None)  # the command must flush its own output
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "communal_sync", "sandbox", *args],
@@ -79,8 +79,8 @@ class SandboxProcess:
 def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
     started: list[SandboxProcess] = []
 
-    def start(*args: str) -> SandboxProcess:
-        process = SandboxProcess(*args)
+    def start(*args: str, columns: int = 200) -> SandboxProcess:
+        process = SandboxProcess(*args, columns=columns)
         started.append(process)
         return process
 
@@ -136,6 +136,10 @@ def test_sandbox_seed_option_serves_that_organization(
     listening = LISTENING.match(printed[0])
     assert listening, printed
     assert printed[1] == "Manager key: tiny-manager"
+    # The line to paste names a user this seed has, not the demo's 101.
+    assert printed[2] == (
+        f"Try: COMMUNAL_API_KEY=tiny-manager communal-sync user 7 --base-url {listening[1]}"
+    )
     response = httpx.get(
         f"{listening[1]}/users/7",
         headers={"Authorization": "Bearer tiny-manager"},
@@ -143,6 +147,21 @@ def test_sandbox_seed_option_serves_that_organization(
     )
     assert response.status_code == 200
     assert response.json()["email"] == "ada@example.org"
+
+
+def test_the_line_to_paste_is_one_line_on_a_narrow_terminal(
+    start_sandbox: Callable[..., SandboxProcess],
+) -> None:
+    sandbox = start_sandbox("--port", "0", columns=40)
+
+    printed = sandbox.read_until(READY_LINE, STARTUP_TIMEOUT)
+
+    listening = LISTENING.match(printed[0])
+    assert listening, printed
+    assert printed[2] == (
+        "Try: COMMUNAL_API_KEY=sandbox-manager-key communal-sync user 101 --base-url "
+        f"{listening[1]}"
+    )
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com"])

@@ -83,7 +83,9 @@ def test_sample_csv_text_report_counts_rows_and_lists_problems(cli: Cli) -> None
     assert lines[0] == f"{CRM_CSV}: 14 rows, 11 valid, 3 invalid"
     assert lines[1] == (
         "Columns not mapped to any Communal field (ignored): 'T-shirt size'. "
-        'Use --map "Column=field" to map one.'
+        'Map a column with --map "T-shirt size=<field>"; a Communal custom profile field with '
+        '--custom-fields (plan, push) or --map "T-shirt size=custom:T-shirt size"; or say it '
+        'is not needed with --map "T-shirt size=".'
     )
     assert table_problems(result.stdout) == CRM_CSV_PROBLEMS
     assert "farid.haddad@example" in result.stdout
@@ -292,7 +294,7 @@ def test_map_with_empty_target_ignores_the_column(cli: Cli) -> None:
     ("item", "exit_code", "fragment"),
     [
         ("Badge", 2, "--map 'Badge' is not in the form Column=field"),
-        ("Badge=nonsense", 1, "'nonsense' is not a Communal field"),
+        ("Badge=nonsense", 2, "--map 'Badge=nonsense': unknown field 'nonsense'."),
         ("Bdage=external_id", 1, "names column 'Bdage'"),
     ],
 )
@@ -599,7 +601,7 @@ def test_text_report_of_1000_invalid_rows_shows_a_screenful_then_says_how_many_m
     summary = f"{path}: 1000 rows, 0 valid, 1000 invalid"
     assert lines[0] == summary
     assert lines[-1] == summary
-    assert lines[-2] == f"…{1000 - SHOWN_PROBLEMS} more (see --errors-out / --format json)"
+    assert lines[-2] == f"…{1000 - SHOWN_PROBLEMS} more (see --errors-out / --json)"
     shown_problems = table_problems(result.stdout)
     assert shown_problems == [(n, "email") for n in range(2, 2 + SHOWN_PROBLEMS)]
     # a long reason folds onto a second line; unbounded, 1,000 problems were 2,000+ lines

@@ -114,9 +114,9 @@ def test_a_panel_holds_its_options() -> None:
 
 def test_help_text_is_static_so_markup_in_it_is_shown_as_written() -> None:
     """Help renders as rich markup: a bracket in an option's words must still show."""
-    result = run_cli("validate", "--help", env=WIDE)
+    result = run_cli("push", "--help", env=WIDE)
 
-    assert "[default: text]" in result.stdout
+    assert "[default: skip]" in result.stdout
 
 
 ENTRY_POINT = str(Path(sys.executable).parent / "communal-sync")

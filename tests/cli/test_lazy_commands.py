@@ -15,6 +15,8 @@ from communal_sync.cli.lazy import LazyCommands
 from communal_sync.cli.sandbox import DEFAULT_HOST
 
 WORKFLOW_ORDER = [
+    "init",
+    "doctor",
     "validate",
     "link",
     "plan",

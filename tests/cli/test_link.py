@@ -342,7 +342,7 @@ def test_help_lists_the_options(cli: Cli) -> None:
     result = cli("link", "--help")
 
     assert result.exit_code == ExitCode.OK
-    for option in ("--map", "--state", "--dry-run", "--format", "--input-format", "--encoding"):
+    for option in ("--map", "--state", "--dry-run", "--json", "--input-format", "--encoding"):
         assert option in result.stdout
 
 

@@ -35,11 +35,12 @@ def test_a_group_parameter_becomes_its_fields_and_comes_back_as_one_instance() -
         "redact",
         "show",
         "quiet",
+        "as_json",
     ]
 
     command(name="x", base_url="https://b", api_key_file=None, api_version=None,
             sandbox=True, sandbox_seed=None, report=None, redact=True, show=ShowChoice.changes,
-            quiet=False)  # fmt: skip
+            quiet=False, as_json=False)  # fmt: skip
 
     assert received == ["x", ApiFlags(base_url="https://b", sandbox=True), OutputFlags(redact=True)]
 
