@@ -14,10 +14,10 @@ import operator
 import re
 import unicodedata
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, pairwise, repeat
-from operator import and_, ne
 from typing import Final, Literal
 
 from communal_sync.fields import user_id_of
@@ -152,14 +152,24 @@ def index_duplicates(batches: Iterable[KeyBatch], kinds: Sequence[KeyKind]) -> D
 def _repeats(firsts: dict[int, int], hashes: list[int], start: int) -> list[tuple[int, int]]:
     """Map each new hash of ``hashes`` to its row; return (first row, row) for the others.
 
-    ``hashes`` are the rows from ordinal ``start`` on. A batch with no repeated key (the
-    usual one) costs three C-level maps; ``_NO_KEY`` is never a repeat.
+    ``hashes`` are the rows from ordinal ``start`` on; ``_NO_KEY`` is never a repeat and is
+    not kept in ``firsts`` between batches. A batch with no repeated key (the usual one,
+    blank keys or not) costs one C-level map and a count: ``firsts`` then grows by one
+    entry per keyed row, plus one for ``_NO_KEY`` if the batch has a keyless row.
     """
-    seen_at = list(map(firsts.setdefault, hashes, count(start)))
-    if not any(map(ne, seen_at, count(start))):
+    before = len(firsts)
+    deque(map(firsts.setdefault, hashes, count(start)), maxlen=0)
+    keyless = hashes.count(_NO_KEY)
+    grown = len(firsts) - before
+    if keyless:
+        del firsts[_NO_KEY]
+    if grown == len(hashes) - keyless + (keyless > 0):
         return []
-    later = compress(count(start), map(and_, map(ne, seen_at, count(start)), map(bool, hashes)))
-    return [(seen_at[ordinal - start], ordinal) for ordinal in later]
+    return [
+        (first, ordinal)
+        for ordinal, key in zip(count(start), hashes)
+        if key and (first := firsts[key]) != ordinal
+    ]
 
 
 def _groups_of(repeats: list[tuple[int, int]]) -> list[list[int]]:
