@@ -66,14 +66,13 @@ def validate(
     export = open_intake(file, intake.intake_options())
     for message in export.warnings:
         warn(message)
-    results = export.results()
     if errors_out is not None:
         with private_writer(errors_out, newline="") as handle:
             writer = ErrorRowsWriter(handle, export.source.headers)
-            summary = summarize(_tee_invalid(results, writer), export.mapping)
+            summary = summarize(_tee_invalid(export.results(), writer), export.mapping)
             writer.finish()
     else:
-        summary = summarize(results, export.mapping)
+        summary = export.summary()  # no rows needed: one read when no key repeats
 
     if report_format is ReportFormat.json:
         typer.echo(json.dumps(_summary_json(summary, export.source.name, redact), indent=2))
