@@ -13,6 +13,10 @@ plainly valid; every other row's result is made by C-level maps, with its ``Prof
 built only when someone reads ``RowResult.row`` (``validate`` only counts valid rows;
 ``plan`` reads them), without re-validating through pydantic (``profile_row.trusted_row``).
 Only the named rows, and rows with duplicates, are judged one by one.
+
+A caller that needs only the summary (the ``validate`` command) uses ``summarize_source``:
+one read that checks each batch as above while hashing its keys, then the verdicts of rows
+with duplicates, from their kept errors and their key cells read again.
 """
 
 from __future__ import annotations
