@@ -248,8 +248,12 @@ class RowChecker:
                     date_ok = remember_verdict(dates, text, is_plain_date(text, today_iso))
                 if not date_ok:
                     return False
-            if country_at >= 0 and (text := raw[country_at]) and normalize_country(text) is None:
-                return False
+            if (
+                country_at >= 0
+                and (text := raw[country_at])
+                and (normalize_country(text) is None or _CONTROL.search(text))
+            ):
+                return False  # the country's key ignores a control character; check_fully not
             return not (
                 id_at >= 0
                 and (text := raw[id_at])
@@ -546,12 +550,13 @@ def _cell_picker(
 
 
 def _unknown_countries(spellings: set[str], known: set[str]) -> set[str]:
-    """The spellings of ``spellings`` that ``normalize_country`` does not know; the others
+    """The spellings of ``spellings`` that ``normalize_country`` does not know, or that hold
+    a control character (which its key ignores but ``check_fully`` refuses); the others
     are added to ``known`` while it holds under ``VERDICTS_KEPT`` (a real export has a few
     hundred), so the next chunk's check is one set difference."""
     wrong: set[str] = set()
     for text in spellings:
-        if normalize_country(text) is None:
+        if normalize_country(text) is None or _CONTROL.search(text):
             wrong.add(text)
         elif len(known) < VERDICTS_KEPT:
             known.add(text)

@@ -176,3 +176,23 @@ def test_validate_reports_duplicates_and_errors_in_line_order_through_the_cli(
         (4, "email"),
     ]
     assert report["errors"][1]["message"].startswith("Skipped: same email as line 2")
+
+
+@pytest.mark.parametrize("country", ["AL\x1b", "CA\x01", "\x9bUS", "Canada\x07"])
+def test_a_country_with_a_control_character_is_refused_by_the_fast_checks_too(
+    tmp_path: Path, country: str
+) -> None:
+    # Found by the property test: the country's lookup key drops the control character, so
+    # the fast checks took "AL\x1b" as Albania while check_fully refuses the cell.
+    path = tmp_path / "people.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["First Name", "Last Name", "Email", "Country"])
+        writer.writerow(["Ann", "Lee", "ann@x.org", "CA"])
+        writer.writerow(["Bo", "Lee", "bo@x.org", country])
+
+    one, two = both(path, "error")
+
+    assert one == two
+    assert (one.valid, one.invalid) == (1, 1)
+    assert [(e.line, e.field) for e in one.errors] == [(3, "profile_country")]
