@@ -83,17 +83,16 @@ def validate(
     export = open_intake(file, intake.intake_options())
     for message in export.warnings:
         warn(message)
-    results = export.results()
     if errors_out is not None:
         from communal_sync.reports.error_rows import ErrorRowsWriter
 
         with private_writer(errors_out, newline="") as handle:
             writer = ErrorRowsWriter(handle, export.source.headers)
-            summary = summarize(_tee_invalid(results, writer), export.mapping)
+            summary = summarize(_tee_invalid(export.results(), writer), export.mapping)
             writer.finish()
         say_written("Invalid rows", errors_out)
     else:
-        summary = summarize(results, export.mapping)
+        summary = export.summary()  # no rows needed: one read when no key repeats
 
     columns = _column_reports(export) if show_mapping else None
     if as_json or report_format is ReportFormat.json:

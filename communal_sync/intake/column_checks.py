@@ -120,6 +120,7 @@ _DAY_SHAPE: Final = re.compile(
 form in range is plain; any other is judged by ``is_plain_date``."""
 
 _LINE_BREAK: Final = "\n"
+_EDGE_SPACES: Final = (" ", _LINE_BREAK)
 _BREAK: Final = b"\n"
 _NFC: Final[Literal["NFC"]] = "NFC"
 _FIRST: Final = itemgetter(0)
@@ -149,8 +150,16 @@ def unclean_cells(texts: list[str], bad: set[int], rows: int) -> None:
     else:
         printable = encoded.translate(None, _PRINTABLE_LATIN1) == _BREAK * (len(given) - 1)
         normal = True
-    spaced = joined.replace(_LINE_BREAK, " ")
-    stray = "  " in spaced or spaced[:1] == " " or spaced[-1:] == " "
+    # A space at a cell's edge or two in a row, as "  " in the cells joined by spaces: four
+    # searches of ``joined`` (no copy of it; an empty line is a cell holding a break).
+    stray = (
+        "  " in joined
+        or " \n" in joined
+        or "\n " in joined
+        or "\n\n" in joined
+        or joined.startswith(_EDGE_SPACES)
+        or joined.endswith(_EDGE_SPACES)
+    )
     if printable and normal and not stray:
         return
     if not printable:
@@ -160,6 +169,7 @@ def unclean_cells(texts: list[str], bad: set[int], rows: int) -> None:
         not_nfc = map(not_, map(is_normalized, repeat(_NFC), texts))
         bad.update(k % rows for k in compress(count_from(), not_nfc))
     if stray and printable:  # no cell holds a line break: the breaks tell the cells apart
+        spaced = joined.replace(_LINE_BREAK, " ")
         bad.update(
             k % rows for k in _positions(texts, given, _cells_with_stray_spaces(joined, spaced))
         )

@@ -2,9 +2,10 @@
 
 This is validation's first pass. It must not hold the file's values in memory (a million
 rows must validate in well under 150 MB), so each key is kept as a 64-bit hash in an
-``array`` by the row's ordinal. Up to ``COUNT_MAX_ROWS`` rows a dict from hash to first row
-finds the repeats as the batches arrive; beyond that, sorting the hashes finds them. Only
-the (few) members of duplicate groups are kept. Python's string hash is a 64-bit SipHash,
+``array`` by the row's ordinal. Up to ``COUNT_MAX_ROWS`` rows a set of the hashes seen
+finds the repeated ones as the batches arrive; beyond that, sorting the hashes finds them;
+their rows are then found in the arrays. Only the (few) members of duplicate groups are
+kept. Python's string hash is a 64-bit SipHash,
 so the chance of two different keys colliding in a million rows is about 3 in 100 million.
 """
 
@@ -17,7 +18,6 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, pairwise, repeat
-from operator import and_, ne
 from typing import Final, Literal
 
 from communal_sync.fields import user_id_of
@@ -79,10 +79,9 @@ def external_id_dup_key(value: str) -> str | None:
 
 
 COUNT_MAX_ROWS: Final = 250_000
-"""Up to this many rows each key hash is mapped to the first row that had it as the batches
-arrive (a dict per key kind, which finds the repeats with C-level calls); above it the maps
-are dropped and the hashes sorted at the end, which keeps the peak memory of a million-row
-file lower."""
+"""Up to this many rows each key hash is kept in a set per key kind as the batches arrive,
+which finds the repeated ones with C-level set operations; above it the sets are dropped and
+the hashes sorted at the end, which keeps the peak memory of a million-row file lower."""
 
 PER_VALUE_BELOW: Final = 16
 """A batch column with an unusual value is halved until its parts are this small; their
@@ -120,54 +119,74 @@ def index_duplicates(batches: Iterable[KeyBatch], kinds: Sequence[KeyKind]) -> D
     Each batch holds one column of cells per kind in ``kinds``, in that order. A row with a
     read problem has "" in every column, which is no key of any kind.
     """
-    hashers = [_HASHERS[kind] for kind in kinds]
-    hashes = [array("q") for _ in kinds]
-    firsts: list[dict[int, int]] | None = [{} for _ in kinds]
-    repeats: list[list[tuple[int, int]]] = [[] for _ in kinds]
-    lines: array[int] = array("I")
-    ordinal = 0
+    finder = DuplicateFinder(kinds)
     for batch_lines, columns in batches:
+        finder.add(batch_lines, columns)
+    return finder.finish()
+
+
+class DuplicateFinder:
+    """``index_duplicates`` fed a batch at a time, so one pass can check rows and hash their
+    keys together (``validate.summarize_source``)."""
+
+    def __init__(self, kinds: Sequence[KeyKind]) -> None:
+        self._kinds = list(kinds)
+        self._hashers = [_HASHERS[kind] for kind in kinds]
+        self._hashes = [array("q") for _ in kinds]
+        self._seen: list[set[int]] | None = [set() for _ in kinds]
+        self._repeated: list[set[int]] = [set() for _ in kinds]
+        self.lines: array[int] = array("I")
+        """Every row's line so far, by ordinal."""
+
+    def add(self, batch_lines: Sequence[int], columns: Sequence[list[str]]) -> None:
+        """Hash the key cells of the next rows: one column of cells per kind, in order."""
+        lines = self.lines
         lines += array("I", batch_lines)
-        for index, hasher in enumerate(hashers):
+        seen = self._seen
+        for index, hasher in enumerate(self._hashers):
             batch_hashes = _hash_column(columns[index], *hasher)
-            hashes[index] += array("q", batch_hashes)
-            if firsts is not None:
-                repeats[index] += _repeats(firsts[index], batch_hashes, ordinal)
-        ordinal = len(lines)
-        if firsts is not None and ordinal > COUNT_MAX_ROWS:
-            firsts = None
-    by_ordinal: dict[int, list[DuplicateGroup]] = {}
-    for index, (kind, kind_hashes) in enumerate(zip(kinds, hashes, strict=True)):
-        if firsts is not None:
-            groups = _groups_of(repeats[index])
-        else:
-            groups = _members(kind_hashes, _repeated(kind_hashes))
-        for members in groups:
-            group = DuplicateGroup(kind, tuple(members), tuple(lines[o] for o in members))
-            for member in members:
-                by_ordinal.setdefault(member, []).append(group)
-    return DuplicateIndex({o: tuple(g) for o, g in by_ordinal.items()}, lines)
+            self._hashes[index] += array("q", batch_hashes)
+            if seen is not None:
+                _add_repeats(seen[index], batch_hashes, self._repeated[index])
+        if seen is not None and len(lines) > COUNT_MAX_ROWS:
+            self._seen = None
+
+    def finish(self) -> DuplicateIndex:
+        """The groups of rows that share a key, over every row added."""
+        lines = self.lines
+        by_ordinal: dict[int, list[DuplicateGroup]] = {}
+        for index, kind in enumerate(self._kinds):
+            kind_hashes = self._hashes[index]
+            repeated = self._repeated[index] if self._seen is not None else _repeated(kind_hashes)
+            groups = _members(kind_hashes, repeated)
+            self._hashes[index] = array("q")  # freed before the next kind's sort
+            for members in groups:
+                group = DuplicateGroup(kind, tuple(members), tuple(lines[o] for o in members))
+                for member in members:
+                    by_ordinal.setdefault(member, []).append(group)
+        return DuplicateIndex({o: tuple(g) for o, g in by_ordinal.items()}, lines)
 
 
-def _repeats(firsts: dict[int, int], hashes: list[int], start: int) -> list[tuple[int, int]]:
-    """Map each new hash of ``hashes`` to its row; return (first row, row) for the others.
+def _add_repeats(seen: set[int], hashes: list[int], repeated: set[int]) -> None:
+    """Add ``hashes`` to ``seen``, and to ``repeated`` those already seen or repeated here.
 
-    ``hashes`` are the rows from ordinal ``start`` on. A batch with no repeated key (the
-    usual one) costs three C-level maps; ``_NO_KEY`` is never a repeat.
+    A batch with no repeated key (the usual one) costs three C-level set operations;
+    ``_NO_KEY`` is never a repeat. The rows of each repeated hash are found at the end
+    (``_members``), so only hashes are kept, not the row each was first on.
     """
-    seen_at = list(map(firsts.setdefault, hashes, count(start)))
-    if not any(map(ne, seen_at, count(start))):
-        return []
-    later = compress(count(start), map(and_, map(ne, seen_at, count(start)), map(bool, hashes)))
-    return [(seen_at[ordinal - start], ordinal) for ordinal in later]
-
-
-def _groups_of(repeats: list[tuple[int, int]]) -> list[list[int]]:
-    """The rows of each repeated key, in file order, groups ordered by their first row."""
-    groups: dict[int, list[int]] = {}
-    for first, ordinal in repeats:
-        groups.setdefault(first, [first]).append(ordinal)
-    return [groups[first] for first in sorted(groups)]
+    batch = set(hashes)
+    batch.discard(_NO_KEY)
+    if len(batch) == len(hashes) - hashes.count(_NO_KEY) and seen.isdisjoint(batch):
+        seen |= batch
+        return
+    repeated |= batch & seen
+    before: set[int] = set()
+    for key in hashes:
+        if key in before:
+            repeated.add(key)
+        before.add(key)
+    repeated.discard(_NO_KEY)
+    seen |= batch
 
 
 _Hasher = tuple[
@@ -289,10 +308,27 @@ def _hash_of(key: str | int | None) -> int:
     return _NO_KEY if key is None else hash(key)
 
 
+SORTED_PARTS: Final = 4
+"""``_repeated`` sorts the hashes a range of values at a time, so a million-row file holds a
+quarter of them as Python ints at once (8 MB, not 32 MB), for one more C-level scan each."""
+
+_HASH_RANGES: Final = tuple(
+    range(-(2**63) + part * 2**64 // SORTED_PARTS, -(2**63) + (part + 1) * 2**64 // SORTED_PARTS)
+    for part in range(SORTED_PARTS)
+)
+"""The 64-bit hash values in ``SORTED_PARTS`` ranges (``range.__contains__`` is O(1))."""
+
+
 def _repeated(hashes: array[int]) -> set[int]:
-    """The hashes (other than ``_NO_KEY``) that occur more than once, by sorting them."""
-    ordered = sorted(hashes)
-    found = {a for a, b in pairwise(ordered) if a == b}
+    """The hashes (other than ``_NO_KEY``) that occur more than once, by sorting them.
+
+    Equal hashes fall in the same range of ``_HASH_RANGES``, so each range is sorted alone.
+    """
+    found: set[int] = set()
+    for values in _HASH_RANGES:
+        ordered = sorted(filter(values.__contains__, hashes))
+        found.update(a for a, b in pairwise(ordered) if a == b)
+        del ordered
     found.discard(_NO_KEY)
     return found
 

@@ -14,7 +14,13 @@ from typing import BinaryIO
 from communal_sync.intake.config import Config
 from communal_sync.intake.mapping import ColumnMapping, build_mapping
 from communal_sync.intake.settings import IntakeOptions, Settings, resolve_settings
-from communal_sync.intake.validate import RowResult, ValidationOptions, validate_source
+from communal_sync.intake.validate import (
+    RowResult,
+    ValidationOptions,
+    ValidationSummary,
+    summarize_source,
+    validate_source,
+)
 from communal_sync.sources.source import Source, open_source
 
 
@@ -36,6 +42,11 @@ class Intake:
     def results(self, *, on_row_count: Callable[[int], None] | None = None) -> Iterator[RowResult]:
         """Validate every row, in file order (two passes; see ``validate_source``)."""
         return validate_source(self.source, self.mapping, self.options, on_row_count=on_row_count)
+
+    def summary(self) -> ValidationSummary:
+        """``summarize(self.results(), self.mapping)``, in one read of a file without
+        duplicate keys (see ``summarize_source``): for a caller that needs no rows."""
+        return summarize_source(self.source, self.mapping, self.options)
 
 
 def open_intake(

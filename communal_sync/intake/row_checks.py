@@ -25,6 +25,7 @@ from typing import Any, Final
 from communal_sync.fields import MAX_USER_ID, NAME_MAX_LENGTH, custom_name, is_custom, user_id_of
 from communal_sync.intake.column_checks import (
     PLAIN_LOCAL,
+    VERDICTS_KEPT,
     bad_dates,
     bad_emails,
     bad_ids,
@@ -247,8 +248,12 @@ class RowChecker:
                     date_ok = remember_verdict(dates, text, is_plain_date(text, today_iso))
                 if not date_ok:
                     return False
-            if country_at >= 0 and (text := raw[country_at]) and normalize_country(text) is None:
-                return False
+            if (
+                country_at >= 0
+                and (text := raw[country_at])
+                and (normalize_country(text) is None or _CONTROL.search(text))
+            ):
+                return False  # the country's key ignores a control character; check_fully not
             return not (
                 id_at >= 0
                 and (text := raw[id_at])
@@ -288,6 +293,7 @@ class RowChecker:
         id_at = field_at.get("id")
         today_iso = self._today.isoformat()
         domains = self._domains
+        countries_known: set[str] = {""}  # blank is no country, and no error
         name_max = NAME_MAX_LENGTH
         header_seen: Sequence[str] | None = None
         in_header: list[int] = []
@@ -322,7 +328,10 @@ class RowChecker:
                 bad_dates(cols[date_at], bad, today_iso)
             if country_at is not None:
                 countries = cols[country_at]
-                wrong = {c for c in set(countries) if c and normalize_country(c) is None}
+                wrong = set(countries)
+                wrong -= countries_known  # spellings already found to be a country
+                if wrong:
+                    wrong = _unknown_countries(wrong, countries_known)
                 if wrong:
                     bad.update(compress(count_from(), map(wrong.__contains__, countries)))
             if id_at is not None:
@@ -538,3 +547,17 @@ def _cell_picker(
     if len(positions) > 1:
         return itemgetter(*positions)
     return lambda cells: tuple(cells[position] for position in positions)
+
+
+def _unknown_countries(spellings: set[str], known: set[str]) -> set[str]:
+    """The spellings of ``spellings`` that ``normalize_country`` does not know, or that hold
+    a control character (which its key ignores but ``check_fully`` refuses); the others
+    are added to ``known`` while it holds under ``VERDICTS_KEPT`` (a real export has a few
+    hundred), so the next chunk's check is one set difference."""
+    wrong: set[str] = set()
+    for text in spellings:
+        if normalize_country(text) is None or _CONTROL.search(text):
+            wrong.add(text)
+        elif len(known) < VERDICTS_KEPT:
+            known.add(text)
+    return wrong

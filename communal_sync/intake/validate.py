@@ -13,6 +13,10 @@ plainly valid; every other row's result is made by C-level maps, with its ``Prof
 built only when someone reads ``RowResult.row`` (``validate`` only counts valid rows;
 ``plan`` reads them), without re-validating through pydantic (``profile_row.trusted_row``).
 Only the named rows, and rows with duplicates, are judged one by one.
+
+A caller that needs only the summary (the ``validate`` command) uses ``summarize_source``:
+one read that checks each batch as above while hashing its keys, then the verdicts of rows
+with duplicates, from their kept errors and their key cells read again.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import FrozenInstanceError, dataclass, field
 from itertools import repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Final, Literal, Protocol
 
 from communal_sync.errors import InputError
 from communal_sync.intake.duplicates import (
+    DuplicateFinder,
     DuplicateGroup,
     DuplicateIndex,
     DuplicatePolicy,
@@ -38,7 +43,7 @@ from communal_sync.intake.duplicates import (
 from communal_sync.intake.mapping import ColumnMapping
 from communal_sync.intake.profile_row import ProfileRow, RowError
 from communal_sync.intake.row_checks import RowChecker
-from communal_sync.sources.rows import RowBatch, SourceRow, batches_of
+from communal_sync.sources.rows import RowBatch, SourceRow, batches_of, key_batches_of
 from communal_sync.values.dates import DateOrder
 
 __all__ = [
@@ -50,6 +55,7 @@ __all__ = [
     "ValidationOptions",
     "ValidationSummary",
     "summarize",
+    "summarize_source",
     "validate_source",
 ]
 
@@ -411,3 +417,135 @@ def summarize(results: Iterable[RowResult], mapping: ColumnMapping) -> Validatio
     summary.rows += valid
     summary.valid += valid
     return summary
+
+
+def summarize_source(
+    source: RowSource, mapping: ColumnMapping, options: ValidationOptions
+) -> ValidationSummary:
+    """``summarize(validate_source(...))`` in one read of the file when no two rows share a
+    key (the usual export), for a caller that needs only the summary (``validate``).
+
+    Each batch is checked as ``validate_source`` checks it (``RowChecker.suspects``, then
+    ``check_fully`` for the rows it names) while its key cells are hashed
+    (``DuplicateFinder``); only the errors of rows that are not valid are kept, by ordinal.
+    If some rows share a key, their verdicts are made again at the end, as ``_Judge._judge``
+    makes them, from the kept errors and their key cells, read again by
+    ``source.key_batches`` (no checks). Same counts, errors and error order.
+    """
+    columns = key_columns(mapping)
+    kinds = list(columns)
+    wanted = list(columns.values())
+    finder = DuplicateFinder(kinds)
+    checker = RowChecker(
+        mapping,
+        date_order=options.date_order,
+        allow_confusable_emails=options.allow_confusable_emails,
+    )
+    refused: dict[int, tuple[bool, tuple[RowError, ...]]] = {}
+    """Ordinal -> (no values, errors) of each row ``check_fully`` did not pass."""
+    ordinal = 0
+    for rows, records in _row_batches(source):
+        if not rows:
+            continue
+        suspects = None
+        if records is not None:
+            header = rows[0].columns
+            assert header is not None
+            suspects = checker.suspects(header, records)
+            cell_at = [list(header).index(column) if column in header else -1 for column in wanted]
+            finder.add(
+                list(map(_LINE_OF, rows)),
+                [
+                    [""] * len(records) if index < 0 else list(map(itemgetter(index), records))
+                    for index in cell_at
+                ],
+            )
+        else:
+            for batch_lines, cells in key_batches_of(rows, wanted):
+                finder.add(batch_lines, cells)
+        if suspects is None:
+            accepts = checker.accepts
+            suspects = {index for index, src in enumerate(rows) if not accepts(src)}
+        for index in sorted(suspects):
+            data, errors = checker.check_fully(rows[index])
+            if errors or data is None:
+                refused[ordinal + index] = (data is None, tuple(errors))
+        ordinal += len(rows)
+    verdicts: dict[int, tuple[RowStatus, tuple[RowError, ...]]] = {
+        row_at: ("invalid", found) for row_at, (_, found) in refused.items()
+    }
+    duplicates = finder.finish()
+    groups = duplicates.groups_by_ordinal
+    if groups:
+        key_column: dict[KeyKind, str] = {
+            kind: mapping.column_of(kind) or "" for kind in ("email", "id", "external_id")
+        }
+        for at, src in _grouped_rows(source, duplicates, wanted):
+            verdict = _grouped_verdict(
+                src, at, groups[at], options.on_duplicate, key_column, refused.get(at)
+            )
+            if verdict is None:
+                verdicts.pop(at, None)
+            else:
+                verdicts[at] = verdict
+    summary = ValidationSummary(unmapped_columns=list(mapping.unmapped))
+    for at in sorted(verdicts):
+        status, found = verdicts[at]
+        if status == "invalid":
+            summary.invalid += 1
+        else:
+            summary.duplicates += 1
+        summary.errors.extend(found)
+    summary.rows = ordinal
+    summary.valid = ordinal - summary.invalid - summary.duplicates
+    return summary
+
+
+def _grouped_rows(
+    source: RowSource, duplicates: DuplicateIndex, columns: list[str]
+) -> Iterator[tuple[int, SourceRow]]:
+    """The rows in duplicate groups, by ordinal, holding only their key ``columns``' cells
+    (what ``_duplicate_verdict`` reads), from a read of the key columns alone.
+
+    Raises InputError if that read does not see the rows the first one did.
+    """
+    key_batches = getattr(source, "key_batches", None)
+    batches: Iterator[tuple[list[int], list[list[str]]]] = (
+        key_batches_of(source.rows(), columns) if key_batches is None else key_batches(columns)
+    )
+    expected = duplicates.lines
+    wanted = sorted(duplicates.groups_by_ordinal)
+    next_wanted = 0
+    ordinal = 0
+    for lines, cells in batches:
+        end = ordinal + len(lines)
+        if list(lines) != expected[ordinal:end].tolist():
+            raise _changed_while_reading(source.name, None)
+        while next_wanted < len(wanted) and wanted[next_wanted] < end:
+            at = wanted[next_wanted]
+            values = {column: cells[k][at - ordinal] for k, column in enumerate(columns)}
+            yield at, SourceRow(lines[at - ordinal], values)
+            next_wanted += 1
+        ordinal = end
+    if ordinal != len(expected):
+        raise _changed_while_reading(source.name, None)
+
+
+def _grouped_verdict(
+    src: SourceRow,
+    ordinal: int,
+    groups: Sequence[DuplicateGroup],
+    policy: DuplicatePolicy,
+    key_column: dict[KeyKind, str],
+    refused: tuple[bool, tuple[RowError, ...]] | None,
+) -> tuple[RowStatus, tuple[RowError, ...]] | None:
+    """``_Judge._judge`` of a row with duplicates from what its check found (``refused``:
+    no values, and its errors; None for a row that passed): None when it stays valid."""
+    no_values, found = refused if refused is not None else (False, ())
+    errors = list(found)
+    skipped = _duplicate_verdict(src, ordinal, groups, policy, key_column, errors)
+    if skipped is not None and not errors:
+        return "duplicate", (skipped,)
+    if errors or no_values:
+        return "invalid", tuple(errors)
+    return None
