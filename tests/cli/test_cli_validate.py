@@ -538,6 +538,14 @@ def test_command_line_mistakes_exit_2(cli: Cli, args: list[str]) -> None:
 
 
 def command_names() -> list[str]:
+    """Every command's name, once every command module is imported: commands register on
+    ``app`` only when their module loads (``app.COMMANDS``, ``cli/lazy.py``)."""
+    import importlib
+
+    from communal_sync.cli.app import COMMANDS
+
+    for entry in COMMANDS:
+        importlib.import_module(entry.module)
     names = []
     for command in app.registered_commands:
         assert command.callback is not None
