@@ -61,8 +61,11 @@ def test_ctrl_c_at_the_question_exits_130_and_sends_nothing(
         shown = read_until(leader, QUESTION)
         assert QUESTION in shown, shown.decode(errors="replace")
         os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        # A terminal keeps reading what the program writes: read it while it exits, so a
+        # program that flushes or restores the terminal on its way out is never stuck
+        # behind a full pseudo-terminal nobody reads.
+        shown += read_until(leader, b"nothing was sent", limit=60)
         code = process.wait(timeout=60)
-        shown += read_until(leader, b"nothing was sent", limit=5)
     finally:
         if process.poll() is None:
             process.kill()

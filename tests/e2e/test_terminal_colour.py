@@ -68,8 +68,8 @@ def push_and_answer_no(sandbox: Sandbox, state: Path, **env: str) -> tuple[int, 
         shown = read_until(leader, QUESTION)
         assert QUESTION in shown, shown.decode(errors="replace")
         os.write(leader, b"n\n")
+        shown += read_until(leader, b"Nothing was sent.", limit=60)  # read while it exits
         code = process.wait(timeout=60)
-        shown += read_until(leader, b"Nothing was sent.", limit=5)
     finally:
         if process.poll() is None:
             process.kill()
@@ -141,8 +141,8 @@ def test_quiet_on_a_terminal_shows_no_progress_bar_only_the_run_summary(tmp_path
         )
         os.close(follower)
         try:
+            screen = read_until(leader, b"unchanged", limit=60).decode(errors="replace")
             code = process.wait(timeout=60)
-            screen = read_until(leader, b"unchanged", limit=5).decode(errors="replace")
         finally:
             if process.poll() is None:
                 process.kill()
