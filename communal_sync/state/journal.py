@@ -95,13 +95,25 @@ class RunJournal:
         status: EndStatus,
         exit_code: int,
         counts: Mapping[str, int],
+        kept_plan: str | None = None,
     ) -> None:
-        """Mark a run as ended with its status, process exit code and summary counts."""
+        """Mark a run as ended with its status, process exit code and summary counts.
+
+        ``kept_plan`` (a run that finished: ``records.kept_plan``) replaces the stored plan
+        in the same commit: only an unfinished run is resumed from its whole plan, and
+        ``runs``/``runs show`` read a finished run's counts, ``revert`` its options.
+        """
         self._update_run(
             run_id,
-            "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?"
-            " WHERE id = ?",
-            (status, self._db.now(), exit_code, canonical_json(dict(counts))),
+            "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?,"
+            " plan_json = COALESCE(?, plan_json) WHERE id = ?",
+            (
+                status,
+                self._db.now(),
+                exit_code,
+                canonical_json(dict(counts)),
+                None if kept_plan is None else pack_text(kept_plan),
+            ),
         )
         self._db.reclaim_free_pages()
 
