@@ -19,6 +19,7 @@ users. Exit status 0 when every target passes, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -75,7 +76,11 @@ def wal_bytes(path: Path) -> int:
 
 def breakdown(path: Path) -> list[tuple[str, int]]:
     """Bytes per table/index (``dbstat``), largest first, and the free pages."""
-    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
+    # closed here, not left to the garbage collector: an open reader would keep the next
+    # run from checkpointing and removing its -wal when it closes
+    with contextlib.closing(
+        sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    ) as conn:
         rows = conn.execute(
             "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
         ).fetchall()
