@@ -462,8 +462,8 @@ def bench_throughput_at(
 
     with sandbox(seed, latency_ms=latency) as box:
         command = cli(
-            "plan", str(export), "--out", str(plan_path), "--state", str(folder / "plan.db"),
-            "--concurrency", str(workers),
+            "plan", str(export), "--out", str(plan_path),
+            "--state", str(folder / f"plan-{workers}.db"), "--concurrency", str(workers),
         )  # fmt: skip
         _, code = run_cli(command, box.base_url)
     if code != 0:
@@ -481,11 +481,11 @@ def bench_throughput_at(
         with sandbox(seed, latency_ms=latency) as box:
             read_write_times.append(bare_read_write_loop(box.base_url, bodies, workers))
         with sandbox(seed, latency_ms=latency) as box:
-            state = folder / f"apply-{run}.db"
+            state = folder / f"apply-{workers}-{run}.db"
             apply_times.append(apply_in_process(box.base_url, plan, state, workers))
         push = cli(
             "push", str(export), "--yes", "--concurrency", str(workers),
-            "--state", str(folder / f"push-{run}.db"),
+            "--state", str(folder / f"push-{workers}-{run}.db"),
         )  # fmt: skip
         with sandbox(seed, latency_ms=latency) as box:
             seconds, code = run_cli(push, box.base_url)

@@ -19,7 +19,9 @@ users. Exit status 0 when every target passes, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -66,9 +68,19 @@ def state_bytes(path: Path) -> int:
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
+def wal_bytes(path: Path) -> int:
+    """The write-ahead log left beside the state file (0 when the last close removed it)."""
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
 def breakdown(path: Path) -> list[tuple[str, int]]:
     """Bytes per table/index (``dbstat``), largest first, and the free pages."""
-    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
+    # closed here, not left to the garbage collector: an open reader would keep the next
+    # run from checkpointing and removing its -wal when it closes
+    with contextlib.closing(
+        sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    ) as conn:
         rows = conn.execute(
             "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
         ).fetchall()
@@ -81,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    parser.add_argument(
+        "--keep-state", type=Path, help="copy the state file here at the end, to inspect it"
+    )
     args = parser.parse_args(argv)
     users = args.users
     print(f"Load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -121,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             first = state_bytes(state)
             add(
                 "state file after the first push",
-                f"{first / 1e6:.1f} MB = {first / users:.0f} bytes per user",
+                f"{first / 1e6:.1f} MB = {first / users:.0f} bytes per user"
+                f" (-wal {wal_bytes(state) / 1e3:.0f} kB)",
                 first / users <= BYTES_PER_USER_TARGET,
             )
             for part, size in breakdown(state):
@@ -133,9 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             add(
                 "second push (nothing changed)",
                 f"exit {code} in {seconds:.1f} s, peak RSS {rss:.0f} MB; state file "
-                f"{again / 1e6:.1f} MB ({(again - first) / 1e3:+.0f} kB)",
+                f"{again / 1e6:.1f} MB ({(again - first) / 1e3:+.0f} kB; -wal"
+                f" {wal_bytes(state) / 1e3:.0f} kB)",
                 code == 0,
             )
+            for part, size in breakdown(state):
+                if size >= again / 100:
+                    print(f"      {part:32} {size / 1e6:8.2f} MB  {size / users:6.0f} B/user")
+        if args.keep_state is not None:
+            shutil.copyfile(state, args.keep_state)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\nResults (python {sys.version.split()[0]}, {os.cpu_count()} cores, "

@@ -117,7 +117,17 @@ class CommunalClient:
         self._on_rate_limited = on_rate_limited
         self._warned: set[str] = set()
         self._lock = threading.Lock()
-        self._http = httpx.Client(
+        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._tls = httpx.create_ssl_context() if transport is None else None
+        self._local = threading.local()
+        self._clients: list[tuple[threading.Thread, httpx.Client]] = []
+        self._closed = False
+        # A given transport (tests, the embedded sandbox) is shared: one client over it.
+        self._shared = None if transport is None else self._new_client(transport)
+        self._http_client()  # the calling thread's, made now so settings fail early
+
+    def _new_client(self, transport: httpx.BaseTransport) -> httpx.Client:
+        return httpx.Client(
             base_url=self.base_url,
             headers={
                 "Authorization": f"Bearer {self._key.reveal()}",
@@ -125,11 +135,34 @@ class CommunalClient:
                 "X-Api-Version": self.api_version,
                 "User-Agent": USER_AGENT,
             },
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            transport=transport if transport is not None else deadline_transport(),
+            timeout=self._timeout,
+            transport=transport,
             follow_redirects=False,
             cookies=_refusing_cookie_jar(),
         )
+
+    def _http_client(self) -> httpx.Client:
+        """This thread's ``httpx.Client``, each over its own connection pool (one TLS
+        context shared), so concurrent requests do not queue on one pool's lock; each
+        worker keeps its own keep-alive connection. The clients of threads that ended (a
+        finished pool's) are closed when the next one is made, and all by ``close``."""
+        if self._shared is not None:
+            return self._shared
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is not None:
+            return client
+        client = self._new_client(deadline_transport(self._tls))
+        with self._lock:
+            if self._closed:
+                client.close()
+                raise RuntimeError("The Communal client is closed.")
+            ended = [c for thread, c in self._clients if not thread.is_alive()]
+            self._clients = [(t, c) for t, c in self._clients if t.is_alive()]
+            self._clients.append((threading.current_thread(), client))
+        for old in ended:
+            old.close()
+        self._local.client = client
+        return client
 
     @classmethod
     def from_settings(cls, settings: ApiSettings, **options: Any) -> CommunalClient:
@@ -162,8 +195,14 @@ class CommunalClient:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool; the client cannot be used afterwards."""
-        self._http.close()
+        """Close every thread's connection pool; the client cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            clients, self._clients = self._clients, []
+        for _, client in clients:
+            client.close()
+        if self._shared is not None:
+            self._shared.close()
 
     # -- users ------------------------------------------------------------------------
 
@@ -361,7 +400,9 @@ class CommunalClient:
         headers = None if version == self.api_version else {"X-Api-Version": version}
         with request_deadline(self.request_deadline):
             try:
-                return self._http.request(method, path, params=params, json=json, headers=headers)
+                return self._http_client().request(
+                    method, path, params=params, json=json, headers=headers
+                )
             except httpx.TimeoutException as error:
                 if not deadline_passed():
                     raise self._transport_error(error, subject) from None

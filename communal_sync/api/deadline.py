@@ -17,6 +17,7 @@ request reads that request's.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -119,13 +120,14 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def deadline_transport() -> httpx.HTTPTransport:
+def deadline_transport(verify: ssl.SSLContext | None = None) -> httpx.HTTPTransport:
     """httpx's default transport, its connections held to ``request_deadline``.
 
     httpx has no option for a network backend, so the connection pool's is wrapped; the
-    fault tests' dripping server checks that the deadline still holds.
+    fault tests' dripping server checks that the deadline still holds. ``verify`` shares
+    one TLS context between transports (building one loads the CA bundle: ~0.1 s).
     """
-    transport = httpx.HTTPTransport()
+    transport = httpx.HTTPTransport() if verify is None else httpx.HTTPTransport(verify=verify)
     pool = transport._pool
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):

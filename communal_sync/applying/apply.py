@@ -458,7 +458,7 @@ class _RunWrites:
                 http_status=200,
                 error=note,
                 before=before,
-                after=written_image(updated, body),
+                after=written_image(updated, body, before["fields"]),
             )
             store.snapshots.save(
                 user.user_id,
@@ -498,11 +498,16 @@ class _RunWrites:
         return _failure_outcome(user, error, message=str(error))
 
 
-def written_image(updated: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
-    """The after image a result keeps: what the PUT wrote (its body's fields as the API
-    returned them) and the record's id and ``updated_at``. The whole returned ``User`` is
-    the snapshot's; ``revert`` and a resume need only these of it."""
-    return {k: updated[k] for k in (*body, "id", "updated_at") if k in updated}
+def written_image(
+    updated: Mapping[str, Any], body: Mapping[str, Any], known: Collection[str]
+) -> dict[str, Any]:
+    """The after image a result keeps: what the PUT wrote over a value known before it
+    (``known``: the before image's fields, as the API returned them) and the record's id
+    and ``updated_at``. The whole returned ``User`` is the snapshot's; ``revert`` compares
+    only the fields it can put back (a first-time address write has no before value to
+    restore) and a resume reads only ``updated_at``."""
+    kept = (*(k for k in body if k in known), "id", "updated_at")
+    return {k: updated[k] for k in kept if k in updated}
 
 
 def pushed_base(

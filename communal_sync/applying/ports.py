@@ -139,7 +139,13 @@ class RunJournal(JournalWriter, Protocol):
     ) -> int: ...
 
     def finish_run(
-        self, run_id: int, *, status: EndStatus, exit_code: int, counts: Mapping[str, int]
+        self,
+        run_id: int,
+        *,
+        status: EndStatus,
+        exit_code: int,
+        counts: Mapping[str, int],
+        kept_plan: str | None = None,
     ) -> None: ...
 
     def latest_unfinished_run(

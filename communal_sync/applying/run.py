@@ -32,7 +32,7 @@ from communal_sync.applying.ports import RunState, UserWriter
 from communal_sync.errors import ExitCode
 from communal_sync.hashing import canonical_hash
 from communal_sync.plan import Outcome, Plan, UserPlan
-from communal_sync.state.records import EndStatus, RunKind
+from communal_sync.state.records import EndStatus, RunKind, kept_plan
 
 OnOutcome = Callable[[Outcome], None]
 Progress = Callable[[int, int], AbstractContextManager[OnOutcome]]
@@ -151,7 +151,14 @@ def run_plan(
         status = "interrupted"
     tally = tally_outcomes(plan, result.outcomes)
     counts = run_counts(plan, tally)
-    store.journal.finish_run(run_id, status=status, exit_code=code, counts=counts)
+    kept = kept_plan({"options": plan.options.model_dump(mode="json")})
+    store.journal.finish_run(
+        run_id,
+        status=status,
+        exit_code=code,
+        counts=counts,
+        kept_plan=kept if status == "finished" else None,  # only an unfinished run resumes
+    )
     hooks.event("run_finished", run=run_id, status=status, exit_code=code, **counts)
     return RunOutcome(exit_code=code, run_id=run_id, status=status, result=result, tally=tally)
 

@@ -11,6 +11,7 @@ overwrote it, so it is left alone and reported unless ``restore_unverified``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -269,7 +270,7 @@ def _planned_region(journal: RunHistory, run_id: int) -> str | None:
     text = journal.load_plan(run_id)
     if text is None:
         return None
-    try:
-        return Plan.model_validate_json(text).options.default_region
-    except ValidationError:
+    try:  # the whole plan of an unfinished run, or what a finished one kept of it
+        return PlanOptions.model_validate(json.loads(text)["options"]).default_region
+    except (ValidationError, ValueError, KeyError, TypeError):
         return None  # a plan of another version: compare telephones without a region

@@ -104,16 +104,28 @@ class RunJournal:
         status: EndStatus,
         exit_code: int,
         counts: Mapping[str, int],
+        kept_plan: str | None = None,
     ) -> None:
         """Mark a run (and its latest attempt) as ended with its status, process exit code
-        and summary counts."""
+        and summary counts.
+
+        ``kept_plan`` (a run that finished: ``records.kept_plan``) replaces the stored plan
+        in the same commit: only an unfinished run is resumed from its whole plan, and
+        ``runs``/``runs show`` read a finished run's counts, ``revert`` its options.
+        """
         now = self._db.now()
         with self._db.transaction():
             self._update_run(
                 run_id,
-                "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?"
-                " WHERE id = ?",
-                (status, now, exit_code, canonical_json(dict(counts))),
+                "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, counts_json = ?,"
+                " plan_json = COALESCE(?, plan_json) WHERE id = ?",
+                (
+                    status,
+                    now,
+                    exit_code,
+                    canonical_json(dict(counts)),
+                    None if kept_plan is None else pack_text(kept_plan),
+                ),
             )
             self._db.execute(
                 "UPDATE run_attempts SET status = ?, ended_at = ?, exit_code = ?"

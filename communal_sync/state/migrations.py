@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 from communal_sync.errors import ConfigError
-from communal_sync.state.packing import pack, pack_digest, pack_text
+from communal_sync.state.packing import pack, pack_digest, pack_text, unpack_text
+from communal_sync.state.records import kept_plan
 
 Step = str | Callable[[sqlite3.Connection], None]
 """One step of a migration: an SQL statement, or a function converting rows in Python."""
@@ -64,6 +66,35 @@ def _pack_rows(conn: sqlite3.Connection) -> None:
     ).fetchall():
         conn.execute("UPDATE runs SET plan_json = ? WHERE id = ?", (pack_text(plan), run_id))
 
+
+def _keep_finished_plans(conn: sqlite3.Connection) -> None:
+    """Schema 6's data step: a finished run keeps only ``records.kept_plan`` of its plan."""
+    rows = conn.execute(
+        "SELECT id, plan_json FROM runs WHERE status = 'finished' AND plan_json IS NOT NULL"
+    ).fetchall()
+    for run_id, stored in rows:
+        try:
+            plan = json.loads(unpack_text(stored))
+        except (ValueError, zlib.error):
+            continue  # not a plan this code can read: left as it was
+        if isinstance(plan, dict):
+            conn.execute(
+                "UPDATE runs SET plan_json = ? WHERE id = ?", (pack_text(kept_plan(plan)), run_id)
+            )
+
+
+def _without_rowid(table: str, columns: str, key: str, index: str) -> tuple[str, ...]:
+    """The steps that rebuild an identity table keyed by its primary key alone."""
+    return (
+        f"CREATE TABLE {table}_keyed ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID",
+        f"INSERT INTO {table}_keyed SELECT * FROM {table}",  # noqa: S608
+        f"DROP TABLE {table}",
+        f"ALTER TABLE {table}_keyed RENAME TO {table}",
+        f"CREATE INDEX {table}_by_user ON {table} ({index})",
+    )
+
+
+_SOURCE_COLUMN: Final = "source TEXT NOT NULL CHECK (source IN ('link', 'push', 'discover'))"
 
 MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
     # 1: identity map, snapshots, runs, per-request results.
@@ -217,10 +248,35 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         "INSERT INTO run_attempts (run_id, attempt, started_at, ended_at, status, exit_code)"
         " SELECT id, attempts, started_at, finished_at, status, exit_code FROM runs",
     ),
+    # 7: a finished run keeps only what ``runs`` and ``revert`` read of its plan
+    # (``records.KEPT_PLAN_KEYS``); the identity tables are stored in their primary key's
+    # b-tree (``WITHOUT ROWID``: no rowid table beside the key's index). After it,
+    # ``connect`` vacuums.
+    (
+        _keep_finished_plans,
+        *_without_rowid(
+            "identity_external",
+            f"external_id TEXT NOT NULL, user_id INTEGER NOT NULL, {_SOURCE_COLUMN},"
+            " updated_at TEXT NOT NULL",
+            "external_id",
+            "user_id",
+        ),
+        *_without_rowid(
+            "identity_email",
+            f"email TEXT NOT NULL, user_id INTEGER NOT NULL, {_SOURCE_COLUMN},"
+            " updated_at TEXT NOT NULL",
+            "email, user_id",
+            "user_id",
+        ),
+    ),
 )
 
 COMPACTED_AT: Final = 5
 """The schema version that packed existing rows: a file migrated across it is vacuumed."""
+
+SLIMMED_AT: Final = 7
+"""The schema version that dropped finished runs' plans: a file migrated across it is
+vacuumed too (the plans were most of an older file's pages)."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 """The version this code writes; a file with a higher ``user_version`` is refused."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -18,6 +20,17 @@ EndStatus = Literal["finished", "interrupted", "failed"]
 ResultStatus = Literal["applied", "failed", "skipped", "conflict"]
 
 JsonObject = dict[str, Any]
+
+KEPT_PLAN_KEYS: Final = ("options",)
+"""What a finished run keeps of its stored plan: ``revert`` reads its options (the phone
+region); ``runs`` and ``runs show`` read the counts stored with the run. The whole plan,
+every user's changes and unchanged row, is needed only to resume a run that did not
+finish, so it is dropped when the run finishes (and from older files by schema 6)."""
+
+
+def kept_plan(plan: Mapping[str, Any]) -> str:
+    """The text a finished run keeps of ``plan`` (a plan as JSON data): ``KEPT_PLAN_KEYS``."""
+    return json.dumps({k: plan[k] for k in KEPT_PLAN_KEYS if k in plan}, sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)

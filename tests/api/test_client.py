@@ -598,3 +598,28 @@ def test_cookies_set_by_the_api_are_not_sent_back(httpx_mock: HTTPXMock) -> None
         api.get_user(2)
 
     assert "cookie" not in httpx_mock.get_requests()[1].headers
+
+
+def test_each_thread_sends_with_its_own_pool_and_close_ends_every_one(
+    httpx_mock: HTTPXMock,
+) -> None:
+    for user_id in range(1, 17):
+        httpx_mock.add_response(
+            url=f"{BASE}/users/{user_id}",
+            match_headers={"Authorization": f"Bearer {KEY}", "X-Api-Version": "2026-03-25"},
+            json={"id": user_id},
+        )
+    api = CommunalClient(KEY, base_url=BASE, retry=NO_RETRY)
+    barrier = threading.Barrier(4, timeout=60)  # a safety net, never reached
+
+    def read_four(first: int) -> list[int]:
+        barrier.wait()  # all four threads hold a client at once
+        return [api.get_user(n).id for n in range(first, first + 4)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = sorted(n for got in pool.map(read_four, (1, 5, 9, 13)) for n in got)
+    assert ids == list(range(1, 17))  # every thread's client carries the key and version
+
+    api.close()
+    with pytest.raises(RuntimeError):
+        api.get_user(1)  # this thread's pool is closed, and no new one is made

@@ -219,10 +219,9 @@ def test_a_put_whose_answer_was_lost_is_recognized_on_resume_and_not_sent_again(
     ]
     assert landed.error == LANDED_NOTE
     assert landed.after is not None
-    assert (landed.after["profile_address"], landed.after["profile_city"]) == (
-        "1 Main St",
-        "Toronto",
-    )
+    # first-time address writes had no value before to restore: the snapshot holds them
+    assert not {"profile_address", "profile_city"} & set(landed.after)
+    assert set(landed.after) >= {"id", "updated_at"}
     snapshot = store.snapshots.get(lost.user_id)
     assert snapshot is not None and snapshot.user["profile_address"] == "1 Main St"
     assert store.journal.unsettled_operations(run_id) == set()

@@ -27,7 +27,12 @@ USER = {
 DIGEST = canonical_hash({"values": {"email": "zoe@example.org"}})
 BEFORE = {"fields": {"profile_city": "Oslo"}, "unknown": [], "updated_at": "2026-01-01"}
 AFTER = {"profile_city": "Montréal", "id": 7, "updated_at": "2026-03-25T12:00:00.000000Z"}
-PLAN_TEXT = '{"users":[{"user_id":7,"name":"Zoë Brown"}],"note":"any JSON text"}'
+PLAN_TEXT = (
+    '{"options":{"default_region":"NO"},"users":[{"user_id":7,"name":"Zoë Brown"}],'
+    '"note":"any JSON text"}'
+)
+KEPT_TEXT = '{"options": {"default_region": "NO"}}'
+"""What a finished run keeps of ``PLAN_TEXT`` since schema 6."""
 
 
 def column_types(path: Path, sql: str) -> list[tuple[str, ...]]:
@@ -158,7 +163,7 @@ def test_a_version_4_file_is_packed_keeping_its_snapshots_runs_and_results(
         assert snapshot.run_id == 1
         (run,) = store.journal.list_runs()
         assert (run.status, run.counts) == ("finished", {"applied": 1})
-        assert store.journal.load_plan(1) == PLAN_TEXT
+        assert store.journal.load_plan(1) == KEPT_TEXT  # finished: its options alone
         (result,) = store.journal.results(1)
         assert (result.before, result.after, result.body_hash) == (BEFORE, AFTER, DIGEST)
         assert store.journal.applied_operations(1) == {("user:7", DIGEST)}

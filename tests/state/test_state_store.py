@@ -133,7 +133,7 @@ def test_new_state_file_gets_every_migration(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with open_state(path):
         pass
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 6
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 7
     assert set(tables_and_columns(path)) == EXPECTED_TABLES
     conn = sqlite3.connect(path)
     try:
