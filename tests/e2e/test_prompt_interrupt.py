@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from support.push import EXPORT, env_for, request_counts, users_of
+from support.terminal import read_until
 
 from communal_sync.sandbox import Sandbox
 
@@ -22,24 +21,6 @@ pytestmark = [
 ]
 
 QUESTION = b"Apply these changes to"
-
-
-def read_until(fd: int, wanted: bytes, *, limit: float = 60.0) -> bytes:
-    """Everything the terminal shows until ``wanted`` appears (or the process ends)."""
-    seen = b""
-    deadline = time.monotonic() + limit
-    while wanted not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    return seen
 
 
 def test_ctrl_c_at_the_question_exits_130_and_sends_nothing(

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from support.push import EXPORT, env_for, request_counts, users_of
+from support.terminal import read_until
 
 from communal_sync.sandbox import Sandbox
 
@@ -29,24 +28,6 @@ STYLE = re.compile(r"\x1b\[[0-9;]*m")
 "Reading 7/7 users…" bar hiding the cursor and redrawing its line) is not colour."""
 READING_BAR = re.compile(r"^\S? *Reading (the file…|\d+/\d+ users…)")
 SUMMARY = f"Plan for {EXPORT}: 4 users to update, 2 unchanged, 1 invalid"
-
-
-def read_until(fd: int, wanted: bytes, *, limit: float = 60.0) -> bytes:
-    """Everything the terminal shows until ``wanted`` appears (or the process ends)."""
-    seen = b""
-    deadline = time.monotonic() + limit
-    while wanted not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    return seen
 
 
 def push_and_answer_no(sandbox: Sandbox, state: Path, **env: str) -> tuple[int, str]:
