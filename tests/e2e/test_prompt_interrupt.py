@@ -20,7 +20,9 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal (pty)"),
 ]
 
-QUESTION = b"Apply these changes to"
+QUESTION = b"Apply these changes to 4 users? [y/N]: "
+"""The whole question, its trailing space included: that space is written by the read
+itself, so the program is waiting for an answer when the test presses Ctrl-C."""
 
 
 def test_ctrl_c_at_the_question_exits_130_and_sends_nothing(

@@ -21,7 +21,9 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal (pty)"),
 ]
 
-QUESTION = b"Apply these changes to 4 users? [y/N]"
+QUESTION = b"Apply these changes to 4 users? [y/N]: "
+"""The whole question, its trailing space included (written by the read itself): an
+answer typed before it would be echoed before the space."""
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 STYLE = re.compile(r"\x1b\[[0-9;]*m")
 """A colour or text-style code (SGR): what NO_COLOR rules out. Cursor control (the live
