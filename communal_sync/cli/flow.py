@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 
 from communal_sync.cli import events
+from communal_sync.cli import prompt as terminal_prompt
 from communal_sync.cli.app import fail, stdout_console, warn
 from communal_sync.cli.options import IntakeFlags, OutputFlags, PlanningFlags
 from communal_sync.cli.outputs import say_written
@@ -163,8 +164,8 @@ def confirm(plan: Plan) -> bool:
     if not plan.to_update:
         return True  # a resumed run with nothing left: finish it, there is nothing to ask
     try:
-        return typer.confirm(question(plan), default=False)
-    except (typer.Abort, KeyboardInterrupt):
+        return terminal_prompt.ask_yes_no(question(plan), default=False)
+    except (typer.Abort, KeyboardInterrupt, EOFError):
         # Ctrl-C (or the end of input) at the question: nothing was sent, and the exit
         # code says "interrupted" (130), as for Ctrl-C anywhere else, not a fatal 1.
         stdout_console().print("\nInterrupted at the question: nothing was sent.")

@@ -16,6 +16,7 @@ from support.cli import CliResult
 from support.push import edit_in_communal, request_counts, users_of
 
 from communal_sync.cli import flow as push_module
+from communal_sync.cli import prompt as terminal_prompt
 from communal_sync.sandbox import Sandbox
 
 Cli = Callable[..., CliResult]
@@ -46,7 +47,7 @@ def answer_yes_after(monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], No
     monkeypatch.setattr(
         push_module, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True))
     )
-    monkeypatch.setattr(push_module.typer, "confirm", confirm)
+    monkeypatch.setattr(terminal_prompt, "ask_yes_no", confirm)
     return asked
 
 

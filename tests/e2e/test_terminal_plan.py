@@ -26,6 +26,7 @@ from support.cli import CliResult
 from support.push import BIG_FIRST_ID, big_seed, env_for, request_counts, write_big_export
 
 from communal_sync.cli import flow
+from communal_sync.cli import prompt as terminal_prompt
 from communal_sync.cli.render import SHOWN_USERS
 from communal_sync.sandbox import Faults, Sandbox
 from communal_sync.state import open_state
@@ -143,7 +144,7 @@ def test_the_question_names_the_count_under_the_summary_and_the_rows_not_pushed(
         return False
 
     monkeypatch.setattr(flow, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
-    monkeypatch.setattr(flow.typer, "confirm", decline)
+    monkeypatch.setattr(terminal_prompt, "ask_yes_no", decline)
 
     result = cli("push", str(EXPORT), env=sandbox_env)
 
@@ -327,7 +328,7 @@ def test_resume_after_a_killed_push_shows_and_asks_about_only_what_is_left(
         monkeypatch.setattr(
             flow, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True))
         )
-        monkeypatch.setattr(flow.typer, "confirm", answer_yes)
+        monkeypatch.setattr(terminal_prompt, "ask_yes_no", answer_yes)
 
         resumed = cli("push", str(export), "--resume", env=env_for(sandbox, state))
 
