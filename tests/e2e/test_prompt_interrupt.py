@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import pty
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from support.push import EXPORT, env_for, request_counts, users_of
-from support.terminal import read_until
+from support.terminal import cli_on_pty, read_until
 
 from communal_sync.sandbox import Sandbox
 
@@ -30,17 +28,7 @@ def test_ctrl_c_at_the_question_exits_130_and_sends_nothing(
 ) -> None:
     before = users_of(sandbox)
     env = {**os.environ, **env_for(sandbox, tmp_path / "state.db"), "COLUMNS": "200"}
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "communal_sync", "push", str(EXPORT)],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(follower)
-    try:
+    with cli_on_pty(["push", str(EXPORT)], env) as (process, leader):
         shown = read_until(leader, QUESTION)
         assert QUESTION in shown, shown.decode(errors="replace")
         os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
@@ -49,10 +37,6 @@ def test_ctrl_c_at_the_question_exits_130_and_sends_nothing(
         # behind a full pseudo-terminal nobody reads.
         shown += read_until(leader, b"nothing was sent", limit=60)
         code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
 
     assert code == 130, shown.decode(errors="replace")
     assert b"Interrupted at the question: nothing was sent." in shown

@@ -4,15 +4,13 @@ above the exact question; under ``NO_COLOR`` the same screen without one colour 
 from __future__ import annotations
 
 import os
-import pty
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from support.push import EXPORT, env_for, request_counts, users_of
-from support.terminal import read_until
+from support.terminal import cli_on_pty, read_until
 
 from communal_sync.sandbox import Sandbox
 
@@ -37,26 +35,12 @@ def push_and_answer_no(sandbox: Sandbox, state: Path, **env: str) -> tuple[int, 
     environment = {**os.environ, **env_for(sandbox, state), "COLUMNS": "200"}
     environment.pop("NO_COLOR", None)  # the tests' own environment sets it
     environment.update(env)
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "communal_sync", "push", str(EXPORT)],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env=environment,
-        start_new_session=True,
-    )
-    os.close(follower)
-    try:
+    with cli_on_pty(["push", str(EXPORT)], environment) as (process, leader):
         shown = read_until(leader, QUESTION)
         assert QUESTION in shown, shown.decode(errors="replace")
         os.write(leader, b"n\n")
         shown += read_until(leader, b"Nothing was sent.", limit=60)  # read while it exits
         code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
     return code, shown.decode(errors="replace").replace("\r\n", "\n")
 
 
@@ -113,23 +97,10 @@ def test_quiet_on_a_terminal_shows_no_progress_bar_only_the_run_summary(tmp_path
         environment = {**os.environ, **env_for(sandbox, tmp_path / "s.db"), "COLUMNS": "200"}
         environment.pop("NO_COLOR", None)
         environment["TERM"] = "xterm-256color"
-        leader, follower = pty.openpty()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "communal_sync", "push", str(export), "--yes", "--quiet"],
-            stdin=follower,
-            stdout=follower,
-            stderr=follower,
-            env=environment,
-            start_new_session=True,
-        )
-        os.close(follower)
-        try:
+        command = ["push", str(export), "--yes", "--quiet"]
+        with cli_on_pty(command, environment) as (process, leader):
             screen = read_until(leader, b"unchanged", limit=60).decode(errors="replace")
             code = process.wait(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            os.close(leader)
 
     assert code == 0, screen
     assert screen == "Run 1: 25 users updated, 5 unchanged\r\n"
