@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from support.cli import CliResult
 from support.push import env_for
 
+from communal_sync.fields import PROFILE_FIELDS
+from communal_sync.planning.current import current_record
 from communal_sync.sandbox import Sandbox
 from communal_sync.state import SCHEMA_VERSION, open_state
 from communal_sync.state.packing import (
@@ -228,3 +230,28 @@ def test_a_schema_7_file_keeps_its_history_revert_and_resume(cli: Cli, tmp_path:
         again = cli("runs", "show", "2", "--json", env=env)
         run = json.loads(again.stdout)
         assert (run["status"], run["resumed"], run["counts"]["applied"]) == ("finished", 1, pending)
+
+
+USERS = st.dictionaries(
+    st.sampled_from([*PROFILE_FIELDS, "id", "name", "updated_at", "status", "work_phone"]),
+    TEXT | st.integers(0, 3),
+    max_size=10,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(user=USERS, pushed=st.dictionaries(KEYS, TEXT, max_size=6))
+def test_the_diff_reads_the_same_current_record_from_a_stored_snapshot(
+    tmp_path_factory: pytest.TempPathFactory, user: dict[str, Any], pushed: dict[str, Any]
+) -> None:
+    # what the three-way diff and the identity check read of a snapshot (every field a
+    # row can map, with no live response; a custom field's current value comes from the
+    # API, never from the user) is what the full returned user would have given
+    fields = [*PROFILE_FIELDS, "custom:3"]
+    with open_state(tmp_path_factory.mktemp("s") / "state.db") as store:
+        store.snapshots.save(7, user=user, pushed=pushed, source_hash=None)
+        stored = store.snapshots.get(7)
+    assert stored is not None
+    full = json.loads(json.dumps(user))
+    assert current_record(fields, None, stored.user, "d") == current_record(fields, None, full, "d")
+    assert stored.pushed == pushed
