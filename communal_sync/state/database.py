@@ -12,7 +12,7 @@ from typing import Any, Final, Self
 
 from communal_sync.errors import ConfigError
 from communal_sync.state.location import STATE_ENV_VAR, create_private_file
-from communal_sync.state.migrations import SLIMMED_AT, check_schema, migrate, schema_version
+from communal_sync.state.migrations import RELAID_AT, check_schema, migrate, schema_version
 
 BUSY_TIMEOUT_MS: Final = 10_000
 """How long a write waits for another process (``runs`` reading, say) before giving up."""
@@ -64,8 +64,8 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         before = schema_version(conn)
         migrate(conn, path)
-        if 0 < before < SLIMMED_AT:
-            conn.execute("VACUUM")  # packed rows and dropped plans left most pages free
+        if 0 < before < RELAID_AT:
+            conn.execute("VACUUM")  # rewritten rows and dropped plans left most pages free
     except sqlite3.Error as error:
         conn.close()
         raise _open_error(path, error) from None

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Final
 
 from communal_sync.state.database import Database
 from communal_sync.state.records import AUTHORITATIVE_SOURCES, IdentitySource
 from communal_sync.values.normalize import email_key as normalize_key
+
+SOURCE_CODES: Final[dict[IdentitySource, int]] = {"push": 0, "link": 1, "discover": 2}
+"""How a mapping's source is stored since schema 8 (0, the common one, takes no bytes)."""
+DISCOVER: Final = SOURCE_CODES["discover"]
+"""Every source stored below it is authoritative (``AUTHORITATIVE_SOURCES``)."""
 
 
 def normalize_email_key(email: str) -> str:
@@ -67,36 +73,32 @@ class IdentityMap:
         """
         if email_key is None and external_id is None:
             raise ValueError("link() needs an email_key or an external_id")
-        now = self._db.now()
         with self._db.transaction():
             if external_id is not None:
                 self._db.execute(
-                    "INSERT INTO identity_external (external_id, user_id, source, updated_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (external_id) DO UPDATE SET"
-                    " user_id = excluded.user_id, source = excluded.source,"
-                    " updated_at = excluded.updated_at",
-                    (external_id, user_id, source, now),
+                    "INSERT INTO identity_external (external_id, user_id, source)"
+                    " VALUES (?, ?, ?) ON CONFLICT (external_id) DO UPDATE SET"
+                    " user_id = excluded.user_id, source = excluded.source",
+                    (external_id, user_id, SOURCE_CODES[source]),
                 )
             if email_key is not None:
-                self._link_email(user_id, normalize_email_key(email_key), source, now)
+                self._link_email(user_id, normalize_email_key(email_key), source)
 
-    def _link_email(self, user_id: int, email: str, source: IdentitySource, now: str) -> None:
+    def _link_email(self, user_id: int, email: str, source: IdentitySource) -> None:
         if source in AUTHORITATIVE_SOURCES:
             self._db.execute(
                 "DELETE FROM identity_email WHERE email = ? AND user_id != ?", (email, user_id)
             )
             self._db.execute(
-                "DELETE FROM identity_email WHERE user_id = ? AND email != ?"
-                " AND source IN ('link', 'push')",
-                (user_id, email),
+                "DELETE FROM identity_email WHERE user_id = ? AND email != ? AND source < ?",
+                (user_id, email, DISCOVER),
             )
         # A discovered pairing never downgrades one Communal already confirmed.
         self._db.execute(
-            "INSERT INTO identity_email (email, user_id, source, updated_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (email, user_id) DO UPDATE SET"
-            " source = CASE WHEN excluded.source = 'discover' THEN source"
-            " ELSE excluded.source END, updated_at = excluded.updated_at",
-            (email, user_id, source, now),
+            "INSERT INTO identity_email (email, user_id, source)"
+            " VALUES (?, ?, ?) ON CONFLICT (email, user_id) DO UPDATE SET"
+            " source = CASE WHEN excluded.source = ? THEN source ELSE excluded.source END",
+            (email, user_id, SOURCE_CODES[source], DISCOVER),
         )
 
     def share_email(self, email_key: str, user_ids: Collection[int]) -> None:
@@ -107,20 +109,17 @@ class IdentityMap:
         ambiguous instead of picking one.
         """
         email = normalize_email_key(email_key)
-        now = self._db.now()
         with self._db.transaction():
             self._db.execute("DELETE FROM identity_email WHERE email = ?", (email,))
             for user_id in sorted(set(user_ids)):
                 self._db.execute(
-                    "INSERT INTO identity_email (email, user_id, source, updated_at)"
-                    " VALUES (?, ?, 'link', ?)",
-                    (email, user_id, now),
+                    "INSERT INTO identity_email (email, user_id, source) VALUES (?, ?, ?)",
+                    (email, user_id, SOURCE_CODES["link"]),
                 )
 
     def forget_emails(self, user_id: int) -> None:
         """Drop the account emails mapped to ``user_id`` (Communal shows it has none now);
         discovered pairings, which name a contact email, stay."""
         self._db.write(
-            "DELETE FROM identity_email WHERE user_id = ? AND source IN ('link', 'push')",
-            (user_id,),
+            "DELETE FROM identity_email WHERE user_id = ? AND source < ?", (user_id, DISCOVER)
         )

@@ -14,12 +14,14 @@ from communal_sync.errors import UsageError
 from communal_sync.hashing import canonical_json
 from communal_sync.state.database import Database
 from communal_sync.state.packing import (
+    pack,
     pack_digest,
-    pack_or_none,
     pack_text,
+    pack_time,
+    unpack,
     unpack_digest,
-    unpack_or_none,
     unpack_text,
+    unpack_time,
 )
 from communal_sync.state.records import (
     AttemptRecord,
@@ -33,6 +35,68 @@ from communal_sync.state.records import (
 )
 
 DEFAULT_RUN_LIST_LIMIT: Final = 20
+
+RESULT_STATUS_CODES: Final[dict[str, int]] = {
+    "applied": 0,
+    "failed": 1,
+    "skipped": 2,
+    "conflict": 3,
+}
+"""How a result's status is stored since schema 8 (0, the common one, takes no bytes)."""
+_STATUS_OF_CODE: Final = {code: status for status, code in RESULT_STATUS_CODES.items()}
+APPLIED: Final = RESULT_STATUS_CODES["applied"]
+
+_RESULT_COLUMNS: Final = (
+    "r.id, r.run_id, r.user_id, r.operation, r.source_line, b.body_hash, r.status,"
+    " r.http_status, r.error, r.images, r.finished_at"
+)
+_RESULT_FROM: Final = "results r LEFT JOIN result_bodies b ON b.result_id = r.id"
+"""A result's body hash lives beside it until its run finishes (only a resume reads it)."""
+
+
+def stored_operation(operation: str, user_id: int | None) -> str | None:
+    """A result's operation as stored: NULL for a user's profile PUT (``user:<user_id>``,
+    its ``user_id`` says it), as given otherwise."""
+    return None if user_id is not None and operation == f"user:{user_id}" else operation
+
+
+def result_row(
+    run_id: int,
+    *,
+    operation: str,
+    status: ResultStatus,
+    user_id: int | None,
+    source_line: int | None,
+    http_status: int | None,
+    error: str | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    finished_at: str,
+) -> tuple[Any, ...]:
+    """The values of one ``results`` row in ``RESULT_INSERT``'s order (schema 8 layout):
+    the before and after images packed together, the time as microseconds."""
+    images = None
+    if before is not None or after is not None:
+        images = pack(
+            [None if before is None else dict(before), None if after is None else dict(after)]
+        )
+    return (
+        run_id,
+        user_id,
+        stored_operation(operation, user_id),
+        source_line,
+        RESULT_STATUS_CODES[status],
+        http_status,
+        error,
+        images,
+        pack_time(finished_at),
+    )
+
+
+RESULT_INSERT: Final = (
+    "INSERT INTO results (run_id, user_id, operation, source_line, status, http_status,"
+    " error, images, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 _RUN_COLUMNS: Final = (
     "id, kind, status, started_at, finished_at, input_name, input_sha256, exit_code, "
@@ -132,6 +196,12 @@ class RunJournal:
                 " WHERE run_id = ? AND attempt = (SELECT attempts FROM runs WHERE id = ?)",
                 (status, now, exit_code, run_id, run_id),
             )
+            if status == "finished":  # never resumed: its body hashes have no reader left
+                self._db.execute(
+                    "DELETE FROM result_bodies WHERE result_id IN"
+                    " (SELECT id FROM results WHERE run_id = ?)",
+                    (run_id,),
+                )
         self._db.reclaim_free_pages()
 
     def reopen_run(self, run_id: int) -> RunRecord:
@@ -164,11 +234,24 @@ class RunJournal:
             rows = self._db.query("SELECT id FROM runs WHERE status = 'running' ORDER BY id")
             self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
             # A killed attempt ended, as far as anyone can tell, at its last journalled result.
-            self._db.execute(
-                "UPDATE run_attempts SET status = 'interrupted', ended_at = (SELECT"
-                " MAX(finished_at) FROM results WHERE results.run_id = run_attempts.run_id"
-                " AND finished_at >= run_attempts.started_at) WHERE status = 'running'"
+            running = self._db.query(
+                "SELECT run_id, attempt, started_at FROM run_attempts WHERE status = 'running'"
             )
+            for attempt in running:
+                last = self._db.query(
+                    "SELECT MAX(finished_at) AS last FROM results"
+                    " WHERE run_id = ? AND finished_at >= ?",
+                    (attempt["run_id"], pack_time(attempt["started_at"])),
+                )[0]["last"]
+                self._db.execute(
+                    "UPDATE run_attempts SET status = 'interrupted', ended_at = ?"
+                    " WHERE run_id = ? AND attempt = ?",
+                    (
+                        None if last is None else unpack_time(last).isoformat(),
+                        attempt["run_id"],
+                        attempt["attempt"],
+                    ),
+                )
         return [int(row["id"]) for row in rows]
 
     def attempts(self, run_ids: Collection[int]) -> dict[int, list[AttemptRecord]]:
@@ -263,23 +346,25 @@ class RunJournal:
         """
         with self._db.transaction():
             cursor = self._db.execute(
-                "INSERT INTO results (run_id, user_id, operation, source_line, body_hash,"
-                " status, http_status, error, before_json, after_json, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
+                RESULT_INSERT,
+                result_row(
                     run_id,
-                    user_id,
-                    operation,
-                    source_line,
-                    pack_digest(body_hash),
-                    status,
-                    http_status,
-                    error,
-                    pack_or_none(None if before is None else dict(before)),
-                    pack_or_none(None if after is None else dict(after)),
-                    self._db.now(),
+                    operation=operation,
+                    status=status,
+                    user_id=user_id,
+                    source_line=source_line,
+                    http_status=http_status,
+                    error=error,
+                    before=before,
+                    after=after,
+                    finished_at=self._db.now(),
                 ),
             )
+            if body_hash is not None:
+                self._db.execute(
+                    "INSERT INTO result_bodies (result_id, body_hash) VALUES (?, ?)",
+                    (cursor.lastrowid, pack_digest(body_hash)),
+                )
             if settled:
                 self._db.execute(
                     "DELETE FROM intents WHERE run_id = ? AND operation = ?", (run_id, operation)
@@ -338,46 +423,34 @@ class RunJournal:
         rebuilt and the values differ) is not skipped. A missing body hash counts as "".
         """
         rows = self._db.query(
-            "SELECT DISTINCT operation, body_hash FROM results"
-            " WHERE run_id = ? AND status = 'applied'",
-            (run_id,),
+            "SELECT DISTINCT COALESCE(r.operation, 'user:' || r.user_id) AS operation,"  # noqa: S608
+            f" b.body_hash FROM {_RESULT_FROM} WHERE r.run_id = ? AND r.status = ?",
+            (run_id, APPLIED),
         )
         return {(str(row["operation"]), unpack_digest(row["body_hash"]) or "") for row in rows}
 
     def applied_after(self, run_id: int, operation: str) -> JsonObject | None:
         """The record an operation of this run left, as its last applied result holds it."""
+        # as ``stored_operation`` stores it: a profile PUT's as NULL beside its user id
+        kind, _, rest = operation.partition(":")
+        user_id = int(rest) if kind == "user" and rest.isdigit() else None
+        where, params = "operation = ?", tuple[int, ...]()
+        if user_id is not None and operation == f"user:{user_id}":
+            where, params = "(operation = ? OR (operation IS NULL AND user_id = ?))", (user_id,)
         rows = self._db.query(
-            "SELECT after_json FROM results WHERE run_id = ? AND operation = ?"
-            " AND status = 'applied' ORDER BY id DESC LIMIT 1",
-            (run_id, operation),
+            f"SELECT images FROM results WHERE run_id = ? AND {where}"  # noqa: S608
+            " AND status = ? ORDER BY id DESC LIMIT 1",
+            (run_id, operation, *params, APPLIED),
         )
-        return cast(JsonObject | None, unpack_or_none(rows[0]["after_json"])) if rows else None
+        return _images(rows[0]["images"])[1] if rows else None
 
     def results(self, run_id: int) -> list[ResultRecord]:
         """Return every result recorded for a run, in the order they were recorded."""
         rows = self._db.query(
-            "SELECT id, run_id, user_id, operation, source_line, body_hash, status,"
-            " http_status, error, before_json, after_json, finished_at"
-            " FROM results WHERE run_id = ? ORDER BY id",
+            f"SELECT {_RESULT_COLUMNS} FROM {_RESULT_FROM} WHERE r.run_id = ? ORDER BY r.id",  # noqa: S608
             (run_id,),
         )
-        return [
-            ResultRecord(
-                id=int(row["id"]),
-                run_id=int(row["run_id"]),
-                user_id=row["user_id"],
-                operation=str(row["operation"]),
-                source_line=row["source_line"],
-                body_hash=unpack_digest(row["body_hash"]),
-                status=cast(ResultStatus, row["status"]),
-                http_status=row["http_status"],
-                error=row["error"],
-                before=unpack_or_none(row["before_json"]),
-                after=unpack_or_none(row["after_json"]),
-                finished_at=datetime.fromisoformat(row["finished_at"]),
-            )
-            for row in rows
-        ]
+        return [_result_record(row) for row in rows]
 
     def _update_run(self, run_id: int, sql: str, params: tuple[Any, ...]) -> None:
         cursor = self._db.write(sql, (*params, run_id))
@@ -388,6 +461,33 @@ class RunJournal:
         return UsageError(
             f"There is no run {run_id} in {self._db.path}; `communal-sync runs` lists them."
         )
+
+
+def _images(stored: bytes | None) -> tuple[JsonObject | None, JsonObject | None]:
+    """A result's (before, after) images from its ``images`` column."""
+    if stored is None:
+        return None, None
+    before, after = unpack(stored)
+    return cast(JsonObject | None, before), cast(JsonObject | None, after)
+
+
+def _result_record(row: sqlite3.Row) -> ResultRecord:
+    before, after = _images(row["images"])
+    operation = row["operation"]
+    return ResultRecord(
+        id=int(row["id"]),
+        run_id=int(row["run_id"]),
+        user_id=row["user_id"],
+        operation=f"user:{row['user_id']}" if operation is None else str(operation),
+        source_line=row["source_line"],
+        body_hash=unpack_digest(row["body_hash"]),
+        status=cast(ResultStatus, _STATUS_OF_CODE[int(row["status"])]),
+        http_status=row["http_status"],
+        error=row["error"],
+        before=before,
+        after=after,
+        finished_at=unpack_time(row["finished_at"]),
+    )
 
 
 def _run_record(row: sqlite3.Row) -> RunRecord:

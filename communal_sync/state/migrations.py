@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Final
 
 from communal_sync.errors import ConfigError
-from communal_sync.state.packing import pack, pack_digest, pack_text, unpack_text
+from communal_sync.state.packing import (
+    pack,
+    pack_digest,
+    pack_snapshot,
+    pack_text,
+    pack_time,
+    unpack,
+    unpack_text,
+)
 from communal_sync.state.records import kept_plan
 
 Step = str | Callable[[sqlite3.Connection], None]
@@ -92,6 +100,128 @@ def _without_rowid(table: str, columns: str, key: str, index: str) -> tuple[str,
         f"ALTER TABLE {table}_keyed RENAME TO {table}",
         f"CREATE INDEX {table}_by_user ON {table} ({index})",
     )
+
+
+_PROFILE_KEYS: Final = frozenset(
+    (
+        "first_name",
+        "last_name",
+        "email",
+        "middle_name",
+        "preferred_name",
+        "telephone",
+        "date_of_birth",
+        "profile_address",
+        "profile_address_line_2",
+        "profile_city",
+        "profile_state",
+        "profile_zip",
+        "profile_country",
+    )
+)
+"""The user keys a snapshot keeps since schema 8 (``snapshots.KEPT_USER_FIELDS`` then),
+written out so this released step never changes with the code."""
+
+_STATUS_CODES: Final = {"applied": 0, "failed": 1, "skipped": 2, "conflict": 3}
+_SOURCE_CODE_SQL: Final = "CASE source WHEN 'push' THEN 0 WHEN 'link' THEN 1 ELSE 2 END"
+
+
+def _relayout(conn: sqlite3.Connection) -> None:
+    """Schema 8's data step: snapshots and results in their compact layout.
+
+    A snapshot keeps the user's profile fields only, by position (``pack_snapshot``),
+    its time as microseconds; a result's images are packed together, its status a code,
+    its time microseconds, a profile PUT's operation NULL (its user id says it), and its
+    body hash moves to ``result_bodies``, kept only for runs that did not finish (the
+    ones a resume reads). Ids (and the results' sequence) are kept.
+    """
+    conn.execute(
+        "CREATE TABLE snapshots_v8 (user_id INTEGER PRIMARY KEY, record BLOB NOT NULL,"
+        " source_hash BLOB, run_id INTEGER REFERENCES runs (id), pushed_at INTEGER NOT NULL)"
+    )
+    for user_id, stored, digest, run_id in conn.execute(
+        "SELECT user_id, record, source_hash, run_id FROM snapshots"
+    ).fetchall():
+        record = unpack(stored)
+        user = {k: v for k, v in record["user"].items() if k in _PROFILE_KEYS}
+        conn.execute(
+            "INSERT INTO snapshots_v8 (user_id, record, source_hash, run_id, pushed_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                user_id,
+                pack_snapshot(
+                    user, record["pushed"], record.get("external_id"), record.get("pushed_email")
+                ),
+                digest,
+                run_id,
+                pack_time(record["pushed_at"]),
+            ),
+        )
+    conn.execute("DROP TABLE snapshots")
+    conn.execute("ALTER TABLE snapshots_v8 RENAME TO snapshots")
+    sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'results'").fetchone()
+    conn.execute(
+        "CREATE TABLE results_v8 (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " run_id INTEGER NOT NULL REFERENCES runs (id), user_id INTEGER, operation TEXT,"
+        " source_line INTEGER, status INTEGER NOT NULL CHECK (status IN (0, 1, 2, 3)),"
+        " http_status INTEGER, error TEXT, images BLOB, finished_at INTEGER NOT NULL)"
+    )
+    bodies: list[tuple[int, bytes | str]] = []
+    for row in conn.execute(
+        "SELECT r.id, r.run_id, r.user_id, r.operation, r.source_line, r.body_hash, r.status,"
+        " r.http_status, r.error, r.before_json, r.after_json, r.finished_at, s.status"
+        " FROM results r JOIN runs s ON s.id = r.run_id ORDER BY r.id"
+    ).fetchall():
+        (result_id, run_id, user_id, operation, line, body_hash, status, http, error) = row[:9]
+        before, after, finished_at, run_status = row[9:]
+        images = None
+        if before is not None or after is not None:
+            images = pack(
+                [
+                    None if before is None else unpack(before),
+                    None if after is None else unpack(after),
+                ]
+            )
+        if user_id is not None and operation == f"user:{user_id}":
+            operation = None
+        conn.execute(
+            "INSERT INTO results_v8 (id, run_id, user_id, operation, source_line, status,"
+            " http_status, error, images, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                result_id,
+                run_id,
+                user_id,
+                operation,
+                line,
+                _STATUS_CODES[status],
+                http,
+                error,
+                images,
+                pack_time(finished_at),
+            ),
+        )
+        if body_hash is not None and run_status != "finished":
+            bodies.append(
+                (
+                    result_id,
+                    body_hash
+                    if isinstance(body_hash, bytes)
+                    else pack_digest(body_hash) or body_hash,
+                )
+            )
+    conn.execute("DROP TABLE results")
+    conn.execute("ALTER TABLE results_v8 RENAME TO results")
+    conn.execute("CREATE INDEX results_by_run ON results (run_id, operation)")
+    conn.execute(
+        "CREATE TABLE result_bodies (result_id INTEGER PRIMARY KEY REFERENCES results (id),"
+        " body_hash BLOB NOT NULL)"
+    )
+    conn.executemany("INSERT INTO result_bodies (result_id, body_hash) VALUES (?, ?)", bodies)
+    if sequence is not None:
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'results'")
+        conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('results', ?)", (sequence[0],)
+        )
 
 
 _SOURCE_COLUMN: Final = "source TEXT NOT NULL CHECK (source IN ('link', 'push', 'discover'))"
@@ -269,6 +399,29 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
             "user_id",
         ),
     ),
+    # 8: the compact layout (``_relayout``): a snapshot of what the three-way diff reads,
+    # results with packed images, coded status, integer times and their body hashes
+    # beside them (dropped when the run finishes), identity tables without their unread
+    # ``updated_at`` and with coded sources, and no index no query uses
+    # (``results_by_user``, ``identity_external_by_user``). After it, ``connect`` vacuums.
+    (
+        _relayout,
+        "CREATE TABLE identity_external_v8 (external_id TEXT NOT NULL,"
+        " user_id INTEGER NOT NULL, source INTEGER NOT NULL CHECK (source IN (0, 1, 2)),"
+        " PRIMARY KEY (external_id)) WITHOUT ROWID",
+        "INSERT INTO identity_external_v8 (external_id, user_id, source)"  # noqa: S608
+        f" SELECT external_id, user_id, {_SOURCE_CODE_SQL} FROM identity_external",
+        "DROP TABLE identity_external",
+        "ALTER TABLE identity_external_v8 RENAME TO identity_external",
+        "CREATE TABLE identity_email_v8 (email TEXT NOT NULL, user_id INTEGER NOT NULL,"
+        " source INTEGER NOT NULL CHECK (source IN (0, 1, 2)),"
+        " PRIMARY KEY (email, user_id)) WITHOUT ROWID",
+        "INSERT INTO identity_email_v8 (email, user_id, source)"  # noqa: S608
+        f" SELECT email, user_id, {_SOURCE_CODE_SQL} FROM identity_email",
+        "DROP TABLE identity_email",
+        "ALTER TABLE identity_email_v8 RENAME TO identity_email",
+        "CREATE INDEX identity_email_by_user ON identity_email (user_id)",
+    ),
 )
 
 COMPACTED_AT: Final = 5
@@ -277,6 +430,10 @@ COMPACTED_AT: Final = 5
 SLIMMED_AT: Final = 7
 """The schema version that dropped finished runs' plans: a file migrated across it is
 vacuumed too (the plans were most of an older file's pages)."""
+
+RELAID_AT: Final = 8
+"""The schema version of the compact layout: a file migrated across it is vacuumed (its
+old rows were rewritten, leaving their pages free)."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 """The version this code writes; a file with a higher ``user_version`` is refused."""
@@ -294,6 +451,7 @@ OUR_TABLES: Final = frozenset(
         "roster_memberships",
         "roster_users",
         "run_attempts",
+        "result_bodies",
     }
 )
 

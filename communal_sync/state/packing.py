@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from communal_sync.hashing import canonical_json
@@ -120,3 +121,137 @@ def unpack_digest(stored: bytes | str | None) -> str | None:
     if isinstance(stored, bytes):
         return stored.hex()
     return stored
+
+
+FORMAT_SNAPSHOT_V2: Final = 2
+"""The first byte of a snapshot record since schema 8: its values by position
+(``SNAPSHOT_FIELDS``), raw deflate against ``SNAPSHOT_ZDICT``."""
+
+SNAPSHOT_FIELDS: Final = (
+    "first_name",
+    "last_name",
+    "email",
+    "middle_name",
+    "preferred_name",
+    "telephone",
+    "date_of_birth",
+    "profile_address",
+    "profile_address_line_2",
+    "profile_city",
+    "profile_state",
+    "profile_zip",
+    "profile_country",
+)
+"""The positions of a format-2 snapshot record: the profile fields as schema 8 knew them.
+Part of the file format like ``ZDICT``: never reorder it; a field added later goes in the
+record's ``extra`` objects (or a new format byte)."""
+
+ABSENT: Final = 0
+"""A position whose field the snapshot does not hold (a stored value is text or null)."""
+
+SAME: Final = 1
+"""A position of the user part whose value is the pushed value at the same position."""
+
+_SNAPSHOT_TEMPLATE: Final = (
+    '[["","","@gmail.com",null,null,"","T00:00:00.000000Z","",null,"","","",""],'
+    "[1,1,1,null,null,1,1,1,null,1,1,1,1],{},{},null,1]"
+)
+SNAPSHOT_ZDICT: Final = ZDICT + _SNAPSHOT_TEMPLATE.encode("utf-8")
+"""The preset dictionary of format 2 (never edit it, as ``ZDICT``)."""
+
+
+def _is_plain(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def pack_snapshot(
+    user: dict[str, Any],
+    pushed: dict[str, Any],
+    external_id: str | None,
+    pushed_email: str | None,
+) -> bytes:
+    """A snapshot's record in format 2: what the three-way diff reads and nothing else.
+
+    The pushed values (the diff's base) by position, the user's profile fields by
+    position (``SAME`` where the PUT returned what we sent, as it almost always does:
+    stored once), whatever does not fit a position (custom fields, a non-text value) in
+    two small objects, then the external id and the pushed email (``SAME`` when it is the
+    pushed ``email``). The user's other keys (ids, flags, timestamps) are not kept: no
+    reader looks at them, GET shows them again.
+    """
+    pushed_at: list[Any] = []
+    user_at: list[Any] = []
+    pushed_extra = {k: v for k, v in pushed.items() if k not in SNAPSHOT_FIELDS}
+    user_extra = {k: v for k, v in user.items() if k not in SNAPSHOT_FIELDS}
+    for name in SNAPSHOT_FIELDS:
+        if name in pushed and _is_plain(pushed[name]):
+            pushed_at.append(pushed[name])
+        else:
+            pushed_at.append(ABSENT)
+            if name in pushed:
+                pushed_extra[name] = pushed[name]
+        if name not in user:
+            user_at.append(ABSENT)
+        elif name in pushed and _is_plain(pushed[name]) and user[name] == pushed[name]:
+            user_at.append(SAME)
+        elif _is_plain(user[name]):
+            user_at.append(user[name])
+        else:
+            user_at.append(ABSENT)
+            user_extra[name] = user[name]
+    same_email = pushed_email is not None and pushed_email == pushed.get("email")
+    record: list[Any] = [
+        pushed_at,
+        user_at,
+        pushed_extra,
+        user_extra,
+        external_id,
+        SAME if same_email else pushed_email,
+    ]
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, zdict=SNAPSHOT_ZDICT)
+    data = canonical_json(record).encode("utf-8")
+    return bytes((FORMAT_SNAPSHOT_V2,)) + compressor.compress(data) + compressor.flush()
+
+
+def unpack_snapshot(stored: bytes) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
+    """(user, pushed, external id, pushed email) of a format-2 record (``pack_snapshot``)."""
+    if not stored or stored[0] != FORMAT_SNAPSHOT_V2:
+        raise ValueError("unknown packed format")
+    decompressor = zlib.decompressobj(WBITS, zdict=SNAPSHOT_ZDICT)
+    data = decompressor.decompress(stored[1:]) + decompressor.flush()
+    pushed_at, user_at, pushed_extra, user_extra, external_id, email = json.loads(data)
+    pushed: dict[str, Any] = {}
+    user: dict[str, Any] = {}
+    for name, value, held in zip(SNAPSHOT_FIELDS, pushed_at, user_at, strict=False):
+        # A position holds text, null, or one of the two integer marks.
+        if value is None or isinstance(value, str):
+            pushed[name] = value
+        if held == SAME and isinstance(held, int):
+            user[name] = value
+        elif held is None or isinstance(held, str):
+            user[name] = held
+    pushed.update(pushed_extra)
+    user.update(user_extra)
+    if isinstance(email, int):  # SAME
+        email = pushed.get("email")
+    return user, pushed, external_id, email
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def pack_time(moment: datetime | str) -> int:
+    """A time as whole microseconds since 1970 (UTC): 8 bytes, not 32 of ISO text, and
+    exact (``unpack_time`` gives the same instant back). A naive time is taken as UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def unpack_time(stored: int | str) -> datetime:
+    """The UTC time of a column written by ``pack_time`` (or as ISO text before schema 8)."""
+    if isinstance(stored, str):
+        return datetime.fromisoformat(stored)
+    return _EPOCH + timedelta(microseconds=stored)

@@ -37,11 +37,12 @@ def kept_plan(plan: Mapping[str, Any]) -> str:
 class Snapshot:
     """One user as of our last successful PUT.
 
-    ``user`` is the full ``User`` the PUT returned (the only source of the address fields,
-    which GET does not return); ``pushed`` maps each field we ever pushed (standard
-    fields, and custom fields as ``custom:<id>``) to the last value we sent: the *base* of
-    the three-way comparison. ``source_hash`` is the canonical hash of the source row, so
-    an unchanged row can be skipped without an API call.
+    ``user`` holds the profile fields of the ``User`` the PUT returned (the only source of
+    the address fields, which GET does not return; since schema 8 nothing else of it);
+    ``pushed`` maps each field we ever pushed (standard fields, and custom fields as
+    ``custom:<id>``) to the last value we sent: the *base* of the three-way comparison.
+    ``source_hash`` is the canonical hash of the source row, so an unchanged row can be
+    skipped without an API call.
     """
 
     user_id: int

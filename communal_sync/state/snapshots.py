@@ -8,15 +8,30 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, cast
 
+from communal_sync.fields import PROFILE_FIELDS
 from communal_sync.hashing import canonical_json
 from communal_sync.state.database import Database
-from communal_sync.state.packing import pack, pack_digest, unpack, unpack_digest
+from communal_sync.state.packing import (
+    FORMAT_SNAPSHOT_V2,
+    pack_digest,
+    pack_snapshot,
+    pack_time,
+    unpack,
+    unpack_digest,
+    unpack_snapshot,
+    unpack_time,
+)
 from communal_sync.state.records import JsonObject, Snapshot
 
 MAX_BATCH: Final = 500
 """Ids per ``IN (...)`` query: far below SQLite's limit on bound parameters."""
 
-_COLUMNS: Final = "user_id, record, source_hash, run_id"
+_COLUMNS: Final = "user_id, record, source_hash, run_id, pushed_at"
+
+KEPT_USER_FIELDS: Final = frozenset(PROFILE_FIELDS)
+"""What a snapshot keeps of the ``User`` a PUT returned: its profile fields, the only keys
+the three-way diff and the identity check read (``planning.current``); ids, flags and
+timestamps are shown again by every GET and were most of a stored record."""
 
 
 class Snapshots:
@@ -73,9 +88,10 @@ class Snapshots:
             merged: JsonObject = dict(previous.pushed) if previous else {}
             merged.update(pushed)
             # A copy through JSON, as reading it back would give (tuples become lists).
+            kept = {k: v for k, v in user.items() if k in KEPT_USER_FIELDS}
             snapshot = Snapshot(
                 user_id=user_id,
-                user=json.loads(canonical_json(dict(user))),
+                user=json.loads(canonical_json(kept)),
                 pushed=json.loads(canonical_json(merged)),
                 source_hash=source_hash,
                 external_id=external_id,
@@ -84,9 +100,15 @@ class Snapshots:
                 run_id=run_id,
             )
             self._db.execute(
-                "INSERT OR REPLACE INTO snapshots (user_id, record, source_hash, run_id)"
-                " VALUES (?, ?, ?, ?)",
-                (user_id, pack_record(snapshot), pack_digest(source_hash), run_id),
+                "INSERT OR REPLACE INTO snapshots (user_id, record, source_hash, run_id,"
+                " pushed_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    pack_record(snapshot),
+                    pack_digest(source_hash),
+                    run_id,
+                    pack_time(snapshot.pushed_at),
+                ),
             )
         return snapshot
 
@@ -104,28 +126,30 @@ class Snapshots:
 
 
 def pack_record(snapshot: Snapshot) -> bytes:
-    """A snapshot's cold part as one packed BLOB: the user and the pushed values deflate
-    together (most pushed values repeat the user's), with its email, key and time."""
-    return pack(
-        {
-            "user": snapshot.user,
-            "pushed": snapshot.pushed,
-            "external_id": snapshot.external_id,
-            "pushed_email": snapshot.pushed_email,
-            "pushed_at": snapshot.pushed_at.isoformat(),
-        }
+    """A snapshot's cold part as one packed BLOB (``packing.pack_snapshot``): the pushed
+    values, the user's profile fields where they differ from those, its key and email."""
+    return pack_snapshot(
+        snapshot.user, snapshot.pushed, snapshot.external_id, snapshot.pushed_email
     )
 
 
 def _snapshot(row: sqlite3.Row) -> Snapshot:
-    record = cast(JsonObject, unpack(row["record"]))
+    stored = row["record"]
+    if stored and stored[0] == FORMAT_SNAPSHOT_V2:
+        user, pushed, external_id, email = unpack_snapshot(stored)
+        pushed_at = unpack_time(row["pushed_at"])
+    else:  # format 1 (schema 5 to 7): one JSON object
+        record = cast(JsonObject, unpack(stored))
+        user, pushed = cast(JsonObject, record["user"]), cast(JsonObject, record["pushed"])
+        external_id, email = record.get("external_id"), record.get("pushed_email")
+        pushed_at = datetime.fromisoformat(record["pushed_at"])
     return Snapshot(
         user_id=int(row["user_id"]),
-        user=cast(JsonObject, record["user"]),
-        pushed=cast(JsonObject, record["pushed"]),
+        user=user,
+        pushed=pushed,
         source_hash=unpack_digest(row["source_hash"]),
-        external_id=record.get("external_id"),
-        pushed_email=record.get("pushed_email"),
-        pushed_at=datetime.fromisoformat(record["pushed_at"]),
+        external_id=external_id,
+        pushed_email=email,
+        pushed_at=pushed_at,
         run_id=row["run_id"],
     )

@@ -13,6 +13,7 @@ from support.cli import CliResult
 from support.push import big_changes, big_seed, env_for, users_of, write_big_export
 
 from communal_sync.api.client import CommunalClient
+from communal_sync.applying.apply import apply_plan
 from communal_sync.applying.counts import tally_journal
 from communal_sync.applying.run import (
     RunHooks,
@@ -206,10 +207,13 @@ def test_what_is_left_of_a_run_is_its_users_not_journalled_as_applied_with_these
 ) -> None:
     first, second, *_ = plan.to_update
     partial = plan.model_copy(update={"users": (first, second)})
-    started = run(partial, sandbox, store, confirmed=True, run_key="k", kind="apply")
-    assert started.run_id is not None
+    # A run killed after two users: journalled, never finished (a finished run is never
+    # resumed, and keeps no body hashes).
+    run_id = store.journal.start_run("apply", input_sha256="k")
+    with CommunalClient(sandbox.manager_key, base_url=sandbox.base_url) as client:
+        apply_plan(partial, client=client, store=store, run_id=run_id)
 
-    left = left_to_send(plan, store, started.run_id)
+    left = left_to_send(plan, store, run_id)
 
     assert (left.done, left.total, left.left) == (2, CHANGED, CHANGED - 2)
     assert {u.user_id for u in left.plan.to_update} == {u.user_id for u in plan.to_update} - {
@@ -222,4 +226,4 @@ def test_what_is_left_of_a_run_is_its_users_not_journalled_as_applied_with_these
     replanned = plan.model_copy(
         update={"users": (first.model_copy(update={"body": body}), *plan.users[1:])}
     )
-    assert left_to_send(replanned, store, started.run_id).done == 1
+    assert left_to_send(replanned, store, run_id).done == 1

@@ -125,7 +125,7 @@ def test_a_pushed_snapshot_is_left_as_the_push_left_it(state: StateStore) -> Non
     snapshot = state.snapshots.get(1001)
     assert snapshot is not None
     assert (snapshot.user, snapshot.pushed, snapshot.source_hash) == (
-        {"id": 1001, "profile_city": "Oslo"},
+        {"profile_city": "Oslo"},
         {"telephone": "1"},
         "h",
     )

@@ -88,10 +88,12 @@ def test_a_snapshot_is_one_packed_record_and_reads_back_as_saved(tmp_path: Path)
 def test_get_many_reads_more_ids_than_one_query_binds(tmp_path: Path) -> None:
     with open_state(tmp_path / "state.db") as store:
         for user_id in range(1, 1201, 2):
-            store.snapshots.save(user_id, user={"id": user_id}, pushed={}, source_hash=None)
+            store.snapshots.save(
+                user_id, user={"email": f"u{user_id}@x.org"}, pushed={}, source_hash=None
+            )
         found = store.snapshots.get_many(list(range(1, 1201)))
     assert sorted(found) == list(range(1, 1201, 2))
-    assert found[999].user == {"id": 999}
+    assert found[999].user == {"email": "u999@x.org"}
 
 
 def test_results_and_plans_are_packed_and_read_back_as_recorded(tmp_path: Path) -> None:
@@ -108,8 +110,10 @@ def test_results_and_plans_are_packed_and_read_back_as_recorded(tmp_path: Path) 
         assert store.journal.applied_after(run_id, "user:7") == AFTER
         assert store.journal.load_plan(run_id) == PLAN_TEXT
     assert column_types(
-        path, "SELECT typeof(before_json), typeof(after_json), typeof(body_hash) FROM results"
-    ) == [("blob", "blob", "blob")]
+        path,
+        "SELECT typeof(images), typeof(body_hash), typeof(operation), typeof(status),"
+        " typeof(finished_at) FROM results JOIN result_bodies ON result_id = results.id",
+    ) == [("blob", "blob", "null", "integer", "integer")]
     assert column_types(path, "SELECT typeof(plan_json) FROM runs") == [("blob",)]
 
 
@@ -153,7 +157,9 @@ def test_a_version_4_file_is_packed_keeping_its_snapshots_runs_and_results(
     with open_state(path) as store:
         snapshot = store.snapshots.get(7)
         assert snapshot is not None
-        assert (snapshot.user, snapshot.pushed) == (USER, {"email": "zoe@example.org"})
+        profile = {k: USER[k] for k in ("first_name", "last_name", "email", "profile_city")}
+        kept = {**profile, "middle_name": None}  # since schema 8: the profile fields only
+        assert (snapshot.user, snapshot.pushed) == (kept, {"email": "zoe@example.org"})
         assert (snapshot.source_hash, snapshot.external_id, snapshot.pushed_email) == (
             DIGEST,
             "E-7",
@@ -165,8 +171,10 @@ def test_a_version_4_file_is_packed_keeping_its_snapshots_runs_and_results(
         assert (run.status, run.counts) == ("finished", {"applied": 1})
         assert store.journal.load_plan(1) == KEPT_TEXT  # finished: its options alone
         (result,) = store.journal.results(1)
-        assert (result.before, result.after, result.body_hash) == (BEFORE, AFTER, DIGEST)
-        assert store.journal.applied_operations(1) == {("user:7", DIGEST)}
+        assert (result.before, result.after, result.operation) == (BEFORE, AFTER, "user:7")
+        assert result.finished_at.isoformat() == "2026-03-25T12:00:30+00:00"
+        # the run finished: never resumed, so its body hashes went (schema 8)
+        assert (result.body_hash, store.journal.applied_operations(1)) == (None, {("user:7", "")})
 
     assert column_types(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert column_types(path, "PRAGMA auto_vacuum") == [(2,)]  # switched by the VACUUM
