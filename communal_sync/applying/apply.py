@@ -425,7 +425,9 @@ class _RunWrites:
         final: bool = True,
         step: StepKind = "final",
     ) -> None:
-        """Journal the result, the new snapshot and the identity, in one transaction.
+        """Journal the result, the new snapshot and the identity, in one transaction
+        (shared with the results other workers finish at the same moment: a group commit,
+        on disk before this returns, so before this worker takes its next user).
 
         The row's hash is remembered only when this is the user's last write (``final``):
         a row whose custom values are still to be written must not look unchanged next time.
@@ -433,32 +435,36 @@ class _RunWrites:
         so a fresh plan after a kill between the steps sees our own write, not an edit.
         """
         store = self.store
-        previous = store.snapshots.get(user.user_id)
-        merged = dict(previous.user) if previous else {}
-        merged.update(updated)
         held_back = user.holds_a_conflict or not final
         email = body.get("email")
         temporary = step == "temporary"
-        pushed = pushed_base(user, previous, landed=())
         before = before_image(user)
         if temporary:
-            pushed = {**(previous.pushed if previous else {}), "email": email}
             old = next((c.before for c in user.changes if c.field == "email"), None)
             before = {"fields": {"email": old}, "unknown": [], "updated_at": user.updated_at}
             at = updated.get("updated_at")
             self.moved_at[user.user_id] = at if isinstance(at, str) else None
-        with store.transaction():
+        after = written_image(updated, body, before["fields"])
+        body_hash = canonical_hash(body)
+
+        def write() -> None:
+            previous = store.snapshots.get(user.user_id)
+            merged = dict(previous.user) if previous else {}
+            merged.update(updated)
+            pushed = pushed_base(user, previous, landed=())
+            if temporary:
+                pushed = {**(previous.pushed if previous else {}), "email": email}
             store.journal.record_result(
                 self.run_id,
                 operation=temporary_key(user.user_id) if temporary else operation_key(user.user_id),
                 status="applied",
                 user_id=user.user_id,
                 source_line=user.line,
-                body_hash=canonical_hash(body),
+                body_hash=body_hash,
                 http_status=200,
                 error=note,
                 before=before,
-                after=written_image(updated, body, before["fields"]),
+                after=after,
             )
             store.snapshots.save(
                 user.user_id,
@@ -472,6 +478,8 @@ class _RunWrites:
             store.identity.link(
                 user.user_id, email_key=email, external_id=user.external_id, source="push"
             )
+
+        store.grouped(write)  # on disk, with other workers' results, when it returns
 
     def record_failure(
         self,
