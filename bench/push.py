@@ -398,6 +398,40 @@ def bare_read_write_loop(
     return seconds
 
 
+BARE_LOOPS: Final = ("put", "read-write")
+"""The bare loops ``--bare-loop`` runs in a child process of its own (issue 11)."""
+
+
+def bare_loop_in_own_process(
+    loop: str,
+    base_url: str,
+    bodies: Sequence[tuple[int, dict[str, Any]]],
+    workers: int,
+    folder: Path,
+) -> float:
+    """Run one bare loop (``bare_put_loop`` or ``bare_read_write_loop``, the same code) in a
+    child process of its own, so it shares a GIL with neither this bench nor the sandbox;
+    the seconds it measured around its requests (start-up excluded)."""
+    path = folder / "bare-bodies.json"
+    path.write_text(json.dumps(bodies), encoding="utf-8")
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--bare-loop", loop,
+        "--bare-url", base_url, "--bare-bodies", str(path), "--bare-workers", str(workers),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"The bare {loop} loop exited {done.returncode}: {done.stderr}")
+    return float(done.stdout.split()[-1])
+
+
+def run_bare_loop(args: argparse.Namespace) -> int:
+    """The child side of ``bare_loop_in_own_process``: print the loop's seconds."""
+    bodies = [(int(u), b) for u, b in json.loads(Path(args.bare_bodies).read_text("utf-8"))]
+    loop = bare_put_loop if args.bare_loop == "put" else bare_read_write_loop
+    print(f"{loop(args.bare_url, bodies, args.bare_workers):.6f}")
+    return 0
+
+
 def bare_get_loop(base_url: str, user_ids: Sequence[int], workers: int) -> float:
     """The ceiling for ``plan``: a GET of every user from the same pool; seconds taken."""
     with bare_client(base_url, workers) as client:
@@ -477,9 +511,13 @@ def bench_throughput_at(
     tally: Counter[str] = Counter()
     for run in range(args.runs):  # interleaved, so a busy moment hits every side alike
         with sandbox(seed, latency_ms=latency) as box:
-            bare_times.append(bare_put_loop(box.base_url, bodies, workers))
+            bare_times.append(
+                bare_loop_in_own_process("put", box.base_url, bodies, workers, folder)
+            )
         with sandbox(seed, latency_ms=latency) as box:
-            read_write_times.append(bare_read_write_loop(box.base_url, bodies, workers))
+            read_write_times.append(
+                bare_loop_in_own_process("read-write", box.base_url, bodies, workers, folder)
+            )
         with sandbox(seed, latency_ms=latency) as box:
             state = folder / f"apply-{workers}-{run}.db"
             apply_times.append(apply_in_process(box.base_url, plan, state, workers))
@@ -771,11 +809,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         help="run only these parts (repeatable)",
     )
+    parser.add_argument("--bare-loop", choices=BARE_LOOPS, help=argparse.SUPPRESS)
+    parser.add_argument("--bare-url", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-bodies", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-workers", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.bare_loop:
+        return run_bare_loop(args)
     parts = args.only or ["throughput", "plan", "rate-limit", "nightly"]
     report = Report()
     started = time.perf_counter()

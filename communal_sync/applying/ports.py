@@ -8,8 +8,8 @@ reader sees at a glance which calls a run can make.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol, TypeVar
 
 from communal_sync.api.models import CustomProfileFieldValue, User
 from communal_sync.state.records import (
@@ -20,6 +20,8 @@ from communal_sync.state.records import (
     RunRecord,
     Snapshot,
 )
+
+T = TypeVar("T")
 
 
 class CustomValueWriter(Protocol):
@@ -124,6 +126,10 @@ class ApplyState(Protocol):
     def identity(self) -> IdentityWriter: ...
 
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def grouped(self, work: Callable[[], T]) -> T:
+        """``work``'s writes committed with other threads' at once; on disk on return."""
+        ...
 
 
 class RunJournal(JournalWriter, Protocol):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from queue import SimpleQueue
 
 from communal_sync.applying.email_steps import LANDED, Schedule, Step
 from communal_sync.plan import Outcome
@@ -46,24 +47,38 @@ def run_scheduled(
     takes is free (``email_steps.Schedule``); on Ctrl-C stop taking new ones and let those
     in flight finish (and be journalled) before returning."""
     pending: dict[Future[Outcome | None], Step] = {}
+    done: SimpleQueue[Future[Outcome | None]] = SimpleQueue()
     try:
         while True:
             while not stop.is_set() and len(pending) < concurrency:
                 step = schedule.take()
                 if step is None:
                     break
-                pending[pool.submit(work, step)] = step
+                future = pool.submit(work, step)
+                pending[future] = step
+                future.add_done_callback(done.put)
             if not pending:
                 if stop.is_set() or not schedule.waiting:
                     return
                 report.held(schedule.stalled())
                 continue
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            _collect(finished, pending, schedule, report)
+            _collect(_finished(done), pending, schedule, report)
     except KeyboardInterrupt:
         stop.set()
         finished, _ = wait(pending)
         _collect(finished, pending, schedule, report)
+
+
+def _finished(done: SimpleQueue[Future[Outcome | None]]) -> list[Future[Outcome | None]]:
+    """The steps that finished: at least one (waited for), and any others already done.
+
+    Each future reports itself once, when done, so the wait costs the same however many
+    are in flight (``concurrent.futures.wait`` would watch every one of them each time).
+    """
+    finished = [done.get()]
+    while not done.empty():
+        finished.append(done.get())
+    return finished
 
 
 def _collect(

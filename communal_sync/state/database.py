@@ -8,9 +8,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 from communal_sync.errors import ConfigError
+from communal_sync.state.group_commit import GroupCommit
 from communal_sync.state.location import STATE_ENV_VAR, create_private_file
 from communal_sync.state.migrations import RELAID_AT, check_schema, migrate, schema_version
 
@@ -34,6 +35,7 @@ SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -147,6 +149,7 @@ class Database:
         self._clock = clock
         self._lock = threading.RLock()
         self._depth = 0
+        self._group = GroupCommit(self)
 
     @property
     def path(self) -> Path:
@@ -190,6 +193,26 @@ class Database:
                 raise
             finally:
                 self._depth = 0
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside an open ``transaction()``: writes undone alone if the block raises."""
+        with self._lock:
+            self.execute("SAVEPOINT grouped")
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK TO grouped")
+                    self._conn.execute("RELEASE grouped")
+                raise
+            self.execute("RELEASE grouped")
+
+    def grouped(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (writes only, no network) in a transaction shared with the other
+        threads committing at the same moment; return once it is committed, as durably as
+        a ``transaction()`` of its own (``group_commit``)."""
+        return self._group.run(work)
 
     def now(self) -> str:
         """The store clock's current time, as stored (ISO 8601, UTC)."""

@@ -10,9 +10,9 @@ groups writes of several parts into one commit (a result and its snapshot, say).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar
 
 from communal_sync.state.binding import ApiBinding
 from communal_sync.state.database import Clock, Database, connect, utc_now
@@ -20,6 +20,8 @@ from communal_sync.state.identity import IdentityMap
 from communal_sync.state.journal import RunJournal
 from communal_sync.state.roster import Roster
 from communal_sync.state.snapshots import Snapshots
+
+T = TypeVar("T")
 
 
 def open_state(path: Path, *, clock: Clock = utc_now) -> StateStore:
@@ -52,6 +54,11 @@ class StateStore:
         """Group writes of any parts into one atomic commit (see ``Database.transaction``)."""
         with self.db.transaction():
             yield
+
+    def grouped(self, work: Callable[[], T]) -> T:
+        """Run ``work``'s writes in a commit shared with other threads' (group commit);
+        return once they are on disk (see ``Database.grouped``)."""
+        return self.db.grouped(work)
 
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards."""

@@ -7,7 +7,9 @@ write, custom field values included, is journalled under its own operation key.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from communal_sync.applying.custom_writes import LANDED_EARLIER, custom_operatio
 from communal_sync.applying.landed import FOUND_NOTE, LANDED_MESSAGE, LANDED_NOTE, already_holds
 from communal_sync.errors import Rejected, TransportError
 from communal_sync.hashing import canonical_hash
-from communal_sync.plan import Plan
+from communal_sync.plan import Outcome, Plan
 from communal_sync.sandbox import Sandbox
 from communal_sync.state import StateStore, open_state
 
@@ -317,3 +319,98 @@ def shirt_sizes(sandbox: Sandbox) -> list[str]:
         for v in sandbox.state()["custom_profile_field_values"]
         if (v["user_id"], v["custom_profile_field_id"]) == (CHEN, SHIRT_FIELD_ID)
     ]
+
+
+# --- group commit: a result is on disk before its worker goes on ------------------------------
+
+
+class Killed(BaseException):
+    """The process dying: not an error apply handles, nothing after it runs."""
+
+
+class DyingStore:
+    """The real store, except that the process "dies" at the ``dies_at``-th group commit
+    of a result, after that PUT was answered and before its result reached the disk."""
+
+    def __init__(self, store: StateStore, dies_at: int) -> None:
+        self._store = store
+        self._left = dies_at
+        self.journal = store.journal
+        self.snapshots = store.snapshots
+        self.identity = store.identity
+
+    def transaction(self) -> Any:
+        return self._store.transaction()
+
+    def grouped(self, work: Callable[[], Any]) -> Any:
+        self._left -= 1
+        if self._left == 0:
+            raise Killed
+        return self._store.grouped(work)
+
+
+def test_a_run_killed_between_a_put_and_its_result_resumes_without_sending_it_again(
+    sandbox: Sandbox, plan: Plan, tmp_path: Path
+) -> None:
+    """The group-commit window: the PUT landed and was answered, its result was waiting
+    for the shared commit when the process died. On disk that is an intent without a
+    result, exactly as when the answer itself was lost: the resume re-reads the user,
+    counts the PUT as landed and does not send it again."""
+    path = tmp_path / "killed.db"
+    killed = plan.to_update[1]
+    with open_state(path) as store:
+        run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
+        client = Client(sandbox, store, run_id)
+        with pytest.raises(Killed):
+            apply_plan(
+                plan, client=client, store=DyingStore(store, 2), run_id=run_id, concurrency=1
+            )
+        client.close()
+    assert puts_of(sandbox) == [f"/api/users/{u.user_id}" for u in plan.to_update[:2]]
+    assert users_of(sandbox)[killed.user_id]["profile_city"] == "Toronto"  # it landed
+    sandbox.clear_requests()
+
+    with open_state(path) as store:  # what reached the disk, read back by a new process
+        assert [(r.user_id, r.status) for r in store.journal.results(run_id)] == [
+            (plan.to_update[0].user_id, "applied")
+        ]
+        assert store.journal.unsettled_operations(run_id) == {
+            (operation_key(killed.user_id), canonical_hash(killed.body or {}))
+        }
+        client = Client(sandbox, store, run_id)
+        resumed = apply_plan(plan, client=client, store=store, run_id=run_id, verify=True)
+        client.close()
+
+        assert puts_of(sandbox) == [f"/api/users/{u.user_id}" for u in plan.to_update[2:]]
+        outcome = next(o for o in resumed.outcomes if o.user_id == killed.user_id)
+        assert (outcome.status, outcome.message) == ("already", LANDED_MESSAGE)
+        applied = [r.user_id for r in store.journal.results(run_id) if r.status == "applied"]
+        assert sorted(applied) == sorted(u.user_id for u in plan.to_update)
+        assert store.journal.unsettled_operations(run_id) == set()
+
+
+def test_each_result_is_on_disk_before_its_user_is_reported(
+    sandbox: Sandbox, plan: Plan, store: StateStore
+) -> None:
+    """Results of concurrent workers share commits, but each user's outcome is reported
+    (and its worker takes the next user) only once its result is committed: another
+    connection to the file already reads it."""
+    run_id = store.journal.start_run("push", plan_json=plan.model_dump_json())
+    seen: list[tuple[int, list[str]]] = []
+
+    def on_outcome(outcome: Outcome) -> None:
+        with contextlib.closing(sqlite3.connect(store.path)) as reader:
+            rows = reader.execute(
+                "SELECT status FROM results WHERE run_id = ? AND user_id = ?",
+                (run_id, outcome.user_id),
+            ).fetchall()
+        seen.append((outcome.user_id, [row[0] for row in rows]))
+
+    client = Client(sandbox, store, run_id)
+    result = apply_plan(
+        plan, client=client, store=store, run_id=run_id, concurrency=MEMBERS, on_outcome=on_outcome
+    )
+    client.close()
+
+    assert result.counts()["applied"] == MEMBERS
+    assert sorted(seen) == sorted((u.user_id, ["applied"]) for u in plan.to_update)
