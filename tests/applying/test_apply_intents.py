@@ -28,6 +28,9 @@ from communal_sync.hashing import canonical_hash
 from communal_sync.plan import Outcome, Plan
 from communal_sync.sandbox import Sandbox
 from communal_sync.state import StateStore, open_state
+from communal_sync.state.journal import RESULT_STATUS_CODES
+
+STATUS_OF_CODE = {code: status for status, code in RESULT_STATUS_CODES.items()}
 
 Cli = Callable[..., CliResult]
 
@@ -404,7 +407,7 @@ def test_each_result_is_on_disk_before_its_user_is_reported(
                 "SELECT status FROM results WHERE run_id = ? AND user_id = ?",
                 (run_id, outcome.user_id),
             ).fetchall()
-        seen.append((outcome.user_id, [row[0] for row in rows]))
+        seen.append((outcome.user_id, [STATUS_OF_CODE[row[0]] for row in rows]))
 
     client = Client(sandbox, store, run_id)
     result = apply_plan(
