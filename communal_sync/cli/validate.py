@@ -137,9 +137,16 @@ def _reasons(result: RowResult) -> str:
     return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in result.errors)
 
 
-def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[str, Any]:
+def _masked(value: str | None, redact: bool) -> str | None:
+    """``reports.redaction.redact_value``, that package (plans, runs) imported only to redact."""
+    if not redact:
+        return value
     from communal_sync.reports.redaction import redact_value
 
+    return redact_value(value, redact)
+
+
+def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[str, Any]:
     return {
         "file": name,
         "rows": summary.rows,
@@ -150,7 +157,7 @@ def _summary_json(summary: ValidationSummary, name: str, redact: bool) -> dict[s
             {
                 "line": e.line,
                 "field": e.field,
-                "value": cut(redact_value(e.value, redact)),
+                "value": cut(_masked(e.value, redact)),
                 "message": e.message,
             }
             for e in summary.errors
@@ -189,15 +196,14 @@ def _render_text(
         )
     if not summary.errors:
         return
-    from communal_sync.reports.redaction import REDACTED
-
     table = Table(title="Problems", title_justify="left")
     table.add_column("line", justify="right")
     table.add_column("field")
     table.add_column("value", overflow="fold")
     table.add_column("reason", overflow="fold")
     for error in summary.errors[:SHOWN_PROBLEMS]:
-        value = REDACTED if redact and error.value else shown(error.value)
+        masked = _masked(error.value, redact) if redact else None
+        value = masked if masked else shown(error.value)
         table.add_row(
             str(error.line),
             Text(shown(error.field)),

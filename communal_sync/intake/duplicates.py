@@ -281,6 +281,12 @@ _HASHERS: Final[dict[KeyKind, _Hasher]] = {
 }
 
 
+def key_hash(kind: KeyKind, value: str) -> int | None:
+    """The hash a key cell of ``kind`` is grouped by (``DuplicateFinder``), None for no key."""
+    found = _HASHERS[kind][2](value)
+    return None if found == _NO_KEY else found
+
+
 def _hash_column(
     values: list[str],
     plain: Callable[[list[str]], bool],

@@ -39,6 +39,7 @@ from communal_sync.intake.duplicates import (
     find_duplicates,
     index_duplicates,
     key_columns,
+    key_hash,
 )
 from communal_sync.intake.mapping import ColumnMapping
 from communal_sync.intake.profile_row import ProfileRow, RowError
@@ -480,7 +481,7 @@ def summarize_source(
         key_column: dict[KeyKind, str] = {
             kind: mapping.column_of(kind) or "" for kind in ("email", "id", "external_id")
         }
-        for at, src in _grouped_rows(source, duplicates, wanted):
+        for at, src in _grouped_rows(source, duplicates, wanted, kinds):
             verdict = _grouped_verdict(
                 src, at, groups[at], options.on_duplicate, key_column, refused.get(at)
             )
@@ -502,13 +503,24 @@ def summarize_source(
 
 
 def _grouped_rows(
-    source: RowSource, duplicates: DuplicateIndex, columns: list[str]
+    source: RowSource, duplicates: DuplicateIndex, columns: list[str], kinds: list[KeyKind]
 ) -> Iterator[tuple[int, SourceRow]]:
     """The rows in duplicate groups, by ordinal, holding only their key ``columns``' cells
     (what ``_duplicate_verdict`` reads), from a read of the key columns alone.
 
-    Raises InputError if that read does not see the rows the first one did.
+    A CSV's records are parsed only at those rows' lines (``Source.key_cells_at``); other
+    sources are read whole. Raises InputError if that read does not see the rows the first
+    one did: for a CSV, a line holding no record any more, or members of a group whose
+    cells no longer share its key.
     """
+    cells_at = getattr(source, "key_cells_at", None)
+    found = None
+    if cells_at is not None:
+        wanted_at = sorted(duplicates.groups_by_ordinal)
+        found = cells_at([duplicates.lines[at] for at in wanted_at], columns)
+    if found is not None:
+        yield from _grouped_rows_at(source.name, duplicates, columns, kinds, wanted_at, found)
+        return
     key_batches = getattr(source, "key_batches", None)
     batches: Iterator[tuple[list[int], list[list[str]]]] = (
         key_batches_of(source.rows(), columns) if key_batches is None else key_batches(columns)
@@ -529,6 +541,37 @@ def _grouped_rows(
         ordinal = end
     if ordinal != len(expected):
         raise _changed_while_reading(source.name, None)
+
+
+def _grouped_rows_at(
+    name: str,
+    duplicates: DuplicateIndex,
+    columns: list[str],
+    kinds: list[KeyKind],
+    wanted: list[int],
+    found: Iterator[tuple[int, list[str]]],
+) -> Iterator[tuple[int, SourceRow]]:
+    """``_grouped_rows`` from the key cells of just the grouped rows (``key_cells_at``).
+
+    Each group's members must still share a key of its kind (the first read grouped them by
+    it): the check that the file was not rewritten between the reads.
+    """
+    column_of = {kind: index for index, kind in enumerate(kinds)}
+    first_key: dict[int, int] = {}
+    """id() of a group -> its first member's key hash, while members remain."""
+    seen = 0
+    for at, (line, cells) in zip(wanted, found, strict=False):
+        seen += 1
+        for group in duplicates.groups_by_ordinal[at]:
+            key = key_hash(group.kind, cells[column_of[group.kind]])
+            expected = first_key.setdefault(id(group), key) if key is not None else None
+            if key is None or key != expected:
+                raise _changed_while_reading(name, line)
+            if at == group.ordinals[-1]:
+                del first_key[id(group)]
+        yield at, SourceRow(line, dict(zip(columns, cells, strict=True)))
+    if seen != len(wanted):
+        raise _changed_while_reading(name, None)
 
 
 def _grouped_verdict(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from collections import deque
 from collections.abc import Iterator, Sequence
 from functools import partial
 from itertools import compress, count, islice, repeat
@@ -231,6 +232,55 @@ def iter_csv_key_batches(
                 for getter in getters
             ],
         )
+
+
+def iter_csv_key_cells_at(
+    path: Path,
+    name: str,
+    encoding: str,
+    delimiter: str,
+    header: list[str],
+    columns: Sequence[str],
+    starts: Sequence[int],
+) -> Iterator[tuple[int, list[str]]]:
+    """The ``columns`` cells of the records that start on each line of ``starts``.
+
+    ``starts`` are lines a read of this file found rows on (``iter_csv_rows``), ascending;
+    the cells are the ones ``iter_csv_key_batches`` gives those rows ("" for a column not in
+    the header, a short record padded, every cell "" for a record with more cells than the
+    header). The lines before each start are skipped unparsed (one C call per line) and
+    the record is parsed from its first line, where a full read's parser starts it too, so
+    a few rows cost a fraction of a read of every record. Stops early at the end of the
+    file, or at a start line holding no record: the file is not the one read before.
+    """
+    width = len(header)
+    getters = [itemgetter(header.index(c)) if c in header else None for c in columns]
+    blank = [""] * width
+    with _open_text(path, name, encoding) as handle:
+        lines = iter(partial(handle.readline, RECORD_MAX_CHARS + 1), "")
+        line = 0  # physical lines read so far
+        try:
+            for start in starts:
+                if start <= line:
+                    return
+                _skip(islice(lines, start - line - 1))
+                line = start - 1
+                reader = csv.reader(lines, delimiter=delimiter)
+                cells = next(reader, None)
+                if cells is None or _is_blank(cells):
+                    return
+                line += reader.line_num
+                if len(cells) != width:
+                    cells = cells + [""] * (width - len(cells)) if len(cells) < width else blank
+                yield start, ["" if get is None else get(cells) for get in getters]
+        except UnicodeDecodeError as error:
+            raise decode_error(path, name, encoding, error) from None
+        except csv.Error:
+            return
+
+
+def _skip(lines: Iterator[str]) -> None:
+    deque(lines, maxlen=0)
 
 
 def _usable(

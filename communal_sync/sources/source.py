@@ -30,6 +30,7 @@ from typing import IO, BinaryIO, Final, Literal
 from communal_sync.errors import ConfigError, InputError
 from communal_sync.sources.csv_reader import (
     iter_csv_key_batches,
+    iter_csv_key_cells_at,
     iter_csv_row_batches,
     iter_csv_rows,
     read_header,
@@ -162,6 +163,23 @@ class Source:
                 owner=self,
             )
         return key_batches_of(self.rows(), columns)
+
+    def key_cells_at(
+        self, lines: Sequence[int], columns: Sequence[str]
+    ) -> Iterator[tuple[int, list[str]]] | None:
+        """The ``columns`` cells of the rows that start on ``lines`` (ascending), as
+        ``key_batches`` gives them, with each row's line; None when only a whole read can
+        find them (JSON: use ``key_batches``).
+
+        For a CSV the other records are not parsed (see ``iter_csv_key_cells_at``); the
+        iterator stops early if a line holds no record there any more (the file changed).
+        """
+        if self.format != "csv":
+            return None
+        assert self.delimiter is not None
+        return iter_csv_key_cells_at(
+            self._path, self.name, self.encoding, self.delimiter, self.headers, columns, lines
+        )
 
     def close(self) -> None:
         """Delete the spooled copy of stdin, if any; a no-op for a file on disk."""

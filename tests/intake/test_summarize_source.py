@@ -196,3 +196,67 @@ def test_a_country_with_a_control_character_is_refused_by_the_fast_checks_too(
     assert one == two
     assert (one.valid, one.invalid) == (1, 1)
     assert [(e.line, e.field) for e in one.errors] == [(3, "profile_country")]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    drawn=st.lists(cells, min_size=1, max_size=120),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+    picks=st.sets(st.integers(0, 119)),
+)
+def test_the_key_cells_at_some_lines_are_the_key_batches_cells_of_those_rows(
+    tmp_path_factory: pytest.TempPathFactory,
+    drawn: list[dict[str, str]],
+    delimiter: str,
+    picks: set[int],
+) -> None:
+    # The duplicates' second read parses only the grouped rows' records, at their lines:
+    # held to the whole read's cells (short rows padded, long ones blank, quoted breaks).
+    path = tmp_path_factory.mktemp("cells") / "export.csv"
+    write_rows(path, drawn, delimiter)
+    source = open_source(str(path))
+    columns = ["Email", "Communal ID", "External ID", "No Such Column"]
+    whole = [
+        (line, [column[k] for column in cells])
+        for lines, cells in source.key_batches(columns)
+        for k, line in enumerate(lines)
+    ]
+    wanted = [whole[at] for at in sorted(picks) if at < len(whole)]
+
+    found = source.key_cells_at([line for line, _ in wanted], columns)
+
+    assert found is not None
+    assert list(found) == wanted
+
+
+DUPLICATED = "Email,First Name,Last Name\nann@x.org,Ann,Lee\nbo@x.org,Bo,Lee\nANN@x.org,Ann,Lee\n"
+
+
+@pytest.mark.parametrize(
+    "rewritten",
+    [
+        "Email,First Name,Last Name\nann@x.org,Ann,Lee\nbo@x.org,Bo,Lee\ncy@x.org,Ann,Lee\n",
+        "Email,First Name,Last Name\nann@x.org,Ann,Lee\n",
+        "Email,First Name,Last Name\n\nann@x.org,Ann,Lee\nbo@x.org,Bo,Lee\nANN@x.org,Ann,Lee\n",
+    ],
+    ids=["key changed", "rows cut", "lines moved"],
+)
+def test_a_csv_rewritten_before_its_duplicates_are_read_again_is_an_input_error(
+    tmp_path: Path, rewritten: str
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(DUPLICATED, encoding="utf-8")
+    source = open_source(str(path))
+    key_cells_at = source.key_cells_at
+
+    def rewrite_first(
+        lines: list[int], columns: list[str]
+    ) -> Iterator[tuple[int, list[str]]] | None:
+        path.write_text(rewritten, encoding="utf-8")
+        return key_cells_at(lines, columns)
+
+    source.key_cells_at = rewrite_first  # type: ignore[method-assign]
+    mapping = build_mapping(source.headers, source_name=source.name)
+
+    with pytest.raises(InputError, match="changed while it was being read"):
+        summarize_source(source, mapping, ValidationOptions())
