@@ -32,12 +32,14 @@ def current_record(
     value is used, marked as such (with ``snapshot_at``, the date of that push), because
     Communal may have changed it since.
     """
-    provided = live.provided_fields() if live is not None else frozenset()
-    live_values = live.raw() if live is not None else {}
+    provided = live.model_fields_set if live is not None else frozenset()
+    extra = (live.model_extra if live is not None else None) or {}
     record: dict[str, CurrentValue] = {}
     for name in fields:
         if name in provided:
-            record[name] = CurrentValue(_text(live_values.get(name)), "live")
+            # what ``live.raw()`` holds for it, without dumping the whole record per call
+            value = extra[name] if name in extra else getattr(live, name, None)
+            record[name] = CurrentValue(_text(value), "live")
         elif snapshot_user is not None and name in snapshot_user:
             record[name] = CurrentValue(_text(snapshot_user[name]), "snapshot", as_of=snapshot_at)
         else:

@@ -8,20 +8,29 @@ country and date spellings) are never changes.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from communal_sync.errors import UsageError
 from communal_sync.fields import CUSTOM_PREFIX, OPTIONAL_FIELDS, REQUIRED_FIELDS, custom_name
-from communal_sync.plan import UNKNOWN, Conflict, ConflictPolicy, CurrentValue, FieldChange
+from communal_sync.plan import (
+    UNKNOWN,
+    Conflict,
+    ConflictPolicy,
+    CurrentValue,
+    FieldChange,
+    Resolution,
+)
 from communal_sync.values.normalize import (
     clean_text,
     email_key,
     normalize_country,
     normalize_date,
     phone_key,
-    same_phone,
+    phone_region,
 )
 
 CLEAR_ALL: Final = "all"
@@ -32,6 +41,12 @@ CLEAR_NAMES_HINT: Final = (
     "profile field"
 )
 CURRENT_UNKNOWN_NOTE: Final = "current unknown"
+RESOLUTIONS: Final[Mapping[ConflictPolicy, Resolution]] = {
+    "skip": "skipped",
+    "source": "source",
+    "communal": "communal",
+}
+"""How a conflict is resolved under each ``--on-conflict``."""
 
 
 def snapshot_note(as_of: str | None) -> str:
@@ -57,6 +72,55 @@ class FieldDiff:
     asserted: dict[str, str | None] = field(default_factory=dict)
 
 
+PHONE_CACHE_SIZE: Final = 4096
+"""Telephone keys and regions remembered (least recently used go first): parsing one with
+phonenumbers costs ~70 us, and a plan compares each number twice or more (the file's, the
+live one, our base), a push again when it checks what landed."""
+
+
+@functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
+def _phone_key(text: str, region: str | None) -> str:
+    return phone_key(text, region)
+
+
+@functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
+def _phone_region(text: str | None) -> str | None:
+    return phone_region(text)
+
+
+_PLAIN_PHONE: Final = re.compile(r"\+?[0-9 ().-]+")
+"""A telephone written as ASCII digits with only spaces, dots, dashes and parentheses (and
+a leading +): phonenumbers reads such a text by its digits alone."""
+_NOT_ASCII_DIGIT: Final = re.compile(r"[^0-9]")
+
+
+def _plainly_same_phone(a: str, b: str) -> bool:
+    """Whether two telephones are plainly the same: both written with nothing but digits
+    and separators, both with or both without a leading +, and the same three or more
+    digits. Then no
+    region can read them apart, so they need not be parsed (``same_phone`` agrees; held by
+    tests/planning/test_phone_fast_path.py)."""
+    if (a[:1] == "+") != (b[:1] == "+") or _PLAIN_PHONE.fullmatch(a) is None:
+        return False
+    digits = _NOT_ASCII_DIGIT.sub("", a)
+    # two digits alone read as a number where "0.1" does not: at least three
+    return (
+        len(digits) >= 3
+        and _PLAIN_PHONE.fullmatch(b) is not None
+        and digits == _NOT_ASCII_DIGIT.sub("", b)
+    )
+
+
+def same_phone(a: str | None, b: str | None, region: str | None = None) -> bool:
+    """``values.normalize.same_phone``, with each number's key and region remembered
+    (``PHONE_CACHE_SIZE``) and plainly equal numbers not parsed at all."""
+    text_a, text_b = a or "", b or ""
+    if text_a == text_b or _plainly_same_phone(text_a, text_b):
+        return True
+    where = region or _phone_region(a) or _phone_region(b)
+    return _phone_key(text_a, where) == _phone_key(text_b, where)
+
+
 def comparison_key(field_name: str, value: str | None, *, region: str | None = None) -> str:
     """The form two values of ``field_name`` are compared in; blank and None are equal."""
     if value is None:
@@ -67,7 +131,7 @@ def comparison_key(field_name: str, value: str | None, *, region: str | None = N
     if field_name == "email":
         return email_key(text)
     if field_name == "telephone":
-        return phone_key(text, region)
+        return _phone_key(text, region)
     if field_name == "profile_country":
         return normalize_country(text) or text.upper()
     if field_name == "date_of_birth":
@@ -188,9 +252,7 @@ def diff_fields(
         ):
             if same_value(name, wanted, base[name], region=region):
                 continue
-            resolution = {"skip": "skipped", "source": "source", "communal": "communal"}[
-                on_conflict
-            ]
+            resolution = RESOLUTIONS[on_conflict]
             conflicts.append(
                 Conflict(
                     field=name,
