@@ -398,7 +398,7 @@ def bare_read_write_loop(
     return seconds
 
 
-BARE_LOOPS: Final = ("put", "read-write")
+BARE_LOOPS: Final = ("get", "put", "read-write")
 """The bare loops ``--bare-loop`` runs in a child process of its own (issue 11)."""
 
 
@@ -409,7 +409,7 @@ def bare_loop_in_own_process(
     workers: int,
     folder: Path,
 ) -> float:
-    """Run one bare loop (``bare_put_loop`` or ``bare_read_write_loop``, the same code) in a
+    """Run one bare loop (``bare_get_loop``, ``bare_put_loop`` or ``bare_read_write_loop``) in a
     child process of its own, so it shares a GIL with neither this bench nor the sandbox;
     the seconds it measured around its requests (start-up excluded)."""
     path = folder / "bare-bodies.json"
@@ -427,8 +427,14 @@ def bare_loop_in_own_process(
 def run_bare_loop(args: argparse.Namespace) -> int:
     """The child side of ``bare_loop_in_own_process``: print the loop's seconds."""
     bodies = [(int(u), b) for u, b in json.loads(Path(args.bare_bodies).read_text("utf-8"))]
-    loop = bare_put_loop if args.bare_loop == "put" else bare_read_write_loop
-    print(f"{loop(args.bare_url, bodies, args.bare_workers):.6f}")
+    if args.bare_loop == "get":
+        seconds = bare_get_loop(
+            args.bare_url, [user_id for user_id, _ in bodies], args.bare_workers
+        )
+    else:
+        loop = bare_put_loop if args.bare_loop == "put" else bare_read_write_loop
+        seconds = loop(args.bare_url, bodies, args.bare_workers)
+    print(f"{seconds:.6f}")
     return 0
 
 
@@ -581,7 +587,10 @@ def bench_plan(args: argparse.Namespace, folder: Path, report: Report) -> None:
         command: list[str] = []
         for run in range(args.runs):
             with sandbox(seed) as box:
-                bare_times.append(bare_get_loop(box.base_url, ids, workers))
+                reads: list[tuple[int, dict[str, Any]]] = [(user_id, {}) for user_id in ids]
+                bare_times.append(
+                    bare_loop_in_own_process("get", box.base_url, reads, workers, folder)
+                )
             command = cli(
                 "plan", str(export), "--concurrency", str(workers),
                 "--state", str(folder / f"plan-{workers}-{run}.db"),
